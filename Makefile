@@ -1,0 +1,59 @@
+# Veracity — one entry point for set-up, the demo, tests, benchmarks and builds.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+PYTEST_ARGS ?=
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+# glibc otherwise hands large activations back to the OS after every forward pass (see DESIGN.md)
+export MALLOC_MMAP_MAX_ ?= 0
+export MALLOC_TRIM_THRESHOLD_ ?= 17179869184
+
+.PHONY: setup demo test test-all bench lint format compile serve clean lock
+
+setup: $(STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
+	@command -v ffmpeg >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) || echo "warning: ffmpeg missing; install it for mp3/ogg/video input"; }
+	@[ -x $(BIN)/python ] || uv venv -q --python 3.11 $(VENV)
+	uv pip sync -q --python $(BIN)/python $(LOCK)
+	uv pip install -q --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lock:
+	uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o $(LOCK)
+
+demo: setup
+	$(BIN)/veracity demo
+
+test: setup
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+test-all: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+lint: setup
+	$(BIN)/ruff check src tests components pipelines serving benchmarks
+	$(BIN)/ruff format --check src tests components pipelines serving benchmarks
+
+format: setup
+	$(BIN)/ruff format src tests components pipelines serving benchmarks
+	$(BIN)/ruff check --fix src tests components pipelines serving benchmarks
+
+compile: setup
+	$(BIN)/veracity pipeline compile
+
+serve: setup
+	$(BIN)/veracity serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist
