@@ -9,6 +9,9 @@ import pytest
 
 from veracity.config import Config, load_config
 
+# Fixture plugins, one per owner (tests/fixtures_*.py): corpus, features, models.
+pytest_plugins = ["fixtures_data", "fixtures_features", "fixtures_models"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 AASIST_FIXTURES = SHARED / "fixtures" / "aasist"

@@ -1,7 +1,107 @@
-"""CLI commands: steps (filled in by its owner)."""
+"""CLI commands for the seven pipeline steps; each calls ``veracity.steps.<step>.run_<step>``.
+
+The same functions back ``dvc.yaml`` (which runs these commands) and the KFP components,
+so the step logic exists once.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _report(result) -> int:
+    print(json.dumps(result.to_dict(), indent=2, default=str))
+    return 0
+
+
+def _ingest(args, cfg):
+    from veracity.steps.ingest import run_ingest
+
+    return _report(run_ingest(cfg, args.source, args.format or cfg.ingest.format, Path(args.out)))
+
+
+def _validate(args, cfg):
+    from veracity.steps.validate import run_validate
+
+    return _report(run_validate(cfg, Path(args.manifest), Path(args.out)))
+
+
+def _features(args, cfg):
+    from veracity.steps.features import run_features
+
+    return _report(run_features(cfg, Path(args.manifest), Path(args.out)))
+
+
+def _train(args, cfg):
+    from veracity.steps.train import run_train
+
+    return _report(run_train(cfg, Path(args.features), args.model, Path(args.out)))
+
+
+def _calibrate(args, cfg):
+    from veracity.steps.calibrate import run_calibrate
+
+    return _report(run_calibrate(cfg, Path(args.model), Path(args.features), Path(args.out)))
+
+
+def _evaluate(args, cfg):
+    from veracity.steps.evaluate import run_evaluate
+
+    return _report(
+        run_evaluate(cfg, [Path(m) for m in args.model], Path(args.features), Path(args.out))
+    )
+
+
+def _gate(args, cfg):
+    from veracity.steps.gate import run_gate
+
+    return _report(run_gate(cfg, Path(args.model), Path(args.eval), Path(args.out)))
+
 
 def register(sub) -> None:
-    """Add this group's subcommands to the parser."""
+    """Add ingest, validate, features, train, calibrate, evaluate and gate."""
+    p = sub.add_parser("ingest", help="copy a corpus into the DVC-tracked data dir and write its manifest")
+    p.add_argument("--source", required=True, help="local directory or s3://bucket/prefix")
+    p.add_argument("--format", choices=["asvspoof2019", "csv"], default=None,
+                   help="corpus layout (default: ingest.format in params.yaml)")
+    p.add_argument("--out", required=True, help="DVC-tracked corpus directory to write")
+    p.set_defaults(func=_ingest)
+
+    p = sub.add_parser("validate", help="run the data-validation suite over a manifest")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True, help="directory for the JSON/HTML report")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("features", help="decode, VAD, window and featurize every clip (cached)")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_features)
+
+    p = sub.add_parser("train", help="train one detector and track it in MLflow")
+    p.add_argument("--features", required=True)
+    p.add_argument("--model", required=True, choices=["aasist", "aasist-l", "stage1"])
+    p.add_argument("--out", required=True, help="model artifact directory to write")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("calibrate", help="fit temperature scaling and the operating threshold on dev")
+    p.add_argument("--model", required=True, help="model artifact directory")
+    p.add_argument("--features", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_calibrate)
+
+    p = sub.add_parser("evaluate", help="evaluate calibrated models on the eval split")
+    p.add_argument("--model", required=True, action="append",
+                   help="model artifact or bundle directory (repeat to compare several)")
+    p.add_argument("--features", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("gate", help="check quality gates; on pass register the challenger")
+    p.add_argument("--model", required=True, help="bundle directory")
+    p.add_argument("--eval", required=True, help="evaluate step output directory")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_gate)

@@ -1,0 +1,1 @@
+"""Performance benchmarks: each module ``bench_*.py`` exposes ``run(cfg) -> dict``."""
