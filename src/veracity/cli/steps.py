@@ -59,7 +59,7 @@ def _evaluate(args, cfg):
 def _gate(args, cfg):
     from veracity.steps.gate import run_gate
 
-    return _report(run_gate(cfg, Path(args.model), Path(args.eval), Path(args.out)))
+    return _report(run_gate(cfg, [Path(m) for m in args.model], Path(args.eval), Path(args.out)))
 
 
 def register(sub) -> None:
@@ -101,7 +101,8 @@ def register(sub) -> None:
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("gate", help="check quality gates; on pass register the challenger")
-    p.add_argument("--model", required=True, help="bundle directory")
+    p.add_argument("--model", required=True, action="append",
+                   help="calibrated model artifact directory (repeat: stage1 and aasist)")
     p.add_argument("--eval", required=True, help="evaluate step output directory")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="bundle directory to write (what gets registered)")
     p.set_defaults(func=_gate)
