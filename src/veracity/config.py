@@ -39,6 +39,8 @@ class DemoConfig(_Section):
     min_duration_s: float = Field(gt=0)
     max_duration_s: float = Field(gt=0)
     target_rms_db: tuple[float, float]
+    crest_factor_db: tuple[float, float]
+    noise_floor_db: tuple[float, float]
     train_attacks: list[str]
     eval_unseen_attacks: list[str]
 
@@ -74,6 +76,7 @@ class VadConfig(_Section):
     hop_ms: float = Field(gt=0)
     threshold_db: float
     min_speech_ms: float = Field(ge=0)
+    floor_db: float
 
 
 class LogMelConfig(_Section):
@@ -83,6 +86,7 @@ class LogMelConfig(_Section):
     win_length: int = Field(gt=0)
     f_min: float = Field(ge=0)
     f_max: float = Field(gt=0)
+    log_floor: float = Field(gt=0)
 
 
 class PitchConfig(_Section):
@@ -91,6 +95,7 @@ class PitchConfig(_Section):
     frame_ms: float = Field(gt=0)
     hop_ms: float = Field(gt=0)
     voicing_threshold: float = Field(gt=0, lt=1)
+    octave_tolerance: float = Field(gt=0, le=1)
 
 
 class FeaturesConfig(_Section):
@@ -102,6 +107,7 @@ class FeaturesConfig(_Section):
     pitch: PitchConfig
     rolloff_fraction: float = Field(gt=0, lt=1)
     pause_threshold_db: float
+    snr_noise_percentile: float = Field(ge=0, lt=100)
     storage_dtype: Literal["float16", "float32"]
     batch_clips: int = Field(gt=0)
 
@@ -167,6 +173,7 @@ class TrainingConfig(_Section):
 
 class TrackingConfig(_Section):
     uri: str
+    artifact_root: str
     experiment: str
     registered_model: str
 
@@ -179,9 +186,10 @@ class CalibrationConfig(_Section):
 
 
 class TdcfConfig(_Section):
-    p_spoof: float
-    c_miss: float
-    c_fa: float
+    p_spoof: float = Field(gt=0, lt=1)
+    asv_target_share: float = Field(gt=0, lt=1)
+    c_miss: float = Field(gt=0)
+    c_fa: float = Field(gt=0)
 
 
 class EvaluationConfig(_Section):
@@ -190,6 +198,8 @@ class EvaluationConfig(_Section):
     plot_dpi: int
     bootstrap_samples: int = Field(gt=0)
     bootstrap_ci: float = Field(gt=0, lt=1)
+    batch_size: int = Field(gt=0)
+    fpr_at_tpr: float = Field(gt=0, lt=1)
 
 
 class GateConfig(_Section):
@@ -198,6 +208,8 @@ class GateConfig(_Section):
     max_ece: float
     max_attack_eer: float
     max_eer_regression: float
+    audit_log: str
+    artifacts_destination: str
 
 
 class Tier1Policy(_Section):
@@ -236,8 +248,23 @@ class PolicyConfig(_Section):
     tier3: Tier1Policy
     ambiguous: AmbiguousPolicy
     no_aasist_ai_above: float
-    human_feature_score_min: float
-    min_confidence: float
+    human_feature_score_min: float = Field(ge=0, le=1)
+    human_features: dict[str, tuple[float, float]]
+    human_feature_falloff: float = Field(gt=0)
+    min_confidence: float = Field(ge=0.5, le=1)
+
+
+class KServeK8sConfig(_Section):
+    namespace: str
+    min_replicas: int = Field(ge=0)
+    max_replicas: int = Field(gt=0)
+    scale_metric: Literal["concurrency", "rps", "cpu", "memory"]
+    scale_target: int = Field(gt=0)
+    canary_traffic_percent: int = Field(ge=0, le=100)
+    logger_url: str
+    container_port: int = Field(gt=0)
+    predictor_resources: dict[str, dict[str, str]]
+    transformer_resources: dict[str, dict[str, str]]
 
 
 class ServingConfig(_Section):
@@ -254,6 +281,11 @@ class ServingConfig(_Section):
     max_latency_ms: float = Field(ge=0)
     request_timeout_s: float = Field(gt=0)
     num_threads: int = Field(gt=0)
+    model_cache_dir: str
+    default_model: str
+    payload_logging: bool
+    ready_timeout_s: float = Field(gt=0)
+    k8s: KServeK8sConfig
 
 
 class DriftConfig(_Section):
@@ -262,6 +294,24 @@ class DriftConfig(_Section):
     drift_share: float = Field(gt=0, le=1)
     min_rows: int = Field(gt=0)
     window: str
+    series_freq: str
+    experiment: str
+
+
+class ReceiverConfig(_Section):
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    pair_timeout_s: float = Field(gt=0)
+    max_pending: int = Field(gt=0)
+
+
+class ShiftsConfig(_Section):
+    noise_snr_db: float
+    codec: str
+    codec_format: str
+    codec_bitrate: str
+    telephone_sample_rate: int = Field(gt=0)
+    telephone_band_hz: tuple[float, float]
 
 
 class MonitoringConfig(_Section):
@@ -269,8 +319,12 @@ class MonitoringConfig(_Section):
     format: Literal["jsonl", "parquet"]
     buffer_rows: int = Field(gt=0)
     flush_interval_s: float = Field(gt=0)
+    max_queue_rows: int = Field(gt=0)
+    max_flush_retries: int = Field(ge=0)
     log_raw_audio: bool
+    receiver: ReceiverConfig
     drift: DriftConfig
+    shifts: ShiftsConfig
 
 
 class StorageConfig(_Section):
@@ -284,6 +338,15 @@ class PipelineConfig(_Section):
     max_concurrency: int = Field(gt=0)
     image_registry: str
     image_tag: str
+    experiment: str
+    source_uri: str
+    aasist_model: Literal["aasist", "aasist-l"]
+    local_root: str
+    enable_caching: bool
+    accelerator_type: str
+    accelerator_limit: int = Field(ge=0)
+    train_cpu_limit: str
+    train_memory_limit: str
 
 
 class Config(_Section):

@@ -1,0 +1,40 @@
+"""KFP component ``evaluate``: evaluate both calibrated detectors on the eval split.
+
+Thin adapter over :func:`veracity.steps.evaluate.run_evaluate`.
+"""
+
+# no `from __future__ import annotations`: KFP reads the real type annotations
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
+
+
+def evaluate(
+    params_yaml: str,
+    overrides: list,
+    stage1: Input[Model],
+    aasist: Input[Model],
+    features: Input[Dataset],
+    evaluation: Output[Artifact],
+    metrics: Output[Metrics],
+    report: Output[Markdown],
+):
+    """Metrics (EER, t-DCF, ECE, per attack), plots and a report for stage1 and aasist."""
+    from pathlib import Path
+
+    from veracity.pipeline.adapters import load_step_config, run_step, write_metrics, write_report
+    from veracity.steps.evaluate import run_evaluate
+
+    cfg = load_step_config(params_yaml, overrides)
+    out = Path(evaluation.path)
+    models = [Path(stage1.path), Path(aasist.path)]
+    result = run_step(
+        "evaluate", out, lambda: run_evaluate(cfg, models, Path(features.path), out)
+    )
+    evaluation.metadata["dataset_version"] = features.metadata.get("dataset_version", "")
+    write_metrics(metrics, result.get("metrics") or result)
+    write_report(report, out, "Evaluation", result)
+
+
+def build(image: str):
+    """The component, to run in ``image`` on a cluster (kfp is baked into the image)."""
+    return dsl.component(evaluate, base_image=image, install_kfp_package=False)

@@ -1,0 +1,1 @@
+"""KFP pipelines of Veracity: ``retrain`` (compiled to retrain.yaml, checked in)."""

@@ -1,0 +1,131 @@
+"""The Kubeflow pipeline ``retrain``: ingest -> validate -> features -> train x2 ->
+calibrate x2 -> evaluate -> gate -> (pass: publish challenger | fail: stop), all inside an
+exit handler that writes the run summary even when a step fails.
+
+Images come from one place: params ``pipeline.image_registry`` / ``pipeline.image_tag``,
+read when the pipeline is built (``build_pipeline(cfg.pipeline)``); the params themselves
+travel as the ``params_yaml`` run parameter, so no params file is baked into an image.
+Compile with ``veracity pipeline compile`` (writes pipelines/retrain.yaml).
+"""
+
+# no `from __future__ import annotations`: KFP reads the real type annotations
+
+from kfp import dsl
+
+from components.calibrate import component as calibrate_c
+from components.evaluate import component as evaluate_c
+from components.features import component as features_c
+from components.gate import component as gate_c
+from components.ingest import component as ingest_c
+from components.summary import component as summary_c
+from components.train import component as train_c
+from components.validate import component as validate_c
+from veracity.config import PipelineConfig
+from veracity.pipeline.images import step_image
+
+
+def build_pipeline(pcfg: PipelineConfig):
+    """Return the ``@dsl.pipeline`` function, its components built for ``pcfg``'s images."""
+    ingest_op = ingest_c.build(step_image(pcfg, "ingest"))
+    validate_op = validate_c.build(step_image(pcfg, "validate"))
+    features_op = features_c.build(step_image(pcfg, "features"))
+    train_op = train_c.build(step_image(pcfg, "train"))
+    calibrate_op = calibrate_c.build(step_image(pcfg, "calibrate"))
+    evaluate_op = evaluate_c.build(step_image(pcfg, "evaluate"))
+    gate_op = gate_c.build(step_image(pcfg, "gate"))
+    publish_op = gate_c.build_publish(step_image(pcfg, "gate"))
+    stop_op = gate_c.build_stop(step_image(pcfg, "gate"))
+    summary_op = summary_c.build(step_image(pcfg, "summary"))
+
+    def cached(task, name: str):
+        task.set_caching_options(pcfg.enable_caching)
+        task.set_display_name(name)
+        return task
+
+    def on_gpu(task):
+        task.set_cpu_limit(pcfg.train_cpu_limit).set_memory_limit(pcfg.train_memory_limit)
+        if pcfg.accelerator_limit > 0:
+            task.set_accelerator_type(pcfg.accelerator_type)
+            task.set_accelerator_limit(pcfg.accelerator_limit)
+        return task
+
+    @dsl.pipeline(
+        name=pcfg.name,
+        description="Monthly retraining of the Veracity voice detectors with quality gates.",
+    )
+    def retrain(
+        params_yaml: str = "",
+        overrides: list = [],  # noqa: B006 - KFP pipeline defaults are compiled, not shared
+        source: str = "",
+        fmt: str = "",
+        data_version: str = "",
+        model_name: str = "",
+        aasist_model: str = pcfg.aasist_model,
+        summary_root: str = "",
+    ):
+        common = {"params_yaml": params_yaml, "overrides": overrides}
+        summary = summary_op(
+            **common,
+            source=source,
+            data_version=data_version,
+            model_name=model_name,
+            summary_root=summary_root,
+            pipeline_root=dsl.PIPELINE_ROOT_PLACEHOLDER,
+            job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        )
+        summary.set_caching_options(False).set_display_name("summary")
+        with dsl.ExitHandler(summary, name="retrain"):
+            ingest = cached(
+                ingest_op(**common, source=source, fmt=fmt, data_version=data_version), "ingest"
+            )
+            validate = cached(validate_op(**common, corpus=ingest.outputs["corpus"]), "validate")
+            features = cached(
+                features_op(
+                    **common,
+                    corpus=ingest.outputs["corpus"],
+                    validation=validate.outputs["validation"],
+                ),
+                "features",
+            )
+            feats = features.outputs["features"]
+            calibrated = {}
+            for key, architecture in (("stage1", "stage1"), ("aasist", aasist_model)):
+                train = on_gpu(
+                    cached(
+                        train_op(**common, features=feats, architecture=architecture),
+                        f"train-{key}",
+                    )
+                )
+                calibrated[key] = cached(
+                    calibrate_op(**common, model=train.outputs["model"], features=feats),
+                    f"calibrate-{key}",
+                ).outputs["calibrated"]
+            evaluate = cached(
+                evaluate_op(
+                    **common, stage1=calibrated["stage1"], aasist=calibrated["aasist"], features=feats
+                ),
+                "evaluate",
+            )
+            gate = cached(
+                gate_op(
+                    **common,
+                    model_name=model_name,
+                    stage1=calibrated["stage1"],
+                    aasist=calibrated["aasist"],
+                    evaluation=evaluate.outputs["evaluation"],
+                ),
+                "gate",
+            )
+            with dsl.If(gate.outputs["verdict"] == "pass", name="gate-passed"):
+                publish_op(
+                    **common,
+                    model_name=model_name,
+                    model_version=gate.outputs["model_version"],
+                    bundle=gate.outputs["bundle"],
+                ).set_caching_options(False).set_display_name("register-challenger")
+            with dsl.Else(name="gate-failed"):
+                stop_op(step="gate", reasons=gate.outputs["reasons"]).set_caching_options(
+                    False
+                ).set_display_name("stop")
+
+    return retrain

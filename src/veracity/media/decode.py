@@ -1,0 +1,146 @@
+"""Decode audio bytes or files into float32 sample arrays.
+
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3 directly; anything it
+does not recognise (m4a/AAC, video containers, ...) goes through the ffmpeg binary,
+which converts it to WAV on a pipe. Every failure becomes an :class:`AudioDecodeError`
+(bytes that are not audio, truncated files) or an :class:`AudioContentError` (audio
+that decodes but is unusable: no samples, NaN or Inf), never a bare stack trace.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from veracity.errors import AudioContentError, AudioDecodeError
+
+log = logging.getLogger(__name__)
+
+# libsndfile says this when it does not know the container at all; only then is ffmpeg
+# worth trying. A file it recognises but fails to read (truncated FLAC) is broken, and
+# ffmpeg would happily return the readable prefix, hiding the damage.
+_UNKNOWN_FORMAT_HINTS = ("format not recognised", "unimplemented format", "unsupported")
+_FFMPEG_TIMEOUT_S = 120
+
+
+def check_samples(wave: np.ndarray, source: str) -> np.ndarray:
+    """Return ``wave`` if it holds at least one sample and only finite values.
+
+    Raises :class:`AudioContentError` naming ``source`` otherwise.
+    """
+    if wave.size == 0:
+        raise AudioContentError(
+            f"expected audio samples in {source}, got none (0 samples); "
+            "send a recording with sound in it"
+        )
+    if not np.isfinite(wave).all():
+        bad = int((~np.isfinite(wave)).sum())
+        raise AudioContentError(
+            f"expected finite samples in {source}, got {bad} NaN/Inf values of {wave.size}; "
+            "re-export the recording from its source"
+        )
+    return wave
+
+
+def _read_soundfile(source, name: str) -> tuple[np.ndarray, int] | None:
+    """Decode with soundfile; ``None`` when libsndfile does not know the format."""
+    try:
+        with sf.SoundFile(source) as handle:
+            sr = handle.samplerate
+            expected = handle.frames
+            data = handle.read(dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, ValueError) as exc:
+        if any(hint in str(exc).lower() for hint in _UNKNOWN_FORMAT_HINTS):
+            return None
+        raise AudioDecodeError(
+            f"expected a readable audio file in {name}, but decoding failed ({exc}); "
+            "the file is probably truncated or corrupt: re-export or re-download it"
+        ) from exc
+    # FLAC/WAV headers state the length; a shorter read means the file was cut off.
+    if 0 < expected < 2**62 and data.shape[0] < expected:
+        raise AudioDecodeError(
+            f"expected {expected} samples in {name} (from its header), decoded only "
+            f"{data.shape[0]}; the file is truncated: re-export or re-download it"
+        )
+    return np.ascontiguousarray(data.T), int(sr)
+
+
+def _read_ffmpeg(path: Path, name: str) -> tuple[np.ndarray, int]:
+    """Convert any container ffmpeg knows to 32-bit float WAV on a pipe and read it."""
+    if shutil.which("ffmpeg") is None:
+        raise AudioDecodeError(
+            f"{name} is not in a format soundfile reads and the ffmpeg binary is not "
+            "installed; install ffmpeg (apt-get install ffmpeg) or send WAV/FLAC"
+        )
+    # -xerror: stop at the first decode error instead of returning a damaged prefix.
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-vn",
+           "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=_FFMPEG_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise AudioDecodeError(
+            f"ffmpeg took longer than {_FFMPEG_TIMEOUT_S}s to decode {name}; "
+            "send a shorter recording"
+        ) from exc
+    if proc.returncode != 0 or not proc.stdout:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        reason = detail[-1] if detail else f"exit status {proc.returncode}"
+        reason = reason.replace(str(path), "input")  # hide temporary file names
+        raise AudioDecodeError(
+            f"expected audio in {name}, but neither soundfile nor ffmpeg could decode it "
+            f"({reason}); send WAV, FLAC, OGG, MP3, M4A or a video file with an audio track"
+        )
+    try:
+        data, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError) as exc:
+        raise AudioDecodeError(
+            f"ffmpeg decoded {name} but its output was unreadable ({exc}); "
+            "re-export the recording as WAV or FLAC"
+        ) from exc
+    return np.ascontiguousarray(data.T), int(sr)
+
+
+def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode an in-memory audio file into ``([channels, samples] float32, sample_rate)``.
+
+    soundfile first; ffmpeg for formats it does not know (the bytes go through a
+    temporary file because MP4-family containers need a seekable input).
+    """
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
+        raise AudioDecodeError(
+            f"expected the bytes of an audio file, got {type(data).__name__} of length "
+            f"{len(data) if hasattr(data, '__len__') else '?'}; send a non-empty audio file"
+        )
+    name = f"the uploaded audio ({len(data)} bytes)"
+    result = _read_soundfile(io.BytesIO(bytes(data)), name)
+    if result is None:
+        fd, tmp = tempfile.mkstemp(prefix="veracity-decode-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            result = _read_ffmpeg(Path(tmp), name)
+        finally:
+            os.unlink(tmp)
+    wave, sr = result
+    return check_samples(wave, name), sr
+
+
+def load_waveform(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Read an audio (or video) file into ``([channels, samples] float32, sample_rate)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioDecodeError(f"expected an audio file at {path}, but there is no such file")
+    result = _read_soundfile(str(path), str(path))
+    if result is None:
+        log.debug("soundfile does not know %s; decoding with ffmpeg", path)
+        result = _read_ffmpeg(path, str(path))
+    wave, sr = result
+    return check_samples(wave, str(path)), sr

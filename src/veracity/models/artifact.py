@@ -1,0 +1,159 @@
+"""Model artifacts on disk: ``model.safetensors`` + ``config.json`` (+ ``calibration.json``).
+
+Layout (docs/contracts.md): an artifact directory holds the weights as safetensors (never
+a pickle), ``config.json`` with ``architecture`` and ``model_config`` (what rebuilds the
+module) plus provenance (``params``, ``dataset_version``, ``git_commit``,
+``mlflow_run_id``), and, once calibrated, ``calibration.json``. A bundle directory holds
+``bundle.json`` naming one artifact sub-directory per role (``stage1``, ``aasist``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from veracity.errors import ModelArtifactError
+from veracity.models.factory import ARCHITECTURES, build_from_config
+from veracity.storage import safe_join
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CALIBRATION_FILE = "calibration.json"
+BUNDLE_FILE = "bundle.json"
+
+
+@dataclass
+class LoadedModel:
+    """A detector read back from its artifact directory (``model`` is in eval mode)."""
+
+    model: nn.Module
+    architecture: str
+    config: dict[str, Any]
+    calibration: dict[str, Any] | None
+    path: Path
+
+
+def save_artifact(
+    out_dir: Path,
+    model: nn.Module,
+    architecture: str,
+    model_config: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` into ``out_dir`` (created); return it.
+
+    ``model_config`` defaults to ``model.model_config`` (set by the factory); ``extra``
+    (params, dataset_version, git_commit, mlflow_run_id, ...) is merged into config.json.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ModelArtifactError(
+            f"architecture {architecture!r} is not one of {ARCHITECTURES}; pass the name "
+            "the model was built with"
+        )
+    if model_config is None:
+        model_config = getattr(model, "model_config", None)
+        if model_config is None:
+            raise ModelArtifactError(
+                "no model_config given and the model has none; build the model with "
+                "veracity.models.factory.build_model or pass model_config"
+            )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # clone: safetensors refuses tensors that share memory (tied or expanded views)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    save_file(state, str(out_dir / WEIGHTS_FILE), metadata={"architecture": architecture})
+    config = {"architecture": architecture, "model_config": model_config}
+    for key in ("params", "dataset_version", "git_commit", "mlflow_run_id"):
+        config.setdefault(key, None)
+    config.update(extra or {})
+    (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
+    log.info("wrote %s artifact to %s (%d tensors)", architecture, out_dir, len(state))
+    return out_dir
+
+
+def _read_json(path: Path, what: str, fix: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ModelArtifactError(f"expected {what} at {path}, it is missing; {fix}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelArtifactError(f"{path} is not valid JSON ({exc}); {fix}") from exc
+    if not isinstance(data, dict):
+        raise ModelArtifactError(f"{path} must hold a JSON object, got {type(data).__name__}; {fix}")
+    return data
+
+
+def load_artifact(artifact_dir: Path) -> LoadedModel:
+    """Rebuild the detector of an artifact directory and load its weights strictly."""
+    artifact_dir = Path(artifact_dir)
+    fix = "write the directory with save_artifact (veracity train / veracity models import-aasist)"
+    if not artifact_dir.is_dir():
+        raise ModelArtifactError(f"expected a model artifact directory at {artifact_dir}, none; {fix}")
+    config = _read_json(artifact_dir / CONFIG_FILE, "config.json", fix)
+    architecture = config.get("architecture")
+    if architecture not in ARCHITECTURES or not isinstance(config.get("model_config"), dict):
+        raise ModelArtifactError(
+            f"{artifact_dir / CONFIG_FILE}: expected 'architecture' in {ARCHITECTURES} and a "
+            f"'model_config' object, got architecture={architecture!r}; {fix}"
+        )
+    weights = artifact_dir / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelArtifactError(f"expected weights at {weights}, the file is missing; {fix}")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise ModelArtifactError(f"{weights} is not a readable safetensors file ({exc}); {fix}") from exc
+    model = build_from_config(architecture, config["model_config"])
+    check_state_keys(model, state, str(weights))
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    calibration_path = artifact_dir / CALIBRATION_FILE
+    calibration = None
+    if calibration_path.exists():
+        calibration = _read_json(calibration_path, "calibration.json", "re-run veracity calibrate")
+    return LoadedModel(model, architecture, config, calibration, artifact_dir)
+
+
+def check_state_keys(model: nn.Module, state: dict[str, Any], source: str) -> None:
+    """Raise :class:`ModelArtifactError` naming missing/extra keys and shape mismatches."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    mismatched = sorted(
+        f"{k}: expected {tuple(expected[k].shape)}, got {tuple(state[k].shape)}"
+        for k in set(expected) & set(state)
+        if tuple(expected[k].shape) != tuple(state[k].shape)
+    )
+    if missing or extra or mismatched:
+        raise ModelArtifactError(
+            f"{source} does not match the {type(model).__name__} it claims to be: "
+            f"missing keys {missing[:20]}{' ...' if len(missing) > 20 else ''}, "
+            f"unexpected keys {extra[:20]}{' ...' if len(extra) > 20 else ''}, "
+            f"shape mismatches {mismatched[:20]}; check the architecture / variant "
+            "and the model_config it was saved with"
+        )
+
+
+def load_bundle(bundle_dir: Path) -> dict[str, LoadedModel]:
+    """Load every artifact named in ``bundle.json`` -> ``{role: LoadedModel}``."""
+    bundle_dir = Path(bundle_dir)
+    bundle = _read_json(
+        bundle_dir / BUNDLE_FILE, "bundle.json", "a bundle is written by `veracity gate`"
+    )
+    models = bundle.get("models")
+    if not isinstance(models, dict) or not models:
+        raise ModelArtifactError(
+            f"{bundle_dir / BUNDLE_FILE}: expected 'models' mapping roles to sub-directories, "
+            f"e.g. {{'stage1': 'stage1', 'aasist': 'aasist'}}, got {models!r}; re-run veracity gate"
+        )
+    # sub-directory names come from a file: keep them inside the bundle
+    return {role: load_artifact(safe_join(bundle_dir, str(sub))) for role, sub in models.items()}

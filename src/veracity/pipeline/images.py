@@ -1,0 +1,137 @@
+"""Container images of the pipeline steps: names, and the third-party packages each needs.
+
+Each step has a slim image (components/<step>/Dockerfile) that installs exactly
+components/<step>/requirements.txt. :func:`required_distributions` derives that list
+from the code: it walks the component's imports and, transitively, every ``veracity``
+module they pull in (imports at any level, since steps import lazily), then maps the
+third-party top-level modules to their PyPI distributions.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from veracity.config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+#: Steps that have their own image (the seven steps and the exit-handler summary).
+IMAGE_STEPS = ("ingest", "validate", "features", "train", "calibrate", "evaluate", "gate", "summary")
+#: Packages used without being imported: pandas reads and writes parquet through pyarrow.
+IMPLICIT_REQUIREMENTS = {"pandas": {"pyarrow"}}
+#: Packages needed at run time though never imported, per step (e.g. a CLI called by a step).
+RUNTIME_REQUIREMENTS: dict[str, set[str]] = {}
+
+_SRC = Path(__file__).resolve().parents[2]  # .../src
+
+
+def step_image(pcfg: PipelineConfig, step: str) -> str:
+    """Image reference of ``step``: ``<registry>/veracity-<step>:<tag>`` from params."""
+    return f"{pcfg.image_registry.rstrip('/')}/veracity-{step}:{pcfg.image_tag}"
+
+
+def normalize(name: str) -> str:
+    """PEP 503 normalized distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _imports_of(path: Path) -> set[str]:
+    """Absolute module names imported anywhere in ``path`` (module and function level)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            # ``from veracity.steps import ingest`` imports the submodule veracity.steps.ingest
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _veracity_file(module: str) -> Path | None:
+    base = _SRC.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def third_party_modules(entry: Path) -> tuple[set[str], set[str]]:
+    """(third-party top-level modules, veracity modules) reachable from the file ``entry``.
+
+    Raises ``FileNotFoundError`` naming a veracity module that is imported but missing.
+    """
+    todo = [entry]
+    seen_files: set[Path] = set()
+    seen_modules: set[str] = set()
+    third: set[str] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen_files:
+            continue
+        seen_files.add(path)
+        for name in _imports_of(path):
+            top = name.split(".")[0]
+            if top == "veracity":
+                parts = name.split(".")
+                # importing a.b.c runs a/__init__, a/b/__init__ and a/b/c
+                for i in range(1, len(parts) + 1):
+                    mod = ".".join(parts[:i])
+                    file = _veracity_file(mod)
+                    if file is not None:
+                        seen_modules.add(mod)
+                        todo.append(file)
+                    elif i == len(parts) and _veracity_file(".".join(parts[:-1])) is None:
+                        raise FileNotFoundError(f"{path} imports {name}, which does not exist")
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                third.add(top)
+    return third, seen_modules
+
+
+def distribution_of(module: str) -> str:
+    """The installed distribution that provides top-level ``module``."""
+    dists = metadata.packages_distributions().get(module, [])
+    if not dists:
+        raise LookupError(
+            f"no installed distribution provides the module {module!r}; install it or fix the import"
+        )
+    for dist in dists:  # namespace packages (kfp) are shared: prefer the eponymous one
+        if normalize(dist) == normalize(module):
+            return normalize(dist)
+    return normalize(sorted(dists)[0])
+
+
+def required_distributions(component_file: Path, step: str) -> set[str]:
+    """Normalized distribution names the image of ``step`` must install."""
+    modules, _ = third_party_modules(component_file)
+    dists = {distribution_of(m) for m in modules}
+    for dist in list(dists):
+        dists |= IMPLICIT_REQUIREMENTS.get(dist, set())
+    return dists | RUNTIME_REQUIREMENTS.get(step, set())
+
+
+def read_requirements(path: Path) -> dict[str, str]:
+    """``{normalized name: line}`` of a requirements.txt (comments and blanks skipped)."""
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name = re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0]
+            out[normalize(name)] = line
+    return out
+
+
+def render_requirements(dists: set[str], lock: Path) -> str:
+    """requirements.txt text: each distribution pinned as in the repository's lock file."""
+    pins = read_requirements(lock)
+    missing = sorted(d for d in dists if d not in pins)
+    if missing:
+        raise LookupError(f"{missing} are not in {lock}; add them to pyproject and re-lock")
+    lines = [pins[d] for d in sorted(dists)]
+    return "# generated by `veracity pipeline requirements`; one pinned line per import\n" + "\n".join(lines) + "\n"

@@ -1,0 +1,167 @@
+"""Run the ``retrain`` pipeline on this machine with the KFP local runner.
+
+``kfp.local`` (SubprocessRunner, no venv) executes the same compiled pipeline a cluster
+runs: the same components, conditions (``dsl.If``/``dsl.Else``) and exit handler, with
+the local cache. What differs from a cluster is documented in docs/pipeline.md: tasks run
+one at a time, accelerators/resources are ignored, and cached tasks leave no record in the
+new job's directory, so this module adds their records (from the cache entries) and the
+per-task timing to the summary the exit handler wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from veracity.config import Config
+from veracity.pipeline.progress import ProgressTracker
+from veracity.pipeline.summary import (
+    build_summary,
+    format_summary,
+    read_records,
+    save_summary,
+)
+from veracity.storage import is_s3_uri
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint_source(source: str) -> str:
+    """A data version for a local corpus dir: hash of its files' paths, sizes and mtimes.
+
+    Passed as the ``data_version`` run parameter so the ingest step's cache key changes
+    when the corpus changes. s3:// sources get '' (pass a DVC tag or revision instead).
+    """
+    if is_s3_uri(source):
+        return ""
+    root = Path(source)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return f"local-{digest.hexdigest()[:16]}"
+
+
+def ensure_demo_corpus(cfg: Config, root: Path) -> Path:
+    """The demo corpus dir (params data.demo_dir), generated when absent."""
+    out = (root / cfg.data.demo_dir).resolve()
+    if out.is_dir() and any(out.iterdir()):
+        return out
+    from veracity.data.demo import generate_demo_corpus
+
+    log.info("generating the %s demo corpus into %s", cfg.data.demo_size, out)
+    return generate_demo_corpus(out, cfg.data.demo_size, cfg.seed, cfg.data.demo, cfg.data.sample_rate)
+
+
+def _display_names(pipeline_spec) -> dict[str, str]:
+    """kfp task key (``train-2``) -> display name (``train-aasist``), over nested DAGs."""
+    names: dict[str, str] = {}
+    dags = [pipeline_spec.root.dag] + [c.dag for c in pipeline_spec.components.values() if c.HasField("dag")]
+    for dag in dags:
+        for key, task in dag.tasks.items():
+            names[key] = task.task_info.name or key
+    return names
+
+
+def _cached_records(task: str, cache_root: Path, key_prefix: str) -> dict[str, dict]:
+    """Records of a task served from the cache: read from the artifacts its entry names."""
+    entries = sorted(cache_root.glob(f"{key_prefix}*.json"))
+    if not entries:
+        return {}
+    outputs = json.loads(entries[0].read_text())
+    for value in outputs.values():
+        if isinstance(value, dict) and value.get("uri"):
+            task_dir = Path(value["uri"]).parent  # <pipeline_root>/<old job>/<task>/<output>
+            found = read_records(task_dir.parent).get(task_dir.name)
+            if found:
+                return {task: {**found, "status": "cached"}}
+    return {}
+
+
+def run_local(
+    cfg: Config,
+    params_yaml: str,
+    overrides: list[str],
+    *,
+    source: str | None = None,
+    fmt: str = "",
+    data_version: str = "",
+    model_name: str = "",
+    repo_root: Path | None = None,
+    progress_stream=None,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Run the pipeline locally; returns the run summary (also in runs/<run_id>/summary.json)."""
+    from kfp import local
+
+    from veracity.pipeline.build import build_pipeline, find_repo_root
+
+    root = repo_root or find_repo_root()
+    if not source:
+        source = str(ensure_demo_corpus(cfg, root))
+    elif not is_s3_uri(source):
+        source = str(Path(source).resolve())
+    data_version = data_version or fingerprint_source(source)
+    local_root = (root / cfg.pipeline.local_root).resolve()
+    pipeline_root = local_root / "kfp"
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(pipeline_root),
+        raise_on_error=False,
+        enable_caching=cfg.pipeline.enable_caching,
+    )
+    pipeline = build_pipeline(cfg, root)
+    stream = progress_stream or sys.stdout
+    before = set(os.listdir(pipeline_root))
+    tracker = ProgressTracker(_display_names(pipeline.pipeline_spec), stream=stream, quiet_kfp=quiet)
+    log_path = local_root / "last-run.log"
+    started = time.monotonic()
+    stream.write(f"retrain: source {source} (data version {data_version})\n")
+    # task output goes to a log file; the terminal shows one line per task
+    with open(log_path, "w") as task_log, tracker:
+        redirect = contextlib.redirect_stdout(task_log) if quiet else contextlib.nullcontext()
+        with redirect:
+            pipeline(
+                params_yaml=params_yaml,
+                overrides=list(overrides),
+                source=source,
+                fmt=fmt,
+                data_version=data_version,
+                model_name=model_name,
+                summary_root=str(local_root),
+            )
+    jobs = sorted(set(os.listdir(pipeline_root)) - before - {".kfp_cache"})
+    run_id = jobs[-1] if jobs else "unknown"
+    tasks = tracker.results()
+    records = read_records(pipeline_root / run_id)
+    for item in tasks:
+        if item["status"] == "cached" and item["cache_key"]:
+            records.update(_cached_records(item["task"], pipeline_root / ".kfp_cache", item["cache_key"]))
+    failed = [t["task"] for t in tasks if t["status"] == "failed"]
+    summary = build_summary(
+        state="FAILED" if failed else "SUCCEEDED",
+        error=f"failed tasks: {', '.join(failed)}" if failed else "",
+        params_yaml=params_yaml,
+        overrides=list(overrides),
+        source=source,
+        data_version=data_version,
+        model_name=model_name,
+        records_uri=str(pipeline_root / run_id),
+        run_id=run_id,
+        records=records,
+    )
+    summary["tasks"] = tasks
+    summary["duration_s"] = round(time.monotonic() - started, 1)
+    summary["task_log"] = str(log_path)
+    summary["pipeline_root"] = str(pipeline_root / run_id)
+    text = format_summary(summary)
+    summary["summary_path"] = save_summary(summary, text, str(local_root / run_id), params_yaml)
+    return summary

@@ -1,0 +1,226 @@
+"""The run summary: status, dataset version, metrics, gate verdict, MLflow run ids.
+
+Built from the records the steps leave in their outputs (``<step>.json`` on success,
+``<step>.error.json`` on failure), so it says why a run stopped even when a step failed.
+The exit handler of the pipeline calls :func:`build_summary`; the local runner adds
+per-task timing and cache hits (see :mod:`veracity.pipeline.local`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from veracity.pipeline.adapters import (
+    ERROR_SUFFIX,
+    STEP_NAMES,
+    approve_command,
+    find_value,
+    load_step_config,
+)
+from veracity.storage import is_s3_uri
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FILE = "summary.json"
+#: Records: the seven steps' ``<step>.json`` and the pass branch's ``challenger.json``.
+RECORD_NAMES = (*STEP_NAMES, "challenger")
+
+
+def _record_name(path: Path) -> tuple[str, bool] | None:
+    """``(step, failed)`` when ``path`` is a step record, else None."""
+    name = path.name
+    for step in RECORD_NAMES:
+        if name == f"{step}.json":
+            return step, False
+        if name == f"{step}{ERROR_SUFFIX}":
+            return step, True
+    return None
+
+
+def read_records(root: Path) -> dict[str, dict[str, Any]]:
+    """Step records under ``root/<task>/...``, keyed by task name (``train``, ``train-2``)."""
+    records: dict[str, dict[str, Any]] = {}
+    if not root.is_dir():
+        return records
+    for path in sorted(root.rglob("*.json")):
+        found = _record_name(path)
+        rel = path.relative_to(root).parts
+        if found is None or len(rel) < 2:
+            continue
+        step, failed = found
+        task = rel[0]
+        data = json.loads(path.read_text())
+        entry = records.setdefault(
+            task, {"step": step, "status": "succeeded", "dir": str(path.parent)}
+        )
+        if failed:
+            entry.update(status="failed", error=data.get("error", ""),
+                         error_type=data.get("error_type", ""))
+            entry.setdefault("result", data.get("result") or {})
+        else:
+            entry["result"] = data
+    return records
+
+
+def collect_records(records_uri: str, storage_cfg) -> dict[str, dict[str, Any]]:
+    """:func:`read_records` for a local dir or an s3:// prefix (fetches only the records)."""
+    if not is_s3_uri(records_uri):
+        return read_records(Path(records_uri))
+    from veracity.storage import make_s3_client, safe_join, split_s3_uri
+    from veracity.storage.s3 import list_s3_keys
+
+    client = make_s3_client(storage_cfg)
+    bucket, prefix = split_s3_uri(records_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        for item in list_s3_keys(records_uri, storage_cfg, client=client):
+            key = item["Key"]
+            rel = key[len(prefix) :].lstrip("/")
+            if _record_name(Path(rel)) is None:
+                continue
+            dest = safe_join(tmp, rel)  # keys come from outside
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, key, str(dest))
+        return read_records(Path(tmp))
+
+
+def _by_step(records: dict[str, dict], step: str) -> dict[str, dict]:
+    return {task: rec for task, rec in records.items() if rec["step"] == step}
+
+
+def summarize_records(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The headline facts of a run from its step records."""
+    out: dict[str, Any] = {"failed_steps": sorted(t for t, r in records.items() if r["status"] == "failed")}
+    for rec in _by_step(records, "ingest").values():
+        out["dataset_version"] = find_value(rec.get("result"), "dataset_version")
+    for rec in _by_step(records, "validate").values():
+        if rec["status"] == "failed":
+            result = rec.get("result") or {}
+            out["failed_expectations"] = (
+                find_value(result, "failed_expectations") or find_value(result, "failures")
+                or find_value(result, "failed") or [rec.get("error", "")]
+            )
+    runs = {}
+    for task, rec in _by_step(records, "train").items():
+        result = rec.get("result") or {}
+        arch = find_value(result, "architecture") or task
+        runs[str(arch)] = find_value(result, "mlflow_run_id")
+        out["git_commit"] = find_value(result, "git_commit") or out.get("git_commit")
+    if runs:
+        out["mlflow_run_ids"] = runs
+    for rec in _by_step(records, "evaluate").values():
+        result = rec.get("result") or {}
+        out["metrics"] = result.get("metrics", result)
+        out["reports_dir"] = rec["dir"]
+    for rec in _by_step(records, "gate").values():
+        result = rec.get("result") or {}
+        if rec["status"] == "failed":
+            out["gate"] = {"verdict": "fail", "reasons": rec.get("error", ""), "checks": result}
+        else:
+            version = find_value(result, "model_version") or find_value(result, "version")
+            out["gate"] = {"verdict": "pass", "checks": result}
+            out["registered"] = {"version": str(version) if version is not None else ""}
+            out["reports_dir"] = str(Path(rec["dir"]) / "reports")
+    for rec in _by_step(records, "challenger").values():
+        out["registered"] = {**out.get("registered", {}), **(rec.get("result") or {})}
+    return out
+
+
+def build_summary(
+    *,
+    state: str,
+    error: str,
+    params_yaml: str,
+    overrides: list[str],
+    source: str,
+    data_version: str,
+    model_name: str,
+    records_uri: str,
+    run_id: str,
+    records: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Assemble the run summary (a JSON-safe dict) of one pipeline job."""
+    cfg = load_step_config(params_yaml, overrides)
+    if records is None:
+        records = collect_records(records_uri, cfg.storage)
+    facts = summarize_records(records)
+    model = model_name or cfg.tracking.registered_model
+    status = "succeeded" if state.upper() in ("SUCCEEDED", "SUCCESS") else "failed"
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "status": status,
+        "error": error if status == "failed" else "",
+        "source": source,
+        "requested_data_version": data_version,
+        "dataset_version": facts.pop("dataset_version", None) or data_version,
+        "params_fingerprint": cfg.fingerprint(),
+        "overrides": overrides,
+        "registered_model": model,
+        "steps": records,
+        **facts,
+    }
+    if status == "failed" and facts["failed_steps"]:
+        first = facts["failed_steps"][0]
+        summary["stopped_at"] = first
+        summary["error"] = records[first].get("error") or error
+    elif status == "failed" and summary.get("gate", {}).get("verdict") == "fail":
+        summary["stopped_at"] = "gate"
+        summary["error"] = summary["gate"]["reasons"]
+    registered = summary.get("registered")
+    if status == "succeeded" and registered and registered.get("version"):
+        registered.setdefault("model", model)
+        registered.setdefault("approve_command", approve_command(model, registered["version"]))
+    else:
+        summary.pop("registered", None)
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Human-readable summary (Markdown): what happened, where things are, what next."""
+    lines = [f"# Run {summary['run_id']}: {summary['status'].upper()}", ""]
+    lines.append(f"- dataset version: `{summary.get('dataset_version')}`")
+    lines.append(f"- params fingerprint: `{summary.get('params_fingerprint')}`")
+    if summary.get("git_commit"):
+        lines.append(f"- git commit: `{summary['git_commit']}`")
+    if summary.get("stopped_at"):
+        lines.append(f"- stopped at: **{summary['stopped_at']}**: {summary.get('error')}")
+    if summary.get("failed_expectations"):
+        lines.append(f"- failed expectations: {json.dumps(summary['failed_expectations'], default=str)}")
+    if summary.get("gate"):
+        gate = summary["gate"]
+        lines.append(f"- gate: **{gate['verdict']}** {gate.get('reasons', '')}".rstrip())
+    for arch, run in (summary.get("mlflow_run_ids") or {}).items():
+        lines.append(f"- MLflow run ({arch}): `{run}`")
+    if summary.get("reports_dir"):
+        lines.append(f"- reports: `{summary['reports_dir']}`")
+    if summary.get("registered"):
+        reg = summary["registered"]
+        lines.append(f"- challenger: `{reg['model']}` version `{reg['version']}`")
+        lines += ["", "Approve it:", "", f"    {reg['approve_command']}"]
+    elif summary["status"] == "succeeded":
+        lines.append("- nothing new was registered (gate cached from an earlier run)")
+    else:
+        lines.append("- nothing was registered")
+    return "\n".join(lines) + "\n"
+
+
+def save_summary(summary: dict[str, Any], text: str, dest: str, params_yaml: str) -> str:
+    """Write ``summary.json`` and ``summary.md`` to a local dir or s3:// prefix; returns the JSON's URI."""
+    blob = json.dumps(summary, indent=2, default=str, sort_keys=True)
+    if is_s3_uri(dest):
+        from veracity.storage import make_s3_client, split_s3_uri
+
+        cfg = load_step_config(params_yaml, summary.get("overrides") or [])
+        bucket, prefix = split_s3_uri(dest)
+        client = make_s3_client(cfg.storage)
+        client.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{SUMMARY_FILE}", Body=blob.encode())
+        client.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/summary.md", Body=text.encode())
+        return f"{dest.rstrip('/')}/{SUMMARY_FILE}"
+    out = Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SUMMARY_FILE).write_text(blob)
+    (out / "summary.md").write_text(text)
+    return str(out / SUMMARY_FILE)

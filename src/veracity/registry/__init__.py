@@ -1,0 +1,1 @@
+"""Registry: MLflow tracking, model registry and the approval audit."""

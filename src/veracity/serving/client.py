@@ -1,0 +1,45 @@
+"""Client of the transformer: send one recording, get its Verdict."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+import httpx
+
+from veracity.errors import InputError, ServingError
+
+_AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
+
+
+def predict_file(
+    path: str | Path, url: str, model_name: str, timeout_s: float = 60.0
+) -> dict:
+    """POST an audio file as a raw body to ``{url}/v1/models/{model_name}:predict``.
+
+    Returns the Verdict dict; raises :class:`ServingError` with the server's message on any
+    non-200 answer.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"expected an audio file at {path}, but there is no such file")
+    content_type = _AUDIO_TYPES.get(path.suffix.lower()) or (
+        mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    )
+    endpoint = f"{url.rstrip('/')}/v1/models/{model_name}:predict"
+    try:
+        reply = httpx.post(
+            endpoint,
+            content=path.read_bytes(),
+            headers={"content-type": content_type},
+            timeout=timeout_s,
+        )
+    except httpx.HTTPError as exc:
+        raise ServingError(f"no answer from {endpoint} ({exc!r}); is the server running?") from exc
+    if reply.status_code != 200:
+        try:
+            message = reply.json().get("error", reply.text)
+        except ValueError:
+            message = reply.text
+        raise ServingError(f"{endpoint} answered {reply.status_code}: {message}")
+    return reply.json()

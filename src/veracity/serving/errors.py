@@ -1,0 +1,38 @@
+"""One place that maps errors to HTTP answers for both model servers.
+
+Every :class:`VeracityError` carries its ``http_status`` (400 bad request, 413 too long, 415
+not audio, 422 unusable audio, 502/503 upstream trouble); the handler installed here turns it
+into a JSON body ``{"error": message, "type": class name, "status": code}``. KServe's own
+handlers keep answering its ``InvalidInput`` (400) and unknown models (404) with JSON too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse
+
+from veracity.errors import VeracityError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(exc: Exception, status: int) -> dict:
+    """The JSON body of an error answer."""
+    return {"error": str(exc) or type(exc).__name__, "type": type(exc).__name__, "status": status}
+
+
+async def veracity_error_handler(request: Request, exc: VeracityError) -> ORJSONResponse:
+    """Answer a :class:`VeracityError` with its ``http_status`` and a JSON message."""
+    status = int(getattr(exc, "http_status", 500))
+    if status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc)
+    else:
+        log.info("%s %s refused (%d): %s", request.method, request.url.path, status, exc)
+    return ORJSONResponse(status_code=status, content=error_body(exc, status))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the Veracity error handler on a (KServe) FastAPI app."""
+    app.add_exception_handler(VeracityError, veracity_error_handler)

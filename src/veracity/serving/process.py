@@ -1,0 +1,162 @@
+"""Start, wait for and stop the model servers as local processes (CLI, tests, demo, bench).
+
+Each server is ``python -m veracity.serving KIND`` in its own process on the loopback
+address, with its own HTTP and gRPC ports; readiness is KServe's ``/v2/health/ready``;
+stopping is SIGTERM to the process id, then SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from veracity.config import Config
+from veracity.errors import ServingError
+
+# glibc would otherwise hand large activations back to the OS after every forward pass.
+_MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+
+
+@dataclass
+class ServerProcess:
+    """One running model server."""
+
+    kind: str
+    url: str
+    grpc_port: int
+    proc: subprocess.Popen
+    log_path: Path
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def find_free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    kind: str,
+    *,
+    params: str | Path,
+    overrides: list[str],
+    host: str,
+    http_port: int,
+    grpc_port: int,
+    log_path: Path,
+    extra_args: list[str],
+) -> ServerProcess:
+    """Launch ``python -m veracity.serving KIND`` in the background, output to ``log_path``."""
+    cmd = [sys.executable, "-m", "veracity.serving", kind, "--params", str(params)]
+    for item in overrides:
+        cmd += ["--set", item]
+    cmd += ["--host", host, "--http_port", str(http_port), "--grpc_port", str(grpc_port)]
+    cmd += extra_args
+    env = {**os.environ, **{k: v for k, v in _MALLOC_ENV.items() if k not in os.environ}}
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    return ServerProcess(kind, f"http://{host}:{http_port}", grpc_port, proc, log_path)
+
+
+def wait_ready(server: ServerProcess, timeout_s: float) -> None:
+    """Poll ``/v2/health/ready`` until it answers 200; raise with the log tail otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise ServingError(
+                f"the {server.kind} exited with code {server.proc.returncode} before it was "
+                f"ready; its log ends with:\n{_tail(server.log_path)}"
+            )
+        try:
+            if httpx.get(f"{server.url}/v2/health/ready", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise ServingError(
+        f"the {server.kind} at {server.url} was not ready within {timeout_s:g} s; "
+        f"its log ends with:\n{_tail(server.log_path)}"
+    )
+
+
+def stop_server(server: ServerProcess, grace_s: float = 10.0) -> None:
+    """SIGTERM the server's pid, SIGKILL it after ``grace_s`` seconds."""
+    if server.proc.poll() is not None:
+        return
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait(timeout=grace_s)
+
+
+def start_stack(
+    cfg: Config,
+    *,
+    model: str,
+    params: str | Path,
+    overrides: list[str],
+    log_dir: Path,
+    ports: dict[str, int] | None = None,
+) -> tuple[ServerProcess, ServerProcess]:
+    """Start predictor then transformer on loopback, wait until both are ready.
+
+    ``ports`` (keys ``predictor``, ``predictor_grpc``, ``transformer``, ``transformer_grpc``)
+    defaults to params.yaml ``serving``; on any failure both processes are stopped.
+    """
+    s = cfg.serving
+    ports = ports or {
+        "predictor": s.predictor_port,
+        "predictor_grpc": s.predictor_grpc_port,
+        "transformer": s.transformer_port,
+        "transformer_grpc": s.transformer_grpc_port,
+    }
+    common = {"params": params, "overrides": overrides, "host": s.host}
+    predictor = start_server(
+        "predictor",
+        **common,
+        http_port=ports["predictor"],
+        grpc_port=ports["predictor_grpc"],
+        log_path=log_dir / "predictor.log",
+        extra_args=["--storage_uri", model],
+    )
+    transformer = None
+    try:
+        transformer = start_server(
+            "transformer",
+            **common,
+            http_port=ports["transformer"],
+            grpc_port=ports["transformer_grpc"],
+            log_path=log_dir / "transformer.log",
+            extra_args=["--predictor_host", f"{s.host}:{ports['predictor']}"],
+        )
+        wait_ready(predictor, s.ready_timeout_s)
+        wait_ready(transformer, s.ready_timeout_s)
+    except BaseException:
+        for server in (transformer, predictor):
+            if server is not None:
+                stop_server(server)
+        raise
+    return predictor, transformer
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,196 @@
+"""Evaluate step: score calibrated models on the eval split; metrics, plots, HTML report.
+
+Output layout (``out``)::
+
+    evaluate.json                 the result (features dir, dataset version, per-model summary)
+    report.html                   one page, plots embedded
+    model_comparison_table.csv    when several models (seed 001's columns + EER)
+    plots/roc.png, plots/det.png  all models together
+    <name>/metrics.json           every metric of one model
+    <name>/scores.parquet         per-clip scores (the gate's paired bootstrap reads these)
+    <name>/plots/*.png            histogram, confusion matrix, reliability diagram
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from veracity.errors import CalibrationError, InputError
+
+log = logging.getLogger(__name__)
+
+EVALUATE_JSON = "evaluate.json"
+REPORT_HTML = "report.html"
+COMPARISON_CSV = "model_comparison_table.csv"
+SCORES_FILE = "scores.parquet"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class EvaluationResult:
+    """Summary of the evaluate step (also ``<out>/evaluate.json``)."""
+
+    features: str
+    dataset_version: str
+    out: str
+    models: list[dict]
+    report: str
+    comparison_csv: str | None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def expand_model_dirs(model_dirs: list[Path]) -> list[Path]:
+    """Artifact dirs as given; a bundle dir (``bundle.json``) expands to its artifacts."""
+    from veracity.storage import safe_join
+
+    out: list[Path] = []
+    for d in map(Path, model_dirs):
+        bundle = d / "bundle.json"
+        if bundle.is_file():
+            subs = json.loads(bundle.read_text()).get("models") or {}
+            out.extend(safe_join(d, str(sub)) for sub in subs.values())
+        else:
+            out.append(d)
+    if not out:
+        raise InputError("expected at least one --model directory, got none")
+    return out
+
+
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``... when taken (two models of one architecture)."""
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base}-{i}", i + 1
+    taken.add(name)
+    return name
+
+
+def comparison_table(per_model: dict[str, dict]) -> pd.DataFrame:
+    """Seed 001's ``model_comparison_table.csv`` (plus EER), sorted by accuracy descending."""
+    rows = [{"Model": name, "Accuracy": m["accuracy"], "Precision_AI": m["precision_ai"],
+             "Precision_Human": m["precision_human"], "Recall_AI": m["recall_ai"],
+             "Recall_Human": m["recall_human"], "F1_Macro": m["f1_macro"],
+             "ROC_AUC": m["roc_auc"], "EER": m["eer"]} for name, m in per_model.items()]
+    return pd.DataFrame(rows).sort_values("Accuracy", ascending=False, kind="stable")
+
+
+def _train_attacks(features: Path) -> set[str]:
+    from veracity.features import read_clips
+
+    clips = read_clips(features)
+    train = clips[(clips["split"] == "train") & (clips["target"] == 0)]
+    return set(train["attack"].astype(str))
+
+
+def run_evaluate(cfg, model_dirs: list[Path], features: Path, out: Path,
+                 asv_scores: Path | None = None) -> EvaluationResult:
+    """Evaluate every calibrated model on the eval split of ``features``; write ``out``.
+
+    ``asv_scores``: optional ASVspoof 2019 ASV score file; with it min t-DCF is reported.
+    """
+    from veracity.evaluation import plots
+    from veracity.evaluation.report import render_evaluation_html
+    from veracity.evaluation.scoring import score_clips
+    from veracity.evaluation.summary import summarize_scores
+    from veracity.evaluation.tdcf import compute_asv_error_rates, compute_tdcf, parse_asv_scores
+    from veracity.features import load_split, read_features_json
+    from veracity.models.artifact import load_artifact
+    from veracity.registry.runs import log_to_model_run
+
+    features, out = Path(features).resolve(), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset_version = str(read_features_json(features).get("dataset_version", "unknown"))
+    train_attacks = _train_attacks(features)
+    split = load_split(features, "eval")
+    notes: list[str] = []
+    asv = None
+    if asv_scores is not None:
+        asv = compute_asv_error_rates(*parse_asv_scores(Path(asv_scores).read_text().splitlines()))
+    else:
+        notes.append("min t-DCF not computed: no ASV scores supplied (asv_scores argument)")
+
+    per_model: dict[str, dict] = {}
+    entries: list[dict] = []
+    scored: dict[str, pd.DataFrame] = {}
+    dpi = cfg.evaluation.plot_dpi
+    for model_dir in expand_model_dirs(model_dirs):
+        loaded = load_artifact(model_dir)
+        if not loaded.calibration:
+            raise CalibrationError(
+                f"model {model_dir} has no calibration.json; evaluate needs calibrated "
+                f"models: run `veracity calibrate --model {model_dir} --features ... --out DIR`"
+            )
+        from veracity.evaluation.calibration import Calibration
+
+        calibration = Calibration.from_dict(loaded.calibration)
+        name = unique_name(loaded.architecture, set(per_model))
+        scores = score_clips(loaded, split, cfg.evaluation.batch_size, desc=f"eval {name}")
+        met = summarize_scores(scores, calibration, train_attacks, cfg.evaluation,
+                               cfg.calibration.ece_bins)
+        if asv is not None:
+            z, y = scores["logodds"].to_numpy(), scores["target"].to_numpy()
+            met["min_tdcf"] = compute_tdcf(z[y == 1], z[y == 0], asv, cfg.evaluation.tdcf)
+        met.update(model=name, architecture=loaded.architecture, model_dir=str(model_dir.resolve()),
+                   dataset_version=dataset_version, features=str(features))
+        mdir = out / name
+        (mdir / "plots").mkdir(parents=True, exist_ok=True)
+        scores.to_parquet(mdir / SCORES_FILE, index=False)
+        (mdir / METRICS_FILE).write_text(json.dumps(met, indent=2))
+        y, p = scores["target"].to_numpy(), scores["p_spoof"].to_numpy()
+        figs = {
+            "histogram": plots.plot_score_histogram(y, p, calibration.threshold, name),
+            "confusion": plots.plot_confusion(met["confusion"], name),
+            "reliability": plots.plot_reliability(y, {name: p}, cfg.calibration.ece_bins,
+                                                  title=f"Reliability on eval: {name}"),
+        }
+        pngs = [plots.save_figure(f, mdir / "plots" / f"{k}.png", dpi) for k, f in figs.items()]
+        per_model[name], scored[name] = met, scores
+        entries.append({"name": name, "architecture": loaded.architecture,
+                        "model_dir": met["model_dir"], "metrics": str(mdir / METRICS_FILE),
+                        "scores": str(mdir / SCORES_FILE), "eer": met["eer"],
+                        "ece": met["ece"], "mlflow_run_id": loaded.config.get("mlflow_run_id"),
+                        "pngs": pngs})
+
+    shared = {
+        "roc": plots.plot_roc({n: (s["target"].to_numpy(), s["p_spoof"].to_numpy())
+                               for n, s in scored.items()}),
+        "det": plots.plot_det({n: (s["logodds"][s["target"] == 1].to_numpy(),
+                                   s["logodds"][s["target"] == 0].to_numpy())
+                               for n, s in scored.items()}),
+    }
+    shared_pngs = [plots.save_figure(f, out / "plots" / f"{k}.png", dpi) for k, f in shared.items()]
+    comparison = None
+    if len(per_model) > 1:
+        comparison = out / COMPARISON_CSV
+        comparison_table(per_model).to_csv(comparison, index=False)
+    images = {p.stem.upper(): p.read_bytes() for p in shared_pngs}
+    for e in entries:
+        images.update({f"{e['name']}: {p.stem}": p.read_bytes() for p in e["pngs"]})
+    context = {"features": str(features), "dataset version": dataset_version,
+               "eval clips": len(split.clips), "attacks seen in training": sorted(train_attacks)}
+    report = out / REPORT_HTML
+    report.write_text(render_evaluation_html("Veracity evaluation", context, per_model, images,
+                                             notes + [f"{n}: {x}" for n, m in per_model.items()
+                                                      for x in m["notes"]]))
+    for e in entries:
+        pngs = e.pop("pngs")
+        files = [Path(e["metrics"]), report, *pngs, *shared_pngs]
+        if comparison:
+            files.append(comparison)
+        e["mlflow_logged"] = log_to_model_run(
+            cfg, e["mlflow_run_id"], {"eval": {k: v for k, v in per_model[e["name"]].items()
+                                               if k not in ("threshold", "temperature")}},
+            files, "evaluation")
+    result = EvaluationResult(features=str(features), dataset_version=dataset_version,
+                              out=str(out), models=entries, report=str(report),
+                              comparison_csv=str(comparison) if comparison else None, notes=notes)
+    (out / EVALUATE_JSON).write_text(json.dumps(result.to_dict(), indent=2))
+    return result

@@ -1,0 +1,201 @@
+"""Train step: features dir -> one trained detector artifact, tracked in MLflow.
+
+``veracity train --features F --model aasist|aasist-l|stage1 --out DIR`` (and the DVC
+stage and KFP component) call :func:`run_train`. It loads the train and dev splits,
+builds the model from ``params.yaml``, trains it with
+:func:`veracity.training.trainer.train_model`, writes the model artifact of
+docs/contracts.md into ``out`` (safetensors weights, config.json with provenance,
+metrics.json, the monitoring reference profile) and records the run in MLflow: resolved
+params, dataset version and git commit tags, per-epoch metrics and the artifact
+directory itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import mlflow
+from torch import nn
+
+from veracity.config import Config
+from veracity.errors import InputError
+from veracity.features import REFERENCE_FILE, load_split, read_features_json
+from veracity.models.artifact import save_artifact
+from veracity.models.factory import ARCHITECTURES, build_model
+from veracity.registry.tracking import (
+    configure_tracking,
+    current_git_commit,
+    log_config_params,
+    log_metrics,
+    log_run_tags,
+)
+from veracity.training.dataset import window_set_from_split
+from veracity.training.trainer import EpochRecord, train_model
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+RESULT_FILE = "train.json"
+MLFLOW_ARTIFACT_PATH = "model"
+
+
+@dataclass
+class TrainResult:
+    """What the train step produced (``train.json``); ``model`` is the trained module."""
+
+    architecture: str
+    artifact_dir: str
+    mlflow_run_id: str
+    tracking_uri: str
+    experiment: str
+    dataset_version: str
+    git_commit: str
+    best_epoch: int
+    best_dev_eer: float
+    epochs_run: int
+    stopped_early: bool
+    train_windows: int
+    dev_windows: int
+    device: str
+    seconds: float
+    reference_profile: bool
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """JSON-safe fields (the in-memory model is left out)."""
+        out = asdict(self)
+        out.pop("model")
+        return out
+
+
+def run_config_for(cfg: Config, architecture: str):
+    """The ``training.<section>`` of an architecture (AASIST-L shares AASIST's)."""
+    return cfg.training.stage1 if architecture == "stage1" else cfg.training.aasist
+
+
+def tracked_params(cfg: Config, architecture: str) -> dict:
+    """The parts of the resolved config that made this model (logged as MLflow params)."""
+    full = cfg.to_dict()
+    section = "aasist_l" if architecture == "aasist-l" else architecture
+    return {
+        "architecture": architecture,
+        "seed": full["seed"],
+        "features": full["features"],
+        "models": {section: full["models"][section]},
+        "training": full["training"],
+    }
+
+
+def _epoch_metrics(record: EpochRecord) -> dict[str, float]:
+    return {
+        "train_loss": record.train_loss,
+        "dev_loss": record.dev_loss,
+        "dev_eer": record.dev_eer,
+        "lr": record.lr,
+        "throughput_utt_s": record.throughput_utt_s,
+    }
+
+
+def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult:
+    """Train ``model`` (aasist | aasist-l | stage1) on ``features`` and write ``out``."""
+    if model not in ARCHITECTURES:
+        raise InputError(f"--model must be one of {ARCHITECTURES}, got {model!r}")
+    t0 = time.perf_counter()
+    features, out = Path(features), Path(out)
+    meta = read_features_json(features)
+    dataset_version = str(meta.get("dataset_version") or "unknown")
+    train_set = window_set_from_split(load_split(features, "train"), "train")
+    dev_set = window_set_from_split(load_split(features, "dev"), "dev")
+    run_cfg = run_config_for(cfg, model)
+    net = build_model(model, cfg.models, cfg.storage)
+    git_commit = current_git_commit()
+
+    stale = out / "calibration.json"
+    if stale.exists():
+        # It calibrated the weights about to be replaced; `veracity calibrate` writes a new one.
+        log.info("removing %s: it belongs to the previous weights in %s", stale, out)
+        stale.unlink()
+
+    tracking_uri = configure_tracking(cfg)
+    with mlflow.start_run(run_name=f"train-{model}") as run:
+        run_id = run.info.run_id
+        log_run_tags(git_commit, dataset_version, {"architecture": model, "step": "train"})
+        log_config_params(tracked_params(cfg, model))
+        mlflow.log_params(
+            {
+                "train_windows": len(train_set),
+                "dev_windows": len(dev_set),
+                "features_dir": str(features),
+            }
+        )
+        outcome = train_model(
+            net,
+            train_set,
+            dev_set,
+            run_cfg,
+            cfg.training,
+            seed=cfg.seed,
+            sample_rate=cfg.features.sample_rate,
+            on_epoch=lambda r: log_metrics(_epoch_metrics(r), step=r.epoch),
+        )
+        history = outcome.history
+        log_metrics({"best_dev_eer": history.best_dev_eer, "best_epoch": history.best_epoch})
+
+        save_artifact(
+            out,
+            net,
+            model,
+            extra={
+                "params": cfg.to_dict(),
+                "dataset_version": dataset_version,
+                "git_commit": git_commit,
+                "mlflow_run_id": run_id,
+            },
+        )
+        (out / METRICS_FILE).write_text(json.dumps({"training": history.to_dict()}, indent=2))
+        reference = features / REFERENCE_FILE
+        if reference.is_file():
+            shutil.copy2(reference, out / REFERENCE_FILE)
+        else:
+            log.warning(
+                "%s has no %s; the artifact carries no monitoring reference (drift reports "
+                "will need one: re-run `veracity features`)",
+                features,
+                REFERENCE_FILE,
+            )
+        mlflow.log_artifacts(str(out), artifact_path=MLFLOW_ARTIFACT_PATH)
+
+    result = TrainResult(
+        architecture=model,
+        artifact_dir=str(out),
+        mlflow_run_id=run_id,
+        tracking_uri=tracking_uri,
+        experiment=cfg.tracking.experiment,
+        dataset_version=dataset_version,
+        git_commit=git_commit,
+        best_epoch=history.best_epoch,
+        best_dev_eer=history.best_dev_eer,
+        epochs_run=len(history.epochs),
+        stopped_early=history.stopped_early,
+        train_windows=len(train_set),
+        dev_windows=len(dev_set),
+        device=history.device,
+        seconds=round(time.perf_counter() - t0, 2),
+        reference_profile=reference.is_file(),
+        model=net,
+    )
+    (out / RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2))
+    log.info(
+        "trained %s: best dev EER %.4f at epoch %d, artifact %s, MLflow run %s",
+        model,
+        history.best_dev_eer,
+        history.best_epoch,
+        out,
+        run_id,
+    )
+    return result

@@ -1,0 +1,1 @@
+"""Training: augmentations, training data from the features store, the trainer."""

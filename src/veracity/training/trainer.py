@@ -1,0 +1,264 @@
+"""One config-driven trainer for every detector (AASIST, AASIST-L, stage 1).
+
+Weighted cross-entropy, Adam/AdamW with a cosine learning-rate schedule, on-the-fly
+augmentation, early stopping on clip-level dev EER, best and last weights kept in
+memory. Pure: it takes a model, :class:`~veracity.training.dataset.WindowSet` s and
+config sections, and reports each epoch through a callback (the train step logs those
+to MLflow); it touches no files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from veracity.config import TrainingConfig, TrainRunConfig
+from veracity.evaluation.metrics import compute_eer
+from veracity.training.augment import augment_batch
+from veracity.training.dataset import WindowSet, balanced_subset, class_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochRecord:
+    """Metrics of one epoch (what the callback receives and MLflow stores per step)."""
+
+    epoch: int
+    train_loss: float
+    dev_loss: float
+    dev_eer: float
+    lr: float
+    throughput_utt_s: float
+    train_windows: int
+    seconds: float
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch records plus the epoch whose weights were kept as best."""
+
+    epochs: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    best_dev_eer: float = math.nan
+    stopped_early: bool = False
+    device: str = "cpu"
+
+    def to_dict(self) -> dict:
+        """JSON-safe form (written to metrics.json)."""
+        return {
+            "best_epoch": self.best_epoch,
+            "best_dev_eer": self.best_dev_eer,
+            "stopped_early": self.stopped_early,
+            "device": self.device,
+            "epochs": [asdict(e) for e in self.epochs],
+        }
+
+
+@dataclass
+class TrainOutcome:
+    """History and CPU copies of the best and last state dicts."""
+
+    history: TrainHistory
+    best_state: dict[str, torch.Tensor]
+    last_state: dict[str, torch.Tensor]
+
+
+EpochCallback = Callable[[EpochRecord], None]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) for a reproducible run."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def resolve_device(setting: str) -> torch.device:
+    """``auto`` picks CUDA when present; ``cuda`` without a GPU falls back to CPU loudly."""
+    if setting == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if setting == "cuda":
+        log.warning("training.device is 'cuda' but no CUDA device is visible; using the CPU")
+    return torch.device("cpu")
+
+
+def forward_logits(model: nn.Module, waves: torch.Tensor) -> torch.Tensor:
+    """Logits ``[B, 2]`` of a detector (a ``(hidden, logits)`` pair is also accepted)."""
+    out = model(waves)
+    if isinstance(out, tuple | list):
+        out = out[-1]
+    return out
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def evaluate_windows(
+    model: nn.Module,
+    data: WindowSet,
+    batch_size: int,
+    device: torch.device,
+    criterion: nn.Module,
+) -> tuple[float, float, np.ndarray]:
+    """Dev loss (window mean), clip-level EER and window log-odds ``z = l1 - l0``.
+
+    A clip's score is the mean ``z`` of its windows (docs/contracts.md); the EER has
+    bonafide as the target class. NaN when dev lacks one of the classes.
+    """
+    model.eval()
+    total, z_parts = 0.0, []
+    for start in range(0, len(data), batch_size):
+        x = data.waveforms[start : start + batch_size].to(device)
+        y = data.targets[start : start + batch_size].to(device)
+        logits = forward_logits(model, x)
+        total += float(criterion(logits, y)) * len(y)
+        z_parts.append((logits[:, 1] - logits[:, 0]).float().cpu())
+    z = torch.cat(z_parts).numpy()
+    clip = data.clip_index.numpy()
+    uniq, inverse = np.unique(clip, return_inverse=True)
+    clip_z = np.bincount(inverse, weights=z) / np.bincount(inverse)
+    clip_target = np.zeros(len(uniq), dtype=np.int64)
+    clip_target[inverse] = data.targets.numpy()
+    bona, spoof = clip_z[clip_target == 1], clip_z[clip_target == 0]
+    eer = float(compute_eer(bona, spoof)[0]) if len(bona) and len(spoof) else math.nan
+    return total / max(len(data), 1), eer, z
+
+
+def train_model(
+    model: nn.Module,
+    train: WindowSet,
+    dev: WindowSet,
+    run_cfg: TrainRunConfig,
+    training_cfg: TrainingConfig,
+    *,
+    seed: int,
+    sample_rate: int,
+    on_epoch: EpochCallback | None = None,
+    augment: bool = True,
+    progress: bool = True,
+) -> TrainOutcome:
+    """Train ``model`` in place and return its history and best/last weights.
+
+    ``run_cfg`` is the model's section (``training.aasist`` or ``training.stage1``):
+    epochs, batch size, lr, weight decay, per-epoch window cap, patience.
+    ``training_cfg`` gives the device, thread count, optimizer, class weights and
+    augmentation. The best epoch has the lowest dev EER (ties: lower dev loss); training
+    stops after ``patience`` epochs without a lower EER. On return the model holds the
+    best weights, on the CPU.
+    """
+    seed_everything(seed)
+    torch.set_num_threads(training_cfg.num_threads)
+    device = resolve_device(training_cfg.device)
+    gen = torch.Generator().manual_seed(seed)
+    model.to(device)
+
+    weights = class_weights(train.targets, training_cfg.class_weights)
+    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
+    opt_cls = torch.optim.AdamW if training_cfg.optimizer == "adamw" else torch.optim.Adam
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = opt_cls(trainable, lr=run_cfg.lr, weight_decay=run_cfg.weight_decay)
+    per_epoch = (
+        len(train)
+        if run_cfg.max_windows_per_epoch == 0
+        else min(len(train), run_cfg.max_windows_per_epoch)
+    )
+    steps_per_epoch = max(1, math.ceil(per_epoch / run_cfg.batch_size))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=run_cfg.epochs * steps_per_epoch
+    )
+    log.info(
+        "training on %s: %d train windows (%d per epoch), %d dev windows, class weights %s",
+        device,
+        len(train),
+        per_epoch,
+        len(dev),
+        None if weights is None else [round(w, 3) for w in weights.tolist()],
+    )
+
+    history = TrainHistory(device=str(device))
+    best_state, best_key, since_best = _state_copy(model), (math.inf, math.inf), 0
+    for epoch in range(1, run_cfg.epochs + 1):
+        model.train()
+        lr = optimizer.param_groups[0]["lr"]
+        order = balanced_subset(train.targets, run_cfg.max_windows_per_epoch, gen)
+        batches = list(order.split(run_cfg.batch_size))
+        # BatchNorm cannot train on a single window; fold a lone last window into its neighbour.
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches[-2] = torch.cat([batches[-2], batches.pop()])
+        t0, loss_sum, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(
+            batches, desc=f"epoch {epoch}/{run_cfg.epochs}", leave=False, disable=not progress
+        )
+        for idx in bar:
+            x = train.waveforms[idx]
+            if augment:
+                x = augment_batch(x, training_cfg.augment, gen, sample_rate)
+            y = train.targets[idx].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = criterion(forward_logits(model, x.to(device)), y)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {float(loss)} in epoch {epoch}; lower the learning "
+                    "rate in params.yaml (training.<model>.lr)"
+                )
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+        train_s = time.perf_counter() - t0
+        dev_loss, dev_eer, _ = evaluate_windows(model, dev, run_cfg.batch_size, device, criterion)
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=loss_sum / max(seen, 1),
+            dev_loss=dev_loss,
+            dev_eer=dev_eer,
+            lr=lr,
+            throughput_utt_s=seen / max(train_s, 1e-9),
+            train_windows=seen,
+            seconds=time.perf_counter() - t0,
+        )
+        history.epochs.append(record)
+        log.info(
+            "epoch %d: train loss %.4f, dev loss %.4f, dev EER %.4f, %.1f utt/s",
+            epoch,
+            record.train_loss,
+            dev_loss,
+            dev_eer,
+            record.throughput_utt_s,
+        )
+        if on_epoch is not None:
+            on_epoch(record)
+
+        # Without both classes in dev the EER is NaN and the dev loss decides alone.
+        eer_key = dev_eer if not math.isnan(dev_eer) else math.inf
+        better = (eer_key, dev_loss) < best_key
+        lower_eer = eer_key < best_key[0]
+        since_best = 0 if lower_eer or (better and math.isnan(dev_eer)) else since_best + 1
+        if better:
+            best_key, best_state = (eer_key, dev_loss), _state_copy(model)
+            history.best_epoch, history.best_dev_eer = epoch, dev_eer
+        if since_best >= run_cfg.patience and epoch < run_cfg.epochs:
+            history.stopped_early = True
+            log.info("early stop after epoch %d: no lower dev EER for %d epochs", epoch, since_best)
+            break
+
+    last_state = _state_copy(model)
+    model.load_state_dict(best_state)
+    model.to("cpu")
+    return TrainOutcome(history=history, best_state=best_state, last_state=last_state)
