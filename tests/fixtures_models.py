@@ -1,1 +1,77 @@
-"""Session fixtures: models."""
+"""Session fixtures: models.
+
+``tiny_models`` trains stage 1 and AASIST-L for one short epoch each on ``tiny_features``
+with the real train step, into tmp dirs with an MLflow SQLite store in tmp. The
+artifacts are real (safetensors + config.json + metrics.json + reference profile) but
+barely trained: use them for plumbing (calibrate, evaluate, gate, serving), not for
+accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from veracity.config import Config, load_config
+
+# Small enough that both models train in seconds on 2 CPU cores.
+TINY_TRAINING = {
+    "training.stage1.epochs": 1,
+    "training.stage1.batch_size": 8,
+    "training.stage1.max_windows_per_epoch": 8,
+    "training.stage1.max_dev_windows": 8,
+    "training.aasist.epochs": 1,
+    "training.aasist.batch_size": 4,
+    "training.aasist.max_windows_per_epoch": 4,
+    "training.aasist.max_dev_windows": 8,
+}
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    """Two trained artifacts and where their MLflow runs live."""
+
+    stage1_dir: Path
+    aasist_dir: Path
+    tracking_uri: str
+    tracking_dir: Path  # holds mlruns.db and mlartifacts/ (reuse it: creating a store is slow)
+    artifact_root: Path
+    run_ids: dict[str, str]  # architecture -> MLflow run id ("stage1", "aasist-l")
+    cfg: Config  # the config they were trained with (tracking points at the tmp store)
+
+
+def tracking_overrides(tracking_dir: Path) -> dict[str, str]:
+    """Config overrides that put the MLflow store (db + artifacts) inside ``tracking_dir``."""
+    return {
+        "tracking.uri": f"sqlite:///{tracking_dir.resolve() / 'mlruns.db'}",
+        "tracking.artifact_root": str(tracking_dir.resolve() / "mlartifacts"),
+    }
+
+
+def tiny_training_config(params: Path, tracking_dir: Path, extra: dict | None = None) -> Config:
+    """params.yaml with the tiny training budget and an MLflow store inside ``tracking_dir``."""
+    overrides = {**TINY_TRAINING, **tracking_overrides(tracking_dir), **(extra or {})}
+    return load_config(params, overrides)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_features, repo_root, tmp_path_factory) -> TinyModels:
+    """stage1 and AASIST-L artifacts trained for one tiny epoch on ``tiny_features``."""
+    from veracity.steps.train import run_train
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    cfg = tiny_training_config(repo_root / "params.yaml", root / "tracking")
+    runs = {}
+    for arch in ("stage1", "aasist-l"):
+        runs[arch] = run_train(cfg, tiny_features, arch, root / arch)
+    return TinyModels(
+        stage1_dir=root / "stage1",
+        aasist_dir=root / "aasist-l",
+        tracking_uri=runs["stage1"].tracking_uri,
+        tracking_dir=root / "tracking",
+        artifact_root=root / "tracking" / "mlartifacts",
+        run_ids={arch: r.mlflow_run_id for arch, r in runs.items()},
+        cfg=cfg,
+    )

@@ -45,7 +45,7 @@ def gate(
         write_report(report, out, "Gate: FAIL", {"verdict": "fail", "reasons": str(exc)})
         bundle.metadata["verdict"] = "fail"
         return outputs("fail", str(exc), "")
-    version = str(find_value(result, "model_version") or find_value(result, "version") or "")
+    version = str(find_value(result.get("registered") or {}, "version") or "")
     bundle.metadata.update(
         verdict="pass",
         registered_model=cfg.tracking.registered_model,

@@ -110,6 +110,7 @@ class FeaturesConfig(_Section):
     snr_noise_percentile: float = Field(ge=0, lt=100)
     storage_dtype: Literal["float16", "float32"]
     batch_clips: int = Field(gt=0)
+    num_threads: int = Field(gt=0)
 
 
 class AasistConfig(_Section):
@@ -149,6 +150,7 @@ class TrainRunConfig(_Section):
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     max_windows_per_epoch: int = Field(ge=0)
+    max_dev_windows: int = Field(ge=0)
     patience: int = Field(gt=0)
 
 

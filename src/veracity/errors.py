@@ -121,3 +121,9 @@ class ServingError(VeracityError):
     """A model server could not answer."""
 
     http_status = 503
+
+
+class TrainingError(VeracityError):
+    """Training cannot go on (e.g. the loss diverged)."""
+
+    exit_code = 10

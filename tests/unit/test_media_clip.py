@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from fixtures_features import SR, harmonic
+
 from veracity.errors import AudioContentError
 from veracity.media import HANDCRAFTED_NAMES, compute_logmel, prepare_clip
 

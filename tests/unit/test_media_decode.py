@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 import scipy.signal
 import soundfile as sf
-
 from fixtures_features import SR, harmonic
+
 from veracity.errors import AudioContentError, AudioDecodeError
 from veracity.media import decode_audio, load_waveform, prepare_waveform
 
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg binary not installed")
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None, reason="ffmpeg binary not installed"
+)
 
 
 def encode(wave: np.ndarray, sr: int, fmt: str, subtype: str | None = None) -> bytes:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fixtures_features import SR, harmonic
+
 from veracity.media import HANDCRAFTED_NAMES, MONITORING_COLUMNS, extract_handcrafted
 
 
 def noise(seconds: float, level: float = 0.1, seed: int = 0) -> np.ndarray:
-    return (level * np.random.default_rng(seed).standard_normal(round(seconds * SR))).astype(np.float32)
+    return (level * np.random.default_rng(seed).standard_normal(round(seconds * SR))).astype(
+        np.float32
+    )
 
 
 def with_gaps(wave: np.ndarray, gaps_s: list[tuple[float, float]]) -> np.ndarray:
@@ -94,4 +96,8 @@ def test_silence_and_tiny_inputs_give_finite_features(cfg, wave):
 
 def test_monitoring_columns_extend_the_handcrafted_names():
     assert MONITORING_COLUMNS[: len(HANDCRAFTED_NAMES)] == HANDCRAFTED_NAMES
-    assert set(MONITORING_COLUMNS) - set(HANDCRAFTED_NAMES) == {"duration_s", "sample_rate", "speech_ratio"}
+    assert set(MONITORING_COLUMNS) - set(HANDCRAFTED_NAMES) == {
+        "duration_s",
+        "sample_rate",
+        "speech_ratio",
+    }

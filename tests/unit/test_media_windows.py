@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
 from fixtures_features import harmonic
+
 from veracity.errors import AudioContentError
 from veracity.media import make_windows, prepare_waveform, trim_silence
 from veracity.media.signal import window_hop

@@ -24,8 +24,12 @@ def _power_db(x: torch.Tensor) -> torch.Tensor:
 
 def _cfg(**kw) -> AugmentConfig:
     base = dict(
-        noise_prob=0.0, noise_snr_db=(10.0, 40.0), gain_prob=0.0, gain_db=(-6.0, 6.0),
-        bandlimit_prob=0.0, bandlimit_hz=(3400.0, 7000.0),
+        noise_prob=0.0,
+        noise_snr_db=(10.0, 40.0),
+        gain_prob=0.0,
+        gain_db=(-6.0, 6.0),
+        bandlimit_prob=0.0,
+        bandlimit_hz=(3400.0, 7000.0),
     )
     base.update(kw)
     return AugmentConfig(**base)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from veracity.errors import ConfigError, DataError
+from veracity.errors import ConfigError, DataError, TrainingError
 from veracity.training.dataset import WindowSet, balanced_subset, class_weights
 from veracity.training.trainer import train_model
 
@@ -35,8 +35,9 @@ class _Tiny(nn.Module):
 
 
 def _cfgs(cfg, **run):
-    base = dict(epochs=30, batch_size=16, lr=0.01, weight_decay=0.0,
-                max_windows_per_epoch=0, patience=2)
+    base = dict(
+        epochs=30, batch_size=16, lr=0.01, weight_decay=0.0, max_windows_per_epoch=0, patience=2
+    )
     base.update(run)
     run_cfg = cfg.training.stage1.model_copy(update=base)
     return run_cfg, cfg.training.model_copy(update={"device": "cpu", "num_threads": 1})
@@ -47,8 +48,17 @@ def test_trainer_learns_separable_problem_and_stops_early(cfg):
     model = _Tiny()
     seen = []
     run_cfg, training_cfg = _cfgs(cfg)
-    out = train_model(model, _separable(128, 1), _separable(64, 2), run_cfg, training_cfg,
-                      seed=3, sample_rate=16000, on_epoch=seen.append, progress=False)
+    out = train_model(
+        model,
+        _separable(128, 1),
+        _separable(64, 2),
+        run_cfg,
+        training_cfg,
+        seed=3,
+        sample_rate=16000,
+        on_epoch=seen.append,
+        progress=False,
+    )
     h = out.history
     assert [r.epoch for r in seen] == [r.epoch for r in h.epochs] == list(range(1, len(seen) + 1))
     assert h.epochs[-1].train_loss < 0.5 * h.epochs[0].train_loss
@@ -69,8 +79,16 @@ def test_trainer_is_reproducible_with_a_seed(cfg):
     for _ in range(2):
         torch.manual_seed(0)
         model = _Tiny()
-        out = train_model(model, _separable(96, 1), _separable(32, 2), run_cfg, training_cfg,
-                          seed=5, sample_rate=16000, progress=False)
+        out = train_model(
+            model,
+            _separable(96, 1),
+            _separable(32, 2),
+            run_cfg,
+            training_cfg,
+            seed=5,
+            sample_rate=16000,
+            progress=False,
+        )
         losses.append([r.train_loss for r in out.history.epochs])
     assert losses[0] == losses[1]
     assert all(r.train_windows == 32 for r in out.history.epochs)
@@ -78,8 +96,17 @@ def test_trainer_is_reproducible_with_a_seed(cfg):
 
 def test_trainer_cosine_schedule_decays_lr(cfg):
     run_cfg, training_cfg = _cfgs(cfg, epochs=4, patience=10)
-    out = train_model(_Tiny(), _separable(64, 1), _separable(32, 2), run_cfg, training_cfg,
-                      seed=1, sample_rate=16000, augment=False, progress=False)
+    out = train_model(
+        _Tiny(),
+        _separable(64, 1),
+        _separable(32, 2),
+        run_cfg,
+        training_cfg,
+        seed=1,
+        sample_rate=16000,
+        augment=False,
+        progress=False,
+    )
     lrs = [r.lr for r in out.history.epochs]
     assert lrs[0] == pytest.approx(run_cfg.lr)
     assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
@@ -109,3 +136,40 @@ def test_class_weights_inverse_frequency():
 def test_window_set_rejects_mismatched_shapes():
     with pytest.raises(DataError, match="shape"):
         WindowSet(torch.zeros(4, 8), torch.zeros(3, dtype=torch.long), torch.zeros(4))
+
+
+class _Diverging(_Tiny):
+    def forward(self, x):
+        return self.net(x) * float("nan")
+
+
+def test_trainer_stops_with_a_clear_error_when_the_loss_diverges(cfg):
+    run_cfg, training_cfg = _cfgs(cfg, epochs=1)
+    with pytest.raises(TrainingError, match="lower the learning rate"):
+        train_model(
+            _Diverging(),
+            _separable(32, 1),
+            _separable(16, 2),
+            run_cfg,
+            training_cfg,
+            seed=1,
+            sample_rate=16000,
+            augment=False,
+            progress=False,
+        )
+
+
+def test_max_dev_windows_fixes_a_balanced_dev_subset(cfg):
+    run_cfg, training_cfg = _cfgs(cfg, epochs=1, max_dev_windows=10)
+    out = train_model(
+        _Tiny(),
+        _separable(32, 1),
+        _separable(40, 2),
+        run_cfg,
+        training_cfg,
+        seed=1,
+        sample_rate=16000,
+        augment=False,
+        progress=False,
+    )
+    assert out.history.dev_windows == 10

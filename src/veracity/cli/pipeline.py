@@ -103,7 +103,7 @@ def register(sub) -> None:
     p.add_argument("--format", choices=["asvspoof2019", "csv"], help="corpus layout (default: ingest.format)")
     p.add_argument("--data-version", help="data version to record (default: a hash of the corpus files)")
     p.add_argument("--model-name", help="registered model (default: tracking.registered_model)")
-    X
+    p.add_argument("--kfp-logs", action="store_true", help="show kfp's own logs instead of progress lines")
     p.set_defaults(func=_run)
 
     p = psub.add_parser("compile", help="compile the pipeline to IR YAML (default pipelines/retrain.yaml)")

@@ -126,7 +126,9 @@ def load_split(features_dir: Path, split: str) -> SplitData:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as exc:
-        raise DataError(f"{path} is not a readable safetensors file ({exc}); re-run features") from exc
+        raise DataError(
+            f"{path} is not a readable safetensors file ({exc}); re-run features"
+        ) from exc
     global_rows = tensors["clip_row"].numpy()
     rows = np.flatnonzero(clips["split"].to_numpy() == split)
     # Map rows of clips.parquet to positions within this split's table.

@@ -35,14 +35,20 @@ HANDCRAFTED_NAMES: tuple[str, ...] = (
     "rms_db",
     "snr_db",
 )
-MONITORING_COLUMNS: tuple[str, ...] = HANDCRAFTED_NAMES + ("duration_s", "sample_rate", "speech_ratio")
+MONITORING_COLUMNS: tuple[str, ...] = HANDCRAFTED_NAMES + (
+    "duration_s",
+    "sample_rate",
+    "speech_ratio",
+)
 
 # Keeps r/(1-r) finite for a perfectly periodic frame (caps HNR at 60 dB).
 _R_CLIP = 1e-6
 _EPS = 1e-12
 
 
-def track_pitch(wave: np.ndarray, sr: int, cfg: PitchConfig, floor_db: float) -> dict[str, np.ndarray]:
+def track_pitch(
+    wave: np.ndarray, sr: int, cfg: PitchConfig, floor_db: float
+) -> dict[str, np.ndarray]:
     """Frame-wise pitch track: ``period`` (samples), ``strength`` (peak r), ``voiced``, ``rms``."""
     frame = max(4, round(cfg.frame_ms * sr / 1000))
     hop = max(1, round(cfg.hop_ms * sr / 1000))
@@ -128,7 +134,9 @@ def _levels(wave: np.ndarray, sr: int, cfg: FeaturesConfig) -> tuple[float, floa
     return float(pause.mean()), float(rms_db), float(snr_db)
 
 
-def extract_handcrafted(wave: np.ndarray, sr: int, features_cfg: FeaturesConfig) -> dict[str, float]:
+def extract_handcrafted(
+    wave: np.ndarray, sr: int, features_cfg: FeaturesConfig
+) -> dict[str, float]:
     """Hand-crafted features of a mono waveform; keys are :data:`HANDCRAFTED_NAMES`."""
     wave = np.asarray(wave, dtype=np.float32)
     track = track_pitch(wave, sr, features_cfg.pitch, features_cfg.vad.floor_db)
@@ -141,7 +149,9 @@ def extract_handcrafted(wave: np.ndarray, sr: int, features_cfg: FeaturesConfig)
         strength = track["strength"]
         pitch_mean = pitch_std = 0.0
     r = np.clip(strength, _R_CLIP, 1 - _R_CLIP)
-    centroid, flatness, rolloff = _spectral_shape(wave, sr, features_cfg, features_cfg.pause_threshold_db)
+    centroid, flatness, rolloff = _spectral_shape(
+        wave, sr, features_cfg, features_cfg.pause_threshold_db
+    )
     pause_ratio, rms_db, snr_db = _levels(wave, sr, features_cfg)
     values = {
         "pitch_mean_hz": pitch_mean,

@@ -26,7 +26,9 @@ def _mel_transform(sr: int, cfg: LogMelConfig) -> torchaudio.transforms.MelSpect
     )
 
 
-def compute_logmel(windows: np.ndarray | torch.Tensor, sr: int, logmel_cfg: LogMelConfig) -> torch.Tensor:
+def compute_logmel(
+    windows: np.ndarray | torch.Tensor, sr: int, logmel_cfg: LogMelConfig
+) -> torch.Tensor:
     """Log-mel power spectrogram ``[N, n_mels, frames]`` (float32) of windows ``[N, L]``.
 
     ``log(max(mel, log_floor))``: the floor keeps digital silence finite.

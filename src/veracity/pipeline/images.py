@@ -10,6 +10,7 @@ third-party top-level modules to their PyPI distributions.
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 import re
 import sys
@@ -94,9 +95,14 @@ def third_party_modules(entry: Path) -> tuple[set[str], set[str]]:
     return third, seen_modules
 
 
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()  # scans every installed dist: once per process
+
+
 def distribution_of(module: str) -> str:
     """The installed distribution that provides top-level ``module``."""
-    dists = metadata.packages_distributions().get(module, [])
+    dists = _packages_distributions().get(module, [])
     if not dists:
         raise LookupError(
             f"no installed distribution provides the module {module!r}; install it or fix the import"

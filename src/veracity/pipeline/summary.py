@@ -42,27 +42,33 @@ def _record_name(path: Path) -> tuple[str, bool] | None:
 
 
 def read_records(root: Path) -> dict[str, dict[str, Any]]:
-    """Step records under ``root/<task>/...``, keyed by task name (``train``, ``train-2``)."""
-    records: dict[str, dict[str, Any]] = {}
+    """Step records under ``root/<task>/...``, keyed by task name (``train``, ``train-2``).
+
+    Only the shallowest records of a task count: a bundle holds copies of its models'
+    ``train.json``/``calibrate.json`` deeper down, which are not the gate's record.
+    """
+    found: dict[str, list[tuple[int, Path, str, bool]]] = {}
     if not root.is_dir():
-        return records
+        return {}
     for path in sorted(root.rglob("*.json")):
-        found = _record_name(path)
+        name = _record_name(path)
         rel = path.relative_to(root).parts
-        if found is None or len(rel) < 2:
-            continue
-        step, failed = found
-        task = rel[0]
-        data = json.loads(path.read_text())
-        entry = records.setdefault(
-            task, {"step": step, "status": "succeeded", "dir": str(path.parent)}
-        )
-        if failed:
-            entry.update(status="failed", error=data.get("error", ""),
-                         error_type=data.get("error_type", ""))
-            entry.setdefault("result", data.get("result") or {})
-        else:
-            entry["result"] = data
+        if name is not None and len(rel) >= 2:
+            found.setdefault(rel[0], []).append((len(rel), path, *name))
+    records: dict[str, dict[str, Any]] = {}
+    for task, items in found.items():
+        depth = min(item[0] for item in items)
+        for _, path, step, failed in (i for i in items if i[0] == depth):
+            data = json.loads(path.read_text())
+            entry = records.setdefault(
+                task, {"step": step, "status": "succeeded", "dir": str(path.parent)}
+            )
+            if failed:
+                entry.update(status="failed", error=data.get("error", ""),
+                             error_type=data.get("error_type", ""))
+                entry["result"] = data.get("result") or entry.get("result") or {}
+            elif entry["status"] != "failed":
+                entry["result"] = data
     return records
 
 
@@ -120,7 +126,7 @@ def summarize_records(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
         if rec["status"] == "failed":
             out["gate"] = {"verdict": "fail", "reasons": rec.get("error", ""), "checks": result}
         else:
-            version = find_value(result, "model_version") or find_value(result, "version")
+            version = find_value(result.get("registered") or {}, "version")
             out["gate"] = {"verdict": "pass", "checks": result}
             out["registered"] = {"version": str(version) if version is not None else ""}
             out["reports_dir"] = str(Path(rec["dir"]) / "reports")

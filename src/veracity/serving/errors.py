@@ -12,8 +12,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse
+from kserve.errors import InferenceError
 
-from veracity.errors import VeracityError
+from veracity.errors import InputError, VeracityError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,24 @@ async def veracity_error_handler(request: Request, exc: VeracityError) -> ORJSON
     return ORJSONResponse(status_code=status, content=error_body(exc, status))
 
 
+async def inference_error_handler(request: Request, exc: InferenceError) -> ORJSONResponse:
+    """KServe's InferenceError, with the one client mistake it hides made a 400.
+
+    KServe 0.21 raises InferenceError (500) while *decoding* a V2 binary request whose BYTES
+    element is not UTF-8, and echoes the whole payload in the message; that is bad input.
+    """
+    message = str(exc)
+    if message.startswith("Failed to encode"):
+        bad = InputError(
+            "expected V2 BYTES elements as UTF-8 text, got raw binary; send the audio file as "
+            "base64 text in the BYTES input 'audio' (see docs/serving.md)"
+        )
+        return ORJSONResponse(status_code=400, content=error_body(bad, 400))
+    log.error("%s %s failed: %s", request.method, request.url.path, message[:500])
+    return ORJSONResponse(status_code=500, content={"error": message[:500]})
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the Veracity error handler on a (KServe) FastAPI app."""
+    """Register the Veracity error handlers on a (KServe) FastAPI app."""
     app.add_exception_handler(VeracityError, veracity_error_handler)
+    app.add_exception_handler(InferenceError, inference_error_handler)

@@ -5,8 +5,9 @@ Accepted shapes (one recording per request):
 * a raw body with ``Content-Type: audio/*`` or ``application/octet-stream`` (KServe hands a
   non-JSON body to ``preprocess`` as bytes);
 * V1 JSON ``{"instances": [{"audio_b64": "<base64 file>"}]}`` (``"b64"`` is accepted too);
-* V2 (Open Inference Protocol) BYTES input ``audio`` of shape [1]: the file's bytes with the
-  binary data extension, or base64 text in plain JSON.
+* V2 (Open Inference Protocol) BYTES input ``audio`` of shape [1] holding the base64 text of
+  the file (KServe 0.21 decodes BYTES elements as UTF-8, so raw file bytes cannot travel
+  there), in plain JSON or with the binary data extension.
 """
 
 from __future__ import annotations
@@ -105,13 +106,12 @@ def _from_v2(request: InferRequest) -> bytes:
     if values.size != 1:
         raise InputError(f"expected one element in input 'audio', got {values.size}")
     value = values[0]
-    if isinstance(value, str):  # plain JSON: base64 text
-        return _b64(value, "audio")
+    # kserve decodes V2 BYTES elements as UTF-8 text, so the file travels as base64 text.
     if isinstance(value, bytes | bytearray):
-        if request.inputs[0]._raw_data is None:  # JSON strings arrive as bytes: base64 text
-            return _b64(bytes(value).decode("ascii", errors="replace"), "audio")
-        return bytes(value)
-    raise InputError(f"expected bytes in input 'audio', got {type(value).__name__}")
+        value = bytes(value).decode("ascii", errors="replace")
+    if not isinstance(value, str):
+        raise InputError(f"expected base64 text in input 'audio', got {type(value).__name__}")
+    return _b64(value, "audio")
 
 
 def _b64(text: str, field: str) -> bytes:

@@ -187,7 +187,11 @@ class DetectorPredictor(kserve.Model):
             model_name=self.name,
             model_version=det.version,
             infer_outputs=outputs,
-            parameters={"detector": det.name, "architecture": det.architecture},
+            parameters={
+                "detector": det.name,
+                "architecture": det.architecture,
+                "version": det.version,
+            },
             use_binary_outputs=request.use_binary_outputs,
         )
 

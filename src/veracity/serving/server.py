@@ -72,8 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from kserve import model_server
 
-    from veracity.serving.errors import install_error_handlers
-
     torch.set_num_threads(cfg.serving.num_threads)
     name = args.model_name or cfg.serving.model_name
     host = args.host or cfg.serving.host
@@ -100,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         grpc_port = args.grpc_port or cfg.serving.transformer_grpc_port
 
     app = model_server.app
-    install_error_handlers(app)
     app.add_api_route("/veracity/stats", _stats_route(stats), methods=["GET"])
     server = _BoundModelServer(host=host, http_port=http_port, grpc_port=grpc_port)
     log.info("%s %s listening on http://%s:%d (grpc %d)", args.kind, name, host, http_port, grpc_port)
@@ -131,6 +128,8 @@ def _make_payload_logger(cfg: Config):
 def _bound_model_server_class():
     from kserve import ModelServer
 
+    from veracity.serving.errors import install_error_handlers
+
     class BoundModelServer(ModelServer):
         """KServe's ModelServer, but the REST server binds to ``host`` instead of 0.0.0.0."""
 
@@ -139,8 +138,17 @@ def _bound_model_server_class():
             self.host = host
 
         async def _serve(self):
-            if self._rest_server is not None:  # uvicorn reads host when it binds, i.e. now
-                self._rest_server.config.host = self.host
+            rest = self._rest_server
+            if rest is not None:
+                rest.config.host = self.host  # uvicorn reads host when it binds, i.e. later
+                kserve_handlers = rest._add_exception_handlers
+
+                def add_handlers(app):
+                    # after KServe's own, so ours win for InferenceError
+                    kserve_handlers(app)
+                    install_error_handlers(app)
+
+                rest._add_exception_handlers = add_handlers
             await super()._serve()
 
     return BoundModelServer

@@ -147,7 +147,7 @@ class VerdictTransformer(kserve.Model):
         return StageScores(
             detector=detector,
             architecture=str(_param(params.get("architecture", detector))),
-            version=str(response.model_version or "unknown"),
+            version=str(_param(params.get("version", response.model_version or "unknown"))),
             p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
             clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),
         )

@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from veracity.config import Config
+from veracity.data.manifest import read_manifest
 from veracity.errors import AudioContentError, AudioDecodeError, DataError, InputError
 from veracity.features.store import (
     CLIPS_FILE,
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 # Bump when the on-disk layout or the feature definitions change: invalidates caches.
 FORMAT_VERSION = 1
-REQUIRED_COLUMNS = ("utt_id", "path", "label", "split", "attack", "group", "modality")
 REFERENCE_SPLITS = ("train", "eval")
 _TARGETS = {"bonafide": 1, "spoof": 0}
 
@@ -65,24 +65,20 @@ class FeaturesResult:
 
 
 def _read_manifest(manifest: Path) -> pd.DataFrame:
-    if manifest.is_dir():
-        manifest = manifest / "manifest.parquet"
-    if not manifest.is_file():
-        raise InputError(
-            f"expected a manifest parquet at {manifest}, found none; run `veracity ingest` first"
-        )
-    df = pd.read_parquet(manifest)
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"manifest {manifest} lacks columns {missing}; re-run ingest")
+    """The manifest (columns checked by the data area), with labels and ids checked here."""
+    df = read_manifest(manifest)
     if df.empty:
         raise DataError(f"manifest {manifest} has no rows; ingest a corpus with audio in it")
     bad = sorted(set(df["label"]) - set(_TARGETS))
     if bad:
-        raise DataError(f"manifest {manifest}: expected labels bonafide|spoof, got {bad[:5]}")
+        raise DataError(
+            f"manifest {manifest}: expected labels bonafide|spoof, got {bad[:5]}; re-run ingest"
+        )
     dupes = df["utt_id"][df["utt_id"].duplicated()].unique().tolist()
     if dupes:
-        raise DataError(f"manifest {manifest}: utt_id values repeat, e.g. {dupes[:5]}")
+        raise DataError(
+            f"manifest {manifest}: expected unique utt_id values, {dupes[:5]} repeat; re-run ingest"
+        )
     return df.reset_index(drop=True)
 
 
@@ -144,10 +140,14 @@ def _featurize(cfg: Config, df: pd.DataFrame, root: Path, work: Path) -> dict[st
             offset += len(w)
         batch.clear()
 
-    for row_idx, row in enumerate(tqdm(df.itertuples(index=False), total=len(df), desc="features", unit="clip")):
+    for row_idx, row in enumerate(
+        tqdm(df.itertuples(index=False), total=len(df), desc="features", unit="clip")
+    ):
         wave, sr = _load_clip(root, row)
         clip = prepare_clip(wave, sr, fcfg)
-        store = per_split.setdefault(row.split, {"waveform": [], "clip_row": [], "start": [], "logmel": []})
+        store = per_split.setdefault(
+            row.split, {"waveform": [], "clip_row": [], "start": [], "logmel": []}
+        )
         first = sum(len(w) for w in store["waveform"])
         store["waveform"].append(torch.from_numpy(clip.windows).to(dtype))
         store["clip_row"].append(np.full(clip.n_windows, row_idx, dtype=np.int64))
@@ -167,7 +167,9 @@ def _featurize(cfg: Config, df: pd.DataFrame, root: Path, work: Path) -> dict[st
     clips = pd.DataFrame.from_records(records)
     clips.to_parquet(work / CLIPS_FILE, index=False)
     reference = clips[clips["split"].isin(REFERENCE_SPLITS)]
-    reference[list(MONITORING_COLUMNS)].reset_index(drop=True).to_parquet(work / REFERENCE_FILE, index=False)
+    reference[list(MONITORING_COLUMNS)].reset_index(drop=True).to_parquet(
+        work / REFERENCE_FILE, index=False
+    )
     counts = {}
     for split, store in per_split.items():
         waveforms = torch.cat(store["waveform"])
@@ -179,14 +181,20 @@ def _featurize(cfg: Config, df: pd.DataFrame, root: Path, work: Path) -> dict[st
     return counts
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an ``out`` that holds anything but a previous features dir (before any work)."""
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / FEATURES_JSON).is_file())
+    ):
+        raise InputError(
+            f"expected --out {out} to be empty or a previous features dir, but it holds "
+            "other files; choose another output directory"
+        )
+
+
 def _replace_dir(work: Path, out: Path) -> None:
-    """Move the finished store into place; only ever replaces a previous features dir."""
+    """Move the finished store into place (``out`` was checked by :func:`_check_out`)."""
     if out.exists():
-        if any(out.iterdir()) and not (out / FEATURES_JSON).is_file():
-            raise InputError(
-                f"expected --out {out} to be empty or a previous features dir, but it holds "
-                "other files; choose another output directory"
-            )
         shutil.rmtree(out)
     work.rename(out)
 
@@ -204,7 +212,9 @@ def run_features(cfg: Config, manifest: Path, out: Path) -> FeaturesResult:
     manifest_file = manifest / "manifest.parquet" if manifest.is_dir() else manifest
     manifest_sha = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
     fingerprint = cfg.fingerprint("features")
-    cache_key = hashlib.sha256(f"{FORMAT_VERSION}:{manifest_sha}:{fingerprint}".encode()).hexdigest()[:16]
+    cache_key = hashlib.sha256(
+        f"{FORMAT_VERSION}:{manifest_sha}:{fingerprint}".encode()
+    ).hexdigest()[:16]
     result = FeaturesResult(
         out=str(out), dataset_version=_dataset_version(manifest_file.parent, manifest_sha),
         manifest_sha256=manifest_sha, params_fingerprint=fingerprint, cache_key=cache_key,
@@ -218,14 +228,19 @@ def run_features(cfg: Config, manifest: Path, out: Path) -> FeaturesResult:
         result.cache_hit = True
         result.counts = previous.get("counts", {})
     else:
+        _check_out(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        work = out.with_name(f".{out.name}.partial")
+        work = out.absolute().with_name(f".{out.absolute().name}.partial")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
+        threads = torch.get_num_threads()
+        # Per-clip tensors are small: extra intra-op threads mostly spin (bench_features).
+        torch.set_num_threads(cfg.features.num_threads)
         try:
             result.counts = _featurize(cfg, df, manifest_file.parent, work)
             _replace_dir(work, out)
         finally:
+            torch.set_num_threads(threads)
             shutil.rmtree(work, ignore_errors=True)
         log.info("features: %s", {s: c["windows"] for s, c in result.counts.items()})
     result.elapsed_s = round(time.perf_counter() - t0, 3)

@@ -129,7 +129,7 @@ def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult
         mlflow.log_params(
             {
                 "train_windows": len(train_set),
-                "dev_windows": len(dev_set),
+                "dev_windows_total": len(dev_set),
                 "features_dir": str(features),
             }
         )
@@ -183,7 +183,7 @@ def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult
         epochs_run=len(history.epochs),
         stopped_early=history.stopped_early,
         train_windows=len(train_set),
-        dev_windows=len(dev_set),
+        dev_windows=history.dev_windows,
         device=history.device,
         seconds=round(time.perf_counter() - t0, 2),
         reference_profile=reference.is_file(),

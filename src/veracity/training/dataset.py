@@ -42,6 +42,10 @@ class WindowSet:
     def __len__(self) -> int:
         return int(self.waveforms.shape[0])
 
+    def subset(self, index: torch.Tensor) -> WindowSet:
+        """The rows ``index`` (in that order) as a new set."""
+        return WindowSet(self.waveforms[index], self.targets[index], self.clip_index[index])
+
     def class_counts(self) -> tuple[int, int]:
         """(spoof windows, bonafide windows)."""
         bona = int(self.targets.sum())

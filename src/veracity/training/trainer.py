@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from veracity.config import TrainingConfig, TrainRunConfig
+from veracity.errors import TrainingError
 from veracity.evaluation.metrics import compute_eer
 from veracity.training.augment import augment_batch
 from veracity.training.dataset import WindowSet, balanced_subset, class_weights
@@ -52,6 +53,7 @@ class TrainHistory:
     best_dev_eer: float = math.nan
     stopped_early: bool = False
     device: str = "cpu"
+    dev_windows: int = 0
 
     def to_dict(self) -> dict:
         """JSON-safe form (written to metrics.json)."""
@@ -60,6 +62,7 @@ class TrainHistory:
             "best_dev_eer": self.best_dev_eer,
             "stopped_early": self.stopped_early,
             "device": self.device,
+            "dev_windows": self.dev_windows,
             "epochs": [asdict(e) for e in self.epochs],
         }
 
@@ -154,7 +157,7 @@ def train_model(
     """Train ``model`` in place and return its history and best/last weights.
 
     ``run_cfg`` is the model's section (``training.aasist`` or ``training.stage1``):
-    epochs, batch size, lr, weight decay, per-epoch window cap, patience.
+    epochs, batch size, lr, weight decay, per-epoch window cap, dev window cap, patience.
     ``training_cfg`` gives the device, thread count, optimizer, class weights and
     augmentation. The best epoch has the lowest dev EER (ties: lower dev loss); training
     stops after ``patience`` epochs without a lower EER. On return the model holds the
@@ -166,6 +169,12 @@ def train_model(
     gen = torch.Generator().manual_seed(seed)
     model.to(device)
 
+    if 0 < run_cfg.max_dev_windows < len(dev):
+        # One fixed subset for every epoch, so dev EERs of different epochs are comparable.
+        pick = balanced_subset(
+            dev.targets, run_cfg.max_dev_windows, torch.Generator().manual_seed(seed)
+        )
+        dev = dev.subset(pick.sort().values)
     weights = class_weights(train.targets, training_cfg.class_weights)
     criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
     opt_cls = torch.optim.AdamW if training_cfg.optimizer == "adamw" else torch.optim.Adam
@@ -189,7 +198,7 @@ def train_model(
         None if weights is None else [round(w, 3) for w in weights.tolist()],
     )
 
-    history = TrainHistory(device=str(device))
+    history = TrainHistory(device=str(device), dev_windows=len(dev))
     best_state, best_key, since_best = _state_copy(model), (math.inf, math.inf), 0
     for epoch in range(1, run_cfg.epochs + 1):
         model.train()
@@ -201,7 +210,10 @@ def train_model(
             batches[-2] = torch.cat([batches[-2], batches.pop()])
         t0, loss_sum, seen = time.perf_counter(), 0.0, 0
         bar = tqdm(
-            batches, desc=f"epoch {epoch}/{run_cfg.epochs}", leave=False, disable=not progress
+            batches,
+            desc=f"epoch {epoch}/{run_cfg.epochs}",
+            leave=False,
+            disable=None if progress else True,
         )
         for idx in bar:
             x = train.waveforms[idx]
@@ -211,7 +223,7 @@ def train_model(
             optimizer.zero_grad(set_to_none=True)
             loss = criterion(forward_logits(model, x.to(device)), y)
             if not torch.isfinite(loss):
-                raise FloatingPointError(
+                raise TrainingError(
                     f"training loss became {float(loss)} in epoch {epoch}; lower the learning "
                     "rate in params.yaml (training.<model>.lr)"
                 )

@@ -1,0 +1,158 @@
+"""Serving latency and throughput through the transformer, against the bare model forward.
+
+Baseline (the floor): the same detectors' forward pass in this process on the same windows
+(``predict_logits`` after the fast inference configuration, ``serving.num_threads`` threads).
+Measured: end-to-end latency (p50/p95/p99) of 4 s, 10 s and 60 s recordings through
+transformer + predictor on loopback, and throughput with 1, 4 and 8 concurrent clients.
+Reported: ``overhead_ratio_4s`` = p50 latency of the 4 s clip / bare forward time of the
+models its verdict used (target <= 1.25), and failed requests at 8 clients (target 0).
+
+The bundle is ``VERACITY_BENCH_BUNDLE`` when set, else untrained detectors of the configured
+architectures (forward time does not depend on the weights' values).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REQUESTS_PER_DURATION = {4.0: 12, 10.0: 6, 60.0: 3}
+CLIENTS = (1, 4, 8)
+LOAD_SECONDS = 15.0
+
+
+def percentiles(latencies_ms: list[float]) -> dict:
+    """p50/p95/p99 (ms) of a list of latencies; NaN when empty."""
+    if not latencies_ms:
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
+    arr = np.asarray(latencies_ms)
+    return {f"p{q}_ms": round(float(np.percentile(arr, q)), 2) for q in (50, 95, 99)}
+
+
+def run_load(
+    url: str,
+    body: bytes,
+    clients: int,
+    duration_s: float,
+    content_type: str = "audio/wav",
+    max_requests: int = 100_000,
+) -> dict:
+    """``clients`` threads POST ``body`` back to back for ``duration_s``; latency and errors."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + duration_s
+
+    def worker():
+        with httpx.Client(timeout=120) as client:
+            while time.perf_counter() < deadline:
+                with lock:
+                    if len(latencies) + len(errors) >= max_requests:
+                        return
+                t0 = time.perf_counter()
+                try:
+                    r = client.post(url, content=body, headers={"content-type": content_type})
+                    ok, detail = r.status_code == 200, f"{r.status_code}: {r.text[:200]}"
+                except httpx.HTTPError as exc:
+                    ok, detail = False, repr(exc)
+                elapsed = (time.perf_counter() - t0) * 1000.0
+                with lock:
+                    (latencies.append(elapsed) if ok else errors.append(detail))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "throughput_rps": round(len(latencies) / wall, 3),
+        **percentiles(latencies),
+    }
+
+
+def _bare_forward_ms(bundle: Path, cfg, n_windows: int, detectors: list[str], repeats: int = 5):
+    """Median in-process forward time (ms) of ``detectors`` on ``n_windows`` windows."""
+    import torch
+
+    from veracity.models.artifact import load_bundle
+    from veracity.models.inference import predict_logits
+    from veracity.serving.predictor import _optimize
+
+    torch.set_num_threads(cfg.serving.num_threads)
+    loaded = load_bundle(bundle)
+    models = {k: _optimize(loaded[k].model) for k in detectors}
+    x = torch.randn(n_windows, cfg.features.window_samples) * 0.1
+    for model in models.values():  # warm-up
+        predict_logits(model, x, cfg.serving.max_batch_size)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for model in models.values():
+            predict_logits(model, x, cfg.serving.max_batch_size)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+def _clip(seconds: float, sr: int) -> bytes:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from serving_standins import tone, wav_bytes
+
+    return wav_bytes(tone(seconds, sr), sr)
+
+
+def run(cfg) -> dict:
+    """Latency, throughput and serving overhead vs the bare forward pass (see module doc)."""
+    from veracity.serving.process import find_free_port, start_stack, stop_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    bundle = os.environ.get("VERACITY_BENCH_BUNDLE")
+    if not bundle:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from serving_standins import make_bundle
+
+        bundle = str(make_bundle(tmp / "bundle", cfg))
+    ports = {k: find_free_port() for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")}
+    predictor, transformer = start_stack(
+        cfg, model=bundle, params="params.yaml",
+        overrides=[f"monitoring.sink={tmp / 'payloads'}"], log_dir=tmp / "logs", ports=ports,
+    )
+    url = f"{transformer.url}/v1/models/{cfg.serving.model_name}:predict"
+    sr = cfg.features.sample_rate
+    out: dict = {"bundle": bundle, "latency": {}, "throughput": []}
+    try:
+        for seconds, n in REQUESTS_PER_DURATION.items():
+            body = _clip(seconds, sr)
+            first = httpx.post(url, content=body, headers={"content-type": "audio/wav"}, timeout=300)
+            first.raise_for_status()
+            verdict = first.json()
+            report = run_load(url, body, clients=1, duration_s=1e9, max_requests=n)
+            used = ["stage1"] + (["aasist"] if verdict["scores"]["aasist_mean"] is not None else [])
+            report.update({"n_windows": verdict["audio"]["n_windows"], "detectors": used})
+            out["latency"][f"{seconds:g}s"] = report
+        body4 = _clip(4.0, sr)
+        for clients in CLIENTS:
+            out["throughput"].append(run_load(url, body4, clients, LOAD_SECONDS))
+    finally:
+        stop_server(transformer)
+        stop_server(predictor)
+    lat4 = out["latency"]["4s"]
+    floor = _bare_forward_ms(Path(bundle), cfg, lat4["n_windows"], lat4["detectors"])
+    out["bare_forward_4s_ms"] = round(floor, 2)
+    out["overhead_ratio_4s"] = round(lat4["p50_ms"] / floor, 3)
+    out["target_overhead_ratio"] = 1.25
+    out["errors_at_8_clients"] = out["throughput"][-1]["errors"]
+    return out

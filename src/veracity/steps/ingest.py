@@ -1,0 +1,237 @@
+"""Ingest step: copy a corpus (local dir or s3://) into a DVC-tracked dir with a manifest.
+
+``out/audio/<split>/<utt_id>.<ext>``, ``out/manifest.parquet``, ``out/ingest_report.json``
+(counts, quarantine list with reasons, dataset version) and ``out/ingest.json`` (the
+step result). Files that are empty, undecodable or not audio, and listing lines that are
+malformed, are quarantined: listed with a reason, never dropped silently. Re-running on
+unchanged input copies nothing and yields the same dataset version (the DVC md5 of out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from veracity.config import Config
+from veracity.data.manifest import make_manifest, write_manifest
+from veracity.data.readers import ListingEntry, read_corpus
+from veracity.errors import DataError, QuarantineLimitError
+from veracity.storage import download_s3_prefix, is_s3_uri, safe_join
+from veracity.storage import dvc as dvc_io
+
+log = logging.getLogger(__name__)
+
+UTT_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class IngestResult:
+    """What the ingest step produced (also written as ``<out>/ingest.json``)."""
+
+    out: str
+    source: str
+    format: str
+    dataset_version: str
+    clips: dict[str, int]
+    n_clips: int
+    n_quarantined: int
+    quarantine_fraction: float
+    copied: int
+    unchanged: int
+    removed: int
+    dvc_remote: str
+    dvc_remote_url: str
+    pushed: int
+    quarantine: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def probe_audio(data: bytes) -> dict:
+    """Decode ``data`` with soundfile; return sample_rate, channels, duration_s.
+
+    Raises ValueError with a readable reason when the bytes are empty, text, not
+    decodable, or hold no finite samples.
+    """
+    if not data:
+        raise ValueError("empty file (0 bytes)")
+    try:
+        wave, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile reports every failure as one error class
+        head = data[:64]
+        if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+            raise ValueError("not audio: the file holds text") from exc
+        raise ValueError(f"cannot decode audio: {exc}") from exc
+    if wave.shape[0] == 0:
+        raise ValueError("audio has no samples")
+    if not np.isfinite(wave).all():
+        raise ValueError("audio holds NaN or Inf samples")
+    return {"sample_rate": int(sr), "channels": int(wave.shape[1]), "duration_s": wave.shape[0] / sr}
+
+
+def _copy_if_changed(src: Path, dst: Path, sha256: str) -> bool:
+    """Copy ``src`` to ``dst`` unless ``dst`` already holds the same bytes; True if copied."""
+    if dst.is_file() and dst.stat().st_size == src.stat().st_size:
+        if hashlib.sha256(dst.read_bytes()).hexdigest() == sha256:
+            return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return True
+
+
+def _ingest_entries(cfg: Config, root: Path, fmt: str, entries: list[ListingEntry], out: Path):
+    """Probe, copy and describe every listed clip; returns (rows, quarantine, copied, same)."""
+    rows, quarantine, seen = [], [], {}
+    copied = unchanged = 0
+    extensions = {e.lower() for e in cfg.ingest.audio_extensions}
+    for entry in tqdm(entries, desc="ingest", unit="file", disable=None):
+        where = entry.rel_path
+
+        def reject(reason: str, entry=entry, where=where) -> None:
+            quarantine.append({"path": where, "utt_id": entry.utt_id, "reason": reason})
+
+        src = safe_join(root, entry.rel_path)  # PathSafetyError for .. / absolute / links out
+        ext = src.suffix.lower()
+        if not UTT_ID_RE.match(entry.utt_id):
+            reject(f"utt_id {entry.utt_id!r} has characters outside [A-Za-z0-9_.-]")
+            continue
+        if entry.utt_id in seen:
+            reject(f"duplicate utt_id (first listed as {seen[entry.utt_id]})")
+            continue
+        if not src.is_file():
+            reject("listed file is missing")
+            continue
+        if ext not in extensions:
+            reject(f"extension {ext or '(none)'!r} is not one of {sorted(extensions)}")
+            continue
+        data = src.read_bytes()
+        try:
+            info = probe_audio(data)
+        except ValueError as exc:
+            reject(str(exc))
+            continue
+        seen[entry.utt_id] = where
+        sha256 = hashlib.sha256(data).hexdigest()
+        rel_out = f"audio/{entry.split}/{entry.utt_id}{ext}"
+        if _copy_if_changed(src, out / rel_out, sha256):
+            copied += 1
+        else:
+            unchanged += 1
+        rows.append(
+            {
+                "utt_id": entry.utt_id,
+                "path": rel_out,
+                "sha256": sha256,
+                "modality": entry.modality,
+                "label": entry.label,
+                "group": entry.group,
+                "attack": entry.attack,
+                "split": entry.split,
+                "source": f"{fmt}:{entry.rel_path}",
+                **info,
+            }
+        )
+    return rows, quarantine, copied, unchanged
+
+
+def _remove_stale(out: Path, keep: set[str]) -> int:
+    """Delete files under out/audio that the new manifest no longer lists."""
+    removed = 0
+    audio = out / "audio"
+    for path in sorted(audio.rglob("*")) if audio.is_dir() else []:
+        if path.is_file() and path.relative_to(out).as_posix() not in keep:
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def run_ingest(cfg: Config, source: str, fmt: str, out: Path) -> IngestResult:
+    """Ingest the corpus at ``source`` (dir or s3://bucket/prefix) in layout ``fmt`` into
+    ``out``, version it with DVC and push it to the configured remote."""
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="veracity-ingest-") as staging:
+        if is_s3_uri(source):
+            root = Path(staging)
+            download_s3_prefix(source, root, cfg.storage)
+        else:
+            root = Path(source)
+            if not root.exists():
+                raise DataError(f"ingest source {source} does not exist; pass a dir or s3:// URI")
+        listing = read_corpus(root, fmt)
+        corpus_root = root if root.is_dir() else root.parent
+        out.mkdir(parents=True, exist_ok=True)
+        rows, quarantine, copied, unchanged = _ingest_entries(
+            cfg, corpus_root, fmt, listing.entries, out
+        )
+    quarantine += [
+        {"path": p.where, "line": p.line, "content": p.content, "reason": p.reason}
+        for p in listing.problems
+    ]
+    total = len(listing.entries) + len(listing.problems)
+    fraction = len(quarantine) / total if total else 0.0
+    manifest = make_manifest(rows)
+    removed = _remove_stale(out, set(manifest["path"]))
+    write_manifest(manifest, out / "manifest.parquet")
+    report = {
+        "source": source,
+        "format": fmt,
+        "clips": {k: int(v) for k, v in manifest["split"].value_counts().sort_index().items()},
+        "n_clips": len(manifest),
+        "n_quarantined": len(quarantine),
+        "quarantine_fraction": round(fraction, 6),
+        "max_quarantine_fraction": cfg.ingest.max_quarantine_fraction,
+        "quarantine": quarantine,
+        "dataset_version": None,
+    }
+    if fraction > cfg.ingest.max_quarantine_fraction or not len(manifest):
+        (out / "ingest_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        reasons = "; ".join(f"{q['path']}: {q['reason']}" for q in quarantine[:5])
+        raise QuarantineLimitError(
+            f"{len(quarantine)} of {total} listed items were quarantined ({fraction:.1%}), "
+            f"more than ingest.max_quarantine_fraction={cfg.ingest.max_quarantine_fraction:.1%}"
+            f" (e.g. {reasons}); fix or remove them and re-run — full list in "
+            f"{out / 'ingest_report.json'}"
+        )
+    for q in quarantine:
+        log.warning("quarantined %s: %s", q["path"], q["reason"])
+    repo_root = dvc_io.ensure_dvc_repo(out)
+    dvc_io.ensure_dvcignore(repo_root)
+    remote_url = dvc_io.configure_remote(
+        repo_root, cfg.ingest.dvc_remote, cfg.ingest.dvc_remote_url, cfg.storage
+    )
+    version = dvc_io.dvc_add(repo_root, out)
+    pushed = dvc_io.dvc_push(repo_root, out, cfg.ingest.dvc_remote)
+    report["dataset_version"] = version
+    (out / "ingest_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    result = IngestResult(
+        out=str(out),
+        source=source,
+        format=fmt,
+        dataset_version=version,
+        clips=report["clips"],
+        n_clips=len(manifest),
+        n_quarantined=len(quarantine),
+        quarantine_fraction=report["quarantine_fraction"],
+        copied=copied,
+        unchanged=unchanged,
+        removed=removed,
+        dvc_remote=cfg.ingest.dvc_remote,
+        dvc_remote_url=remote_url,
+        pushed=pushed,
+        quarantine=quarantine,
+    )
+    (out / "ingest.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    log.info("ingested %d clips (%s) -> %s, version %s", len(manifest), report["clips"], out, version)
+    return result

@@ -1,0 +1,156 @@
+"""Calibrate -> evaluate -> gate -> approve on the tiny features, with a real MLflow store.
+
+Gate bounds are set through params overrides, so the verdict does not depend on how well
+the tiny models learned: "pass" uses permissive bounds, "fail" an impossible one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from veracity.config import parse_config
+from veracity.errors import CalibrationError, GateFailedError
+from veracity.evaluation.calibration import apply_calibration
+from veracity.evaluation.metrics import compute_eer
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+PERMISSIVE = {"gate.max_eer": 1.0, "gate.max_unseen_attack_eer": 1.0, "gate.max_ece": 1.0,
+              "gate.max_attack_eer": 1.0, "gate.max_eer_regression": 0.0,
+              "evaluation.bootstrap_samples": 50}
+
+
+def _cfg(base, name: str, **overrides):
+    """``base`` (the tiny models' config: its MLflow store) with a registered model name."""
+    return parse_config(base.to_dict(), {"tracking.registered_model": name, **overrides})
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_models, tiny_features, tmp_path_factory):
+    """Calibrated artifacts and the evaluate output of the tiny models, made once."""
+    from veracity.steps.calibrate import run_calibrate
+    from veracity.steps.evaluate import run_evaluate
+
+    tmp = tmp_path_factory.mktemp("gate-flow")
+    base = tiny_models.cfg
+    cfg = _cfg(base, "voice-flow", **PERMISSIVE)
+    raw = [tiny_models.stage1_dir, tiny_models.aasist_dir]
+    calibrated = [tmp / "cal" / p.name for p in raw]
+    results = [run_calibrate(cfg, src, tiny_features, dst)
+               for src, dst in zip(raw, calibrated, strict=True)]
+    evaluation = run_evaluate(cfg, calibrated, tiny_features, tmp / "eval")
+    return {"tmp": tmp, "base": base, "raw": raw, "calibrated": calibrated,
+            "calibrate": results, "eval": tmp / "eval", "evaluation": evaluation,
+            "features": tiny_features, "run_ids": tiny_models.run_ids}
+
+
+def test_calibration_stored_and_reapplied(pipeline):
+    from veracity.evaluation.scoring import score_clips
+    from veracity.features import load_split
+    from veracity.models.artifact import load_artifact
+
+    out = pipeline["calibrated"][0]
+    stored = json.loads((out / "calibration.json").read_text())
+    assert stored["temperature"] > 0 and 0 <= stored["threshold"] <= 1
+    assert {"ece", "brier", "nll"} <= set(stored["before"]) and (out / "model_card.md").is_file()
+    assert (out / "calibration_reliability.png").is_file()
+    loaded = load_artifact(out)
+    assert loaded.calibration == stored
+    assert all(r.mlflow_logged for r in pipeline["calibrate"])
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(pipeline["base"].tracking.uri).get_run(pipeline["run_ids"]["stage1"])
+    assert run.data.metrics["calibration.temperature"] == pytest.approx(stored["temperature"])
+    scores = score_clips(loaded, load_split(pipeline["features"], "dev"), 4)
+    assert np.allclose(scores["p_spoof"], apply_calibration(scores["logodds"], stored))
+
+
+def test_evaluate_outputs(pipeline):
+    ev, res = pipeline["eval"], pipeline["evaluation"]
+    assert len(res.models) == 2 and (ev / "report.html").read_text().count("base64,") >= 8
+    table = pd.read_csv(ev / "model_comparison_table.csv")
+    assert list(table.columns) == ["Model", "Accuracy", "Precision_AI", "Precision_Human",
+                                   "Recall_AI", "Recall_Human", "F1_Macro", "ROC_AUC", "EER"]
+    for entry in res.models:
+        met = json.loads(Path(entry["metrics"]).read_text())
+        scores = pd.read_parquet(entry["scores"])
+        y, z = scores["target"].to_numpy(), scores["logodds"].to_numpy()
+        assert met["eer"] == compute_eer(z[y == 1], z[y == 0])[0]
+        assert set(met["attack_eer"]) == set(scores.loc[y == 0, "attack"])
+        assert {"ece", "roc_auc", "fpr_at_tpr", "confusion", "duration_eer"} <= set(met)
+    assert any("t-DCF" in n for n in res.notes)
+    assert all(e["mlflow_logged"] for e in res.models)
+    assert json.loads((ev / "evaluate.json").read_text())["features"] == \
+        str(Path(pipeline["features"]).resolve())
+
+
+def test_uncalibrated_model_is_refused(pipeline, tmp_path):
+    from veracity.steps.evaluate import run_evaluate
+    from veracity.steps.gate import run_gate
+
+    cfg = _cfg(pipeline["base"], "voice-uncal")
+    with pytest.raises(CalibrationError, match="veracity calibrate"):
+        run_evaluate(cfg, [pipeline["raw"][0]], pipeline["features"], tmp_path / "e")
+    with pytest.raises(CalibrationError, match="calibration.json"):
+        run_gate(cfg, [pipeline["raw"][0]], pipeline["eval"], tmp_path / "b")
+
+
+def test_gate_fail_registers_nothing(pipeline, tmp_path):
+    from veracity.registry.models import get_client
+    from veracity.steps.gate import run_gate
+
+    cfg = _cfg(pipeline["base"], "voice-fail", **{**PERMISSIVE, "gate.max_eer": -1.0})
+    with pytest.raises(GateFailedError, match=r"stage1\.eer=.*nothing was registered"):
+        run_gate(cfg, pipeline["calibrated"], pipeline["eval"], tmp_path / "bundle")
+    report = json.loads((tmp_path / "bundle" / "gate_report.json").read_text())
+    assert report["verdict"] == "fail"
+    assert "FAIL" in (tmp_path / "bundle" / "gate_report.md").read_text()
+    assert get_client(cfg).search_model_versions("name = 'voice-fail'") == []
+
+
+def test_gate_pass_approve_and_rescored_champion(pipeline, tmp_path):
+    from veracity.registry import approval
+    from veracity.registry.models import get_client, resolve_model_uri
+    from veracity.steps.gate import run_gate
+
+    cfg = _cfg(pipeline["base"], "voice-flow", **PERMISSIVE)
+    first = run_gate(cfg, pipeline["calibrated"], pipeline["eval"], tmp_path / "b1")
+    assert first.verdict == "pass" and first.champion is None
+    bundle = tmp_path / "b1"
+    assert json.loads((bundle / "bundle.json").read_text())["models"] == \
+        {"stage1": "stage1", "aasist": "aasist"}
+    for rel in ("stage1/model.safetensors", "aasist/calibration.json", "model_card.md",
+                "reports/report.html", "reports/gate_report.md", "gate_report.json"):
+        assert (bundle / rel).is_file(), rel
+    version = first.registered["version"]
+    client = get_client(cfg)
+    mv = client.get_model_version("voice-flow", version)
+    assert mv.tags["approval"] == "pending" and mv.tags["gate"] == "passed"
+    assert client.get_registered_model("voice-flow").aliases == {"challenger": int(version)}
+    source = Path(mv.source)
+    assert source.is_dir() and (source / "stage1" / "model.safetensors").is_file()
+
+    approval.approve(cfg, "voice-flow", version, "alice", "first champion")
+    assert resolve_model_uri(cfg, "voice-flow@champion") == str(source)
+    # Tamper with every metric the champion carries: a gate that trusted them would see a
+    # perfect champion (EER 0) and fail the zero-tolerance regression check.
+    for path in source.rglob("*.json"):
+        if path.name in ("metrics.json", "gate_report.json", "evaluate.json", "gate.json"):
+            path.write_text(json.dumps({"eer": 0.0, "tampered": True}))
+    (source / "stage1" / "metrics.json").write_text(json.dumps({"eer": 0.0}))
+
+    second = run_gate(cfg, pipeline["calibrated"], pipeline["eval"], tmp_path / "b2")
+    assert second.verdict == "pass" and second.champion == f"voice-flow/{version}"
+    regress = [c for c in second.checks if c["check"] == "eer_regression_ci_high"]
+    assert {c["model"] for c in regress} == {"stage1", "aasist"}
+    for c in regress:
+        evaluated = [e for e in pipeline["evaluation"].models
+                     if e["architecture"].startswith(c["model"])][0]
+        # Same weights re-scored on the same clips: the champion's EER is the challenger's.
+        assert c["bootstrap"]["eer_champion"] == pytest.approx(evaluated["eer"], abs=1e-12)
+        assert c["bootstrap"]["diff"] == 0.0 and c["value"] == 0.0
