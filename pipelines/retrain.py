@@ -56,6 +56,8 @@ def build_pipeline(pcfg: PipelineConfig):
     def retrain(
         params_yaml: str = "",
         overrides: list = [],  # noqa: B006 - KFP pipeline defaults are compiled, not shared
+        validate_overrides: list = [],  # noqa: B006 - validate.* keys: reach validate only
+        gate_overrides: list = [],  # noqa: B006 - gate.* keys: reach the gate only
         source: str = "",
         fmt: str = "",
         data_version: str = "",
@@ -66,6 +68,8 @@ def build_pipeline(pcfg: PipelineConfig):
         common = {"params_yaml": params_yaml, "overrides": overrides}
         summary = summary_op(
             **common,
+            validate_overrides=validate_overrides,
+            gate_overrides=gate_overrides,
             source=source,
             data_version=data_version,
             model_name=model_name,
@@ -78,7 +82,9 @@ def build_pipeline(pcfg: PipelineConfig):
             ingest = cached(
                 ingest_op(**common, source=source, fmt=fmt, data_version=data_version), "ingest"
             )
-            validate = cached(validate_op(**common, corpus=ingest.outputs["corpus"]), "validate")
+            validate = cached(validate_op(
+                    **common, step_overrides=validate_overrides, corpus=ingest.outputs["corpus"]
+                ), "validate")
             features = cached(
                 features_op(
                     **common,
@@ -109,6 +115,7 @@ def build_pipeline(pcfg: PipelineConfig):
             gate = cached(
                 gate_op(
                     **common,
+                    step_overrides=gate_overrides,
                     model_name=model_name,
                     stage1=calibrated["stage1"],
                     aasist=calibrated["aasist"],

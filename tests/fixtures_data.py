@@ -122,7 +122,9 @@ def _wait_ready(server: S3Server, proc: subprocess.Popen, log_path: Path) -> Non
     last = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"weed exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"weed exited with {proc.returncode}: {log_path.read_text()[-2000:]}"
+            )
         try:
             client = server.client()
             client.create_bucket(Bucket="ready-probe")
@@ -157,19 +159,36 @@ def s3_server(tmp_path_factory):
     (base / "data").mkdir()
     ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
     cmd = [
-        weed, "server", f"-dir={base / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-        f"-filer.port={ports['filer']}", "-filer", "-s3", f"-s3.port={ports['s3']}",
-        f"-s3.config={base / 'identities.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=64", "-volume.max=20",
-        f"-filer.localSocket={base / 'filer.sock'}", f"-s3.localSocket={base / 's3.sock'}",
+        weed,
+        "server",
+        f"-dir={base / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={ports['master']}",
+        f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}",
+        "-filer",
+        "-s3",
+        f"-s3.port={ports['s3']}",
+        f"-s3.config={base / 'identities.json'}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=20",
+        f"-filer.localSocket={base / 'filer.sock'}",
+        f"-s3.localSocket={base / 's3.sock'}",
     ]
     log_path = base / "weed.log"
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=base,
-                                start_new_session=True)
-    server = S3Server(endpoint=f"http://127.0.0.1:{ports['s3']}", access_key=access,
-                      secret_key=secret, pid=proc.pid)
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=base, start_new_session=True
+        )
+    server = S3Server(
+        endpoint=f"http://127.0.0.1:{ports['s3']}",
+        access_key=access,
+        secret_key=secret,
+        pid=proc.pid,
+    )
     saved = {k: os.environ.get(k) for k in server.env}
     try:
         _wait_ready(server, proc, log_path)
@@ -183,7 +202,7 @@ def s3_server(tmp_path_factory):
                 os.environ[key] = value
         try:
             os.killpg(proc.pid, signal.SIGTERM)  # its own session: only weed's processes
-            proc.wait(timeout=15)
+            proc.wait(timeout=5)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)

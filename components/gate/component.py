@@ -18,6 +18,7 @@ from kfp.dsl import Artifact, Input, Markdown, Model, Output
 def gate(
     params_yaml: str,
     overrides: list,
+    step_overrides: list,
     model_name: str,
     stage1: Input[Model],
     aasist: Input[Model],
@@ -25,7 +26,11 @@ def gate(
     bundle: Output[Model],
     report: Output[Markdown],
 ) -> NamedTuple("GateOutputs", verdict=str, reasons=str, model_version=str):
-    """Check the quality gates; ``verdict`` is ``pass`` or ``fail``."""
+    """Check the quality gates; ``verdict`` is ``pass`` or ``fail``.
+
+    ``step_overrides`` (``gate.*``) reach only this step: re-gating a candidate with other
+    bounds re-runs the gate alone, the trained models come from the cache.
+    """
     from collections import namedtuple
     from pathlib import Path
 
@@ -34,7 +39,7 @@ def gate(
     from veracity.steps.gate import run_gate
 
     extra = [f"tracking.registered_model={model_name}"] if model_name else []
-    cfg = load_step_config(params_yaml, list(overrides) + extra)
+    cfg = load_step_config(params_yaml, list(overrides) + list(step_overrides) + extra)
     out = Path(bundle.path)
     models = [Path(stage1.path), Path(aasist.path)]
     outputs = namedtuple("GateOutputs", ["verdict", "reasons", "model_version"])

@@ -12,17 +12,22 @@ from kfp.dsl import HTML, Artifact, Dataset, Input, Output
 def validate(
     params_yaml: str,
     overrides: list,
+    step_overrides: list,
     corpus: Input[Dataset],
     validation: Output[Artifact],
     report: Output[HTML],
 ):
-    """Validate ``corpus``'s manifest; the report becomes an HTML artifact."""
+    """Validate ``corpus``'s manifest; the report becomes an HTML artifact.
+
+    ``step_overrides`` (``validate.*``) reach only this step, so changing them re-runs
+    validation without invalidating the cache of the other steps.
+    """
     from pathlib import Path
 
     from veracity.pipeline.adapters import load_step_config, run_step, write_report
     from veracity.steps.validate import run_validate
 
-    cfg = load_step_config(params_yaml, overrides)
+    cfg = load_step_config(params_yaml, list(overrides) + list(step_overrides))
     out = Path(validation.path)
     manifest = Path(corpus.path) / "manifest.parquet"
     result = run_step("validate", out, lambda: run_validate(cfg, manifest, out))

@@ -138,10 +138,19 @@ class Stage1Config(_Section):
     dropout: float = Field(ge=0, lt=1)
 
 
+class FastPathConfig(_Section):
+    malloc_trim_threshold: int = Field(gt=0)
+    bench_threads: int = Field(gt=0)
+    bench_batch_sizes: list[int]
+    bench_repeats: int = Field(gt=0)
+    bench_rounds: int = Field(gt=0)
+
+
 class ModelsConfig(_Section):
     aasist: AasistConfig
     aasist_l: AasistConfig
     stage1: Stage1Config
+    fastpath: FastPathConfig
 
 
 class TrainRunConfig(_Section):

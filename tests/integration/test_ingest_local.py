@@ -110,11 +110,7 @@ def test_bad_files_and_lines_are_quarantined_and_valid_kept(tiny_corpus, cfg, tm
     assert all(q["line"] > 0 and q["path"].endswith(PROTOCOL_FILES["train"]) for q in numbered)
 
 
-def test_symlink_out_of_the_tree_is_refused(tiny_corpus, tmp_path):
-    from veracity.config import load_config
-    from conftest import REPO
-
-    cfg = load_config(REPO / "params.yaml")
+def test_symlink_out_of_the_tree_is_refused(tiny_corpus, cfg, tmp_path):
     root = Path(shutil.copytree(tiny_corpus, tmp_path / "src"))
     victim = next((root / audio_dir("dev")).glob("*.flac"))
     outside = tmp_path / "outside.flac"

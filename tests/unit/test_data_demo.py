@@ -105,7 +105,10 @@ def trivial_cue_eer(root: Path) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_curve
 
-    (x_train, y_train), (x_dev, y_dev) = _level_features(root, "train"), _level_features(root, "dev")
+    (x_train, y_train), (x_dev, y_dev) = (
+        _level_features(root, "train"),
+        _level_features(root, "dev"),
+    )
     x_tr, y_tr = np.concatenate([x_train, x_dev]), np.concatenate([y_train, y_dev])
     x_ev, y_ev = _level_features(root, "eval")
     scores = LogisticRegression().fit(x_tr, y_tr).decision_function(x_ev)

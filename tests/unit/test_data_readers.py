@@ -111,9 +111,18 @@ def test_asvspoof_reader_needs_protocols(tmp_path):
 
 def _row(i, split="train"):
     return {
-        "utt_id": f"u{i}", "path": f"audio/{split}/u{i}.flac", "sha256": f"{i:064x}",
-        "modality": "voice", "label": "bonafide", "group": "g", "attack": "-", "split": split,
-        "duration_s": 1.5, "sample_rate": 16000, "channels": 1, "source": "x",
+        "utt_id": f"u{i}",
+        "path": f"audio/{split}/u{i}.flac",
+        "sha256": f"{i:064x}",
+        "modality": "voice",
+        "label": "bonafide",
+        "group": "g",
+        "attack": "-",
+        "split": split,
+        "duration_s": 1.5,
+        "sample_rate": 16000,
+        "channels": 1,
+        "source": "x",
     }
 
 

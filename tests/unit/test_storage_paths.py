@@ -6,6 +6,7 @@ import pytest
 
 from veracity.errors import PathSafetyError, StorageError
 from veracity.storage import is_s3_uri, safe_join, split_s3_uri
+from veracity.storage.s3 import plan_downloads
 
 
 def test_safe_join_keeps_relative_paths_under_root(tmp_path):
@@ -60,3 +61,15 @@ def test_s3_uri_parsing():
         split_s3_uri("s3:///key")
     with pytest.raises(StorageError, match="s3://"):
         split_s3_uri("http://bucket/key")
+
+
+def test_plan_downloads_maps_keys_and_refuses_escapes(tmp_path):
+    keys = ["corpus/a/x.flac", "corpus/", "corpus/b/", "corpus//y.flac"]
+    plan = plan_downloads(keys, "bkt", "corpus/", tmp_path)
+    assert plan == [
+        ("corpus/a/x.flac", tmp_path / "a" / "x.flac"),
+        ("corpus//y.flac", tmp_path / "y.flac"),
+    ]
+    for bad in ("corpus/../../etc/passwd", "corpus/a/..\\..\\..\\x"):
+        with pytest.raises(PathSafetyError, match="s3://bkt/"):
+            plan_downloads(["corpus/ok", bad], "bkt", "corpus", tmp_path)

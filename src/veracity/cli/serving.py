@@ -1,7 +1,113 @@
-"""CLI commands: serving (filled in by its owner)."""
+"""CLI commands: serve, deploy (local | k8s), predict."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from veracity.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def _model_ref(args, cfg) -> str:
+    return args.model or f"{cfg.tracking.registered_model}{cfg.serving.default_model}"
+
+
+def _serve(args, cfg) -> int:
+    from veracity.serving.process import start_stack, stop_server
+
+    ref = _model_ref(args, cfg)
+    predictor, transformer = start_stack(
+        cfg,
+        model=ref,
+        params=args.params,
+        overrides=list(args.overrides),
+        log_dir=Path(args.log_dir),
+    )
+    name = cfg.serving.model_name
+    print(f"predictor   {predictor.url}/v2/models/{name}/infer  (pid {predictor.pid})")
+    print(f"transformer {transformer.url}/v1/models/{name}:predict  (pid {transformer.pid})")
+    print(f"logs in {args.log_dir}; Ctrl-C stops both servers", flush=True)
+    try:
+        while predictor.proc.poll() is None and transformer.proc.poll() is None:
+            time.sleep(1.0)
+        print("a server exited; stopping the other", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_server(transformer)
+        stop_server(predictor)
+
+
+def _storage_uri(args, cfg) -> tuple[str, str]:
+    """The bundle's real storage URI and a version label for the manifest."""
+    ref = _model_ref(args, cfg)
+    if ref.startswith("models:/") or ("@" in ref and "://" not in ref):
+        from veracity.registry.models import resolve_model_uri
+
+        name = ref.removeprefix("models:/")
+        if name.startswith("@"):
+            name = cfg.tracking.registered_model + name
+        return str(resolve_model_uri(cfg, name)), name
+    return ref, ""
+
+
+def _deploy(args, cfg) -> int:
+    if args.target == "local":
+        return _serve(args, cfg)
+    if not args.dry_run:
+        raise InputError(
+            "deploy --target k8s only renders manifests here (no cluster access); pass "
+            "--dry-run and apply the output with kubectl apply -f"
+        )
+    from veracity.serving.manifests import render_inference_service, to_yaml
+
+    uri, version = _storage_uri(args, cfg)
+    if not uri.startswith("s3://"):
+        log.warning("storage URI %s is not s3://; KServe's storage initializer may not fetch it", uri)
+    text = to_yaml(render_inference_service(cfg, uri, version))
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _predict(args, cfg) -> int:
+    from veracity.serving.client import predict_file
+
+    url = args.url or f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
+    verdict = predict_file(args.file, url, cfg.serving.model_name, cfg.serving.request_timeout_s)
+    if not args.full:
+        verdict.pop("monitoring", None)
+    print(json.dumps(verdict, indent=2))
+    return 0
+
 
 def register(sub) -> None:
-    """Add this group's subcommands to the parser."""
+    """Add serve, deploy and predict."""
+    model_help = "bundle: local dir, s3:// URI or NAME@alias (default: <registered model>@champion)"
+    p = sub.add_parser("serve", help="start predictor + transformer on 127.0.0.1 (ports from params)")
+    p.add_argument("--model", default=None, help=model_help)
+    p.add_argument("--log-dir", default="data/serving_logs", help="server logs (default: %(default)s)")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("deploy", help="serve locally, or render the KServe InferenceService")
+    p.add_argument("--target", choices=["local", "k8s"], required=True)
+    p.add_argument("--model", default=None, help=model_help)
+    p.add_argument("--dry-run", action="store_true", help="k8s: only render the manifest")
+    p.add_argument("--out", default=None, help="k8s: write the YAML here instead of stdout")
+    p.add_argument("--log-dir", default="data/serving_logs")
+    p.set_defaults(func=_deploy)
+
+    p = sub.add_parser("predict", help="send an audio file to a transformer, print the verdict")
+    p.add_argument("file")
+    p.add_argument("--url", default=None, help="transformer base URL (default: from params)")
+    p.add_argument("--full", action="store_true", help="include the monitoring row")
+    p.set_defaults(func=_predict)

@@ -85,7 +85,9 @@ def build_checks(df: pd.DataFrame, cfg: ValidateConfig) -> list[tuple[str, pd.Da
         if has(column):
             manifest.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(allowed)))
     if has("split"):
-        manifest.append(gxe.ExpectColumnDistinctValuesToContainSet(column="split", value_set=list(SPLITS)))
+        manifest.append(
+            gxe.ExpectColumnDistinctValuesToContainSet(column="split", value_set=list(SPLITS))
+        )
     if has("duration_s"):
         manifest.append(
             gxe.ExpectColumnValuesToBeBetween(
@@ -95,9 +97,13 @@ def build_checks(df: pd.DataFrame, cfg: ValidateConfig) -> list[tuple[str, pd.Da
     if has("channels"):
         manifest.append(gxe.ExpectColumnValuesToBeBetween(column="channels", min_value=1))
     if has("attack"):
-        manifest.append(gxe.ExpectColumnValuesToMatchRegex(column="attack", regex=cfg.attack_id_pattern))
+        manifest.append(
+            gxe.ExpectColumnValuesToMatchRegex(column="attack", regex=cfg.attack_id_pattern)
+        )
     if has("sha256"):
-        manifest.append(gxe.ExpectColumnValuesToMatchRegex(column="sha256", regex=r"^[0-9a-f]{64}$"))
+        manifest.append(
+            gxe.ExpectColumnValuesToMatchRegex(column="sha256", regex=r"^[0-9a-f]{64}$")
+        )
     checks = [("manifest", df, manifest)]
     one_split = [gxe.ExpectColumnValuesToBeInSet(column="n_splits", value_set=[1])]
     if has("sha256", "split"):
@@ -110,7 +116,9 @@ def build_checks(df: pd.DataFrame, cfg: ValidateConfig) -> list[tuple[str, pd.Da
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="n_rows", column_B="min_rows", or_equal=True
             ),
-            gxe.ExpectColumnValuesToBeBetween(column="bonafide_fraction", min_value=lo, max_value=hi),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="bonafide_fraction", min_value=lo, max_value=hi
+            ),
         ]
         checks.append(("split_stats", _split_stats(df, cfg), stats))
     return checks

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # ffmpeg would happily return the readable prefix, hiding the damage.
 _UNKNOWN_FORMAT_HINTS = ("format not recognised", "unimplemented format", "unsupported")
 _FFMPEG_TIMEOUT_S = 120
+_EXACT_LENGTH_FORMATS = frozenset({"FLAC", "WAV", "WAVEX", "RF64", "W64", "AIFF", "CAF"})
 
 
 def check_samples(wave: np.ndarray, source: str) -> np.ndarray:
@@ -55,7 +56,8 @@ def _read_soundfile(source, name: str) -> tuple[np.ndarray, int] | None:
     try:
         with sf.SoundFile(source) as handle:
             sr = handle.samplerate
-            expected = handle.frames
+            # Only these containers state an exact length; MP3/OGG lengths are estimates.
+            expected = handle.frames if handle.format in _EXACT_LENGTH_FORMATS else 0
             data = handle.read(dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, ValueError) as exc:
         if any(hint in str(exc).lower() for hint in _UNKNOWN_FORMAT_HINTS):

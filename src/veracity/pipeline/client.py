@@ -28,6 +28,21 @@ def params_text(cfg: Config) -> str:
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
+#: Params sections read by one step only: their overrides go to that step alone, so
+#: changing them keeps the other steps cached (tests/unit/test_pipeline_dvc.py checks
+#: that no other step reads them).
+STEP_SCOPED_SECTIONS = {"validate": "validate_overrides", "gate": "gate_overrides"}
+
+
+def split_overrides(overrides: list[str]) -> dict[str, list[str]]:
+    """``{"overrides": [...], "validate_overrides": [...], "gate_overrides": [...]}``."""
+    out: dict[str, list[str]] = {"overrides": [], **{v: [] for v in STEP_SCOPED_SECTIONS.values()}}
+    for item in overrides:
+        section = item.split("=", 1)[0].split(".", 1)[0].strip()
+        out[STEP_SCOPED_SECTIONS.get(section, "overrides")].append(item)
+    return out
+
+
 def run_arguments(
     cfg: Config,
     *,
@@ -42,7 +57,7 @@ def run_arguments(
     """The pipeline's run parameters; ``params_yaml`` defaults to ``cfg`` itself."""
     return {
         "params_yaml": params_yaml if params_yaml is not None else params_text(cfg),
-        "overrides": list(overrides or []),
+        **split_overrides(list(overrides or [])),
         "source": source or cfg.pipeline.source_uri,
         "fmt": fmt,
         "data_version": data_version,

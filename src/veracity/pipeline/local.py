@@ -17,10 +17,12 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from veracity.config import Config
+from veracity.pipeline.client import split_overrides
 from veracity.pipeline.progress import ProgressTracker
 from veracity.pipeline.summary import (
     build_summary,
@@ -68,6 +70,11 @@ def _display_names(pipeline_spec) -> dict[str, str]:
         for key, task in dag.tasks.items():
             names[key] = task.task_info.name or key
     return names
+
+
+def _is_step_task(task: str) -> bool:
+    """Tasks the progress display shows: not the DAG wrappers of conditions/exit handler."""
+    return not task.startswith(("condition-", "exit-handler-"))
 
 
 def _cached_records(task: str, cache_root: Path, key_prefix: str) -> dict[str, dict]:
@@ -126,12 +133,14 @@ def run_local(
     started = time.monotonic()
     stream.write(f"retrain: source {source} (data version {data_version})\n")
     # task output goes to a log file; the terminal shows one line per task
-    with open(log_path, "w") as task_log, tracker:
+    with open(log_path, "w") as task_log, tracker, warnings.catch_warnings():
+        # the images are ours and hold exactly what the subprocess runner uses here
+        warnings.filterwarnings("ignore", message="You may be attemping", category=RuntimeWarning)
         redirect = contextlib.redirect_stdout(task_log) if quiet else contextlib.nullcontext()
         with redirect:
             pipeline(
                 params_yaml=params_yaml,
-                overrides=list(overrides),
+                **split_overrides(list(overrides)),
                 source=source,
                 fmt=fmt,
                 data_version=data_version,
@@ -140,12 +149,12 @@ def run_local(
             )
     jobs = sorted(set(os.listdir(pipeline_root)) - before - {".kfp_cache"})
     run_id = jobs[-1] if jobs else "unknown"
-    tasks = tracker.results()
+    tasks = [t for t in tracker.results() if _is_step_task(t["task"])]
     records = read_records(pipeline_root / run_id)
     for item in tasks:
         if item["status"] == "cached" and item["cache_key"]:
             records.update(_cached_records(item["task"], pipeline_root / ".kfp_cache", item["cache_key"]))
-    failed = [t["task"] for t in tasks if t["status"] == "failed"]
+    failed = [t["task"] for t in tasks if t["status"] == "failed" and t["task"] != "summarize-run"]
     summary = build_summary(
         state="FAILED" if failed else "SUCCEEDED",
         error=f"failed tasks: {', '.join(failed)}" if failed else "",
@@ -157,6 +166,7 @@ def run_local(
         records_uri=str(pipeline_root / run_id),
         run_id=run_id,
         records=records,
+        failed_tasks=failed,
     )
     summary["tasks"] = tasks
     summary["duration_s"] = round(time.monotonic() - started, 1)

@@ -65,7 +65,7 @@ class ProgressTracker(logging.Filter):
         text = _ANSI.sub("", record.getMessage())
         for pattern, status in _PATTERNS:
             match = pattern.match(text)
-            if match:
+            if match and not match.group(1).startswith(("condition-", "exit-handler-")):
                 self._event(match.group(1), status, match.group(2) if status == "cached" else "")
                 break
         return not self.quiet_kfp

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from veracity.errors import VeracityError
 from veracity.pipeline.adapters import (
     ERROR_SUFFIX,
     STEP_NAMES,
@@ -93,6 +94,12 @@ def collect_records(records_uri: str, storage_cfg) -> dict[str, dict[str, Any]]:
         return read_records(Path(tmp))
 
 
+def _pipeline_order(task: str) -> int:
+    """Position of a task (``train-2`` -> train) in the pipeline, for 'where did it stop'."""
+    step = task.split("-")[0]
+    return STEP_NAMES.index(step) if step in STEP_NAMES else len(STEP_NAMES)
+
+
 def _by_step(records: dict[str, dict], step: str) -> dict[str, dict]:
     return {task: rec for task, rec in records.items() if rec["step"] == step}
 
@@ -147,13 +154,23 @@ def build_summary(
     records_uri: str,
     run_id: str,
     records: dict[str, dict[str, Any]] | None = None,
+    failed_tasks: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the run summary (a JSON-safe dict) of one pipeline job."""
-    cfg = load_step_config(params_yaml, overrides)
+    """Assemble the run summary (a JSON-safe dict) of one pipeline job.
+
+    ``failed_tasks`` (known to a local runner) name failures that left no record, e.g. a
+    task that crashed before its step started.
+    """
+    failed_tasks = list(failed_tasks or [])
+    try:
+        cfg = load_step_config(params_yaml, overrides)
+    except VeracityError as exc:  # the summary is written even when the params are broken
+        log.error("run summary without params: %s", exc)
+        cfg, state, error = None, "FAILED", error or str(exc)
     if records is None:
-        records = collect_records(records_uri, cfg.storage)
+        records = collect_records(records_uri, cfg.storage if cfg else None) if cfg else {}
     facts = summarize_records(records)
-    model = model_name or cfg.tracking.registered_model
+    model = model_name or (cfg.tracking.registered_model if cfg else "")
     status = "succeeded" if state.upper() in ("SUCCEEDED", "SUCCESS") else "failed"
     summary: dict[str, Any] = {
         "run_id": run_id,
@@ -162,16 +179,17 @@ def build_summary(
         "source": source,
         "requested_data_version": data_version,
         "dataset_version": facts.pop("dataset_version", None) or data_version,
-        "params_fingerprint": cfg.fingerprint(),
+        "params_fingerprint": cfg.fingerprint() if cfg else None,
         "overrides": overrides,
         "registered_model": model,
         "steps": records,
         **facts,
     }
-    if status == "failed" and facts["failed_steps"]:
-        first = facts["failed_steps"][0]
+    failed = facts["failed_steps"] or failed_tasks
+    if status == "failed" and failed:
+        first = min(failed, key=_pipeline_order)
         summary["stopped_at"] = first
-        summary["error"] = records[first].get("error") or error
+        summary["error"] = (records.get(first) or {}).get("error") or error
     elif status == "failed" and summary.get("gate", {}).get("verdict") == "fail":
         summary["stopped_at"] = "gate"
         summary["error"] = summary["gate"]["reasons"]

@@ -78,7 +78,11 @@ def probe_audio(data: bytes) -> dict:
         raise ValueError("audio has no samples")
     if not np.isfinite(wave).all():
         raise ValueError("audio holds NaN or Inf samples")
-    return {"sample_rate": int(sr), "channels": int(wave.shape[1]), "duration_s": wave.shape[0] / sr}
+    return {
+        "sample_rate": int(sr),
+        "channels": int(wave.shape[1]),
+        "duration_s": wave.shape[0] / sr,
+    }
 
 
 def _copy_if_changed(src: Path, dst: Path, sha256: str) -> bool:
@@ -233,5 +237,7 @@ def run_ingest(cfg: Config, source: str, fmt: str, out: Path) -> IngestResult:
         quarantine=quarantine,
     )
     (out / "ingest.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    log.info("ingested %d clips (%s) -> %s, version %s", len(manifest), report["clips"], out, version)
+    log.info(
+        "ingested %d clips (%s) -> %s, version %s", len(manifest), report["clips"], out, version
+    )
     return result

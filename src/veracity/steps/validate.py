@@ -51,11 +51,18 @@ def render_markdown(manifest: Path, n_rows: int, outcomes: list[CheckOutcome]) -
     if failed:
         lines += ["## Failed expectations", ""]
         for o in failed:
-            lines.append(f"- **{o.table}.{o.column or '*'}**: `{o.description}` "
-                         f"({o.unexpected_count} unexpected)")
+            lines.append(
+                f"- **{o.table}.{o.column or '*'}**: `{o.description}` "
+                f"({o.unexpected_count} unexpected)"
+            )
             lines += [f"  - `{value}`" for value in o.offending]
         lines.append("")
-    lines += ["## All expectations", "", "| table | column | expectation | result |", "|---|---|---|---|"]
+    lines += [
+        "## All expectations",
+        "",
+        "| table | column | expectation | result |",
+        "|---|---|---|---|",
+    ]
     for o in outcomes:
         mark = "pass" if o.success else "**FAIL**"
         lines.append(f"| {o.table} | {o.column or ''} | `{o.description}` | {mark} |")

@@ -63,6 +63,25 @@ def list_s3_keys(uri: str, storage_cfg: StorageConfig, client=None) -> list[dict
     return objects
 
 
+def plan_downloads(keys: list[str], bucket: str, prefix: str, dest: Path) -> list[tuple[str, Path]]:
+    """Map object keys under ``prefix`` to local paths under ``dest`` (pure).
+
+    Directory markers are skipped; a key whose remainder escapes ``dest`` raises
+    :class:`PathSafetyError` naming the key.
+    """
+    prefix = prefix.rstrip("/")
+    plan: list[tuple[str, Path]] = []
+    for key in keys:
+        rel = key[len(prefix) :].lstrip("/") if prefix else key
+        if not rel or key.endswith("/"):
+            continue  # directory marker objects carry no data
+        try:
+            plan.append((key, safe_join(dest, rel)))
+        except PathSafetyError as exc:
+            raise PathSafetyError(f"S3 key s3://{bucket}/{key} refused: {exc}") from exc
+    return plan
+
+
 def download_s3_prefix(uri: str, dest: str | Path, storage_cfg: StorageConfig) -> list[Path]:
     """Download every object under ``uri`` into ``dest``, keeping the key layout.
 
@@ -78,18 +97,9 @@ def download_s3_prefix(uri: str, dest: str | Path, storage_cfg: StorageConfig) -
     if not objects:
         raise StorageError(f"expected objects under {uri}, found none; check the prefix")
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
     # Check every key before downloading any, so a hostile listing writes nothing.
-    plan: list[tuple[str, Path]] = []
-    for obj in objects:
-        key = obj["Key"]
-        rel = key[len(prefix) :].lstrip("/") if prefix else key
-        if not rel or key.endswith("/"):
-            continue  # directory marker objects carry no data
-        try:
-            plan.append((key, safe_join(dest, rel)))
-        except PathSafetyError as exc:
-            raise PathSafetyError(f"S3 key s3://{bucket}/{key} refused: {exc}") from exc
+    plan = plan_downloads([obj["Key"] for obj in objects], bucket, prefix, dest)
+    dest.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for key, target in tqdm(plan, desc=f"download {uri}", unit="file", disable=None):
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from veracity.data.manifest import SPLITS
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "dev", "eval")
+
 @dataclass(frozen=True)
 class ClipPlan:
     """Everything needed to render one clip, decided before any audio exists."""
@@ -52,7 +52,9 @@ def split_attacks(split: str, demo_cfg: DemoConfig) -> list[str]:
 def plan_corpus(size: str, seed: int, demo_cfg: DemoConfig) -> list[ClipPlan]:
     """Speakers (disjoint across splits), labels, attacks, durations and seeds of every clip."""
     if size not in demo_cfg.sizes:
-        raise KeyError(f"unknown demo size {size!r}; params data.demo.sizes has {list(demo_cfg.sizes)}")
+        raise KeyError(
+            f"unknown demo size {size!r}; params data.demo.sizes has {list(demo_cfg.sizes)}"
+        )
     dims = demo_cfg.sizes[size]
     counts = {"train": dims.train_speakers, "dev": dims.dev_speakers, "eval": dims.eval_speakers}
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -71,7 +73,9 @@ def plan_corpus(size: str, seed: int, demo_cfg: DemoConfig) -> list[ClipPlan]:
             speaker = f"LA_{speaker_nums[s_idx]:04d}"
             traits = sample_speaker(np.random.default_rng([seed, int(speaker_nums[s_idx])]))
             s_idx += 1
-            labels = np.array(["spoof"] * n_spoof + ["bonafide"] * (dims.utts_per_speaker - n_spoof))
+            labels = np.array(
+                ["spoof"] * n_spoof + ["bonafide"] * (dims.utts_per_speaker - n_spoof)
+            )
             rng.shuffle(labels)
             for label in labels:
                 attack = "-"
@@ -85,7 +89,9 @@ def plan_corpus(size: str, seed: int, demo_cfg: DemoConfig) -> list[ClipPlan]:
                         utt_id=f"LA_{SPLIT_LETTER[split]}_{utt_nums[u_idx]}",
                         label=str(label),
                         attack=attack,
-                        duration_s=float(rng.uniform(demo_cfg.min_duration_s, demo_cfg.max_duration_s)),
+                        duration_s=float(
+                            rng.uniform(demo_cfg.min_duration_s, demo_cfg.max_duration_s)
+                        ),
                         seed=int(clip_seeds[u_idx]),
                         traits=traits,
                     )
@@ -157,7 +163,9 @@ def generate_demo_corpus(
         "sample_rate": sample_rate,
         "attacks": {split: split_attacks(split, demo_cfg) for split in SPLITS},
         "clips": {split: sum(p.split == split for p in plans) for split in SPLITS},
-        "speakers": {split: len({p.speaker for p in plans if p.split == split}) for split in SPLITS},
+        "speakers": {
+            split: len({p.speaker for p in plans if p.split == split}) for split in SPLITS
+        },
         "dims": demo_cfg.sizes[size].model_dump(),
     }
     (out / "demo_corpus.json").write_text(json.dumps(summary, indent=2) + "\n")

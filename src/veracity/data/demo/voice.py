@@ -214,9 +214,7 @@ def synthesize_utterance(
     n = int(round(duration_s * sr))
     hop = int(round(CONTROL_HOP_S * sr))
     n_frames = n // hop + 1
-    formants, voicing, frication, amp, fric_centre, accents = _control_tracks(
-        traits, n_frames, rng
-    )
+    formants, voicing, frication, amp, fric_centre, accents = _control_tracks(traits, n_frames, rng)
     f0 = _pitch_track(traits, accents, rng)
     f0_s = frames_to_samples(f0, hop, n)
     source = glottal_source(f0_s / sr, traits.open_quotient, traits.shimmer, rng)

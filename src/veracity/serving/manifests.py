@@ -1,0 +1,111 @@
+"""The KServe InferenceService (serving.kserve.io/v1beta1) of a champion bundle, as data.
+
+Transformer and predictor are custom containers built from ``serving/transformer`` and
+``serving/predictor`` (images ``<pipeline.image_registry>/veracity-<role>:<pipeline.image_tag>``).
+The predictor's ``STORAGE_URI`` makes KServe's storage initializer download the bundle to
+``/mnt/models``; it must be the bundle's real ``s3://`` path (KServe cannot fetch MLflow's
+proxied ``mlflow-artifacts:/`` URIs). Autoscaling, canary share, resources and the request
+logger (CloudEvents to ``veracity monitor collect``) come from ``serving.k8s`` in params.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from veracity.config import Config
+
+MODEL_MOUNT = "/mnt/models"
+
+
+def image_for(cfg: Config, role: str) -> str:
+    """Container image of one server role (predictor | transformer), from one place."""
+    return f"{cfg.pipeline.image_registry}/veracity-{role}:{cfg.pipeline.image_tag}"
+
+
+def _container(cfg: Config, role: str, args: list[str], resources: dict, env: list[dict]) -> dict:
+    k8s = cfg.serving.k8s
+    name = cfg.serving.model_name
+    return {
+        "name": "kserve-container",
+        "image": image_for(cfg, role),
+        "args": [
+            "--model_name", name,
+            "--http_port", str(k8s.container_port),
+            "--grpc_port", str(k8s.container_port + 1),
+            "--host", "0.0.0.0",
+            *args,
+        ],
+        "env": env,
+        "ports": [{"containerPort": k8s.container_port, "protocol": "TCP"}],
+        "resources": resources,
+        "readinessProbe": {
+            "httpGet": {"path": f"/v1/models/{name}", "port": k8s.container_port},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "failureThreshold": 30,
+        },
+    }
+
+
+def _component(cfg: Config, container: dict) -> dict:
+    k8s = cfg.serving.k8s
+    return {
+        "minReplicas": k8s.min_replicas,
+        "maxReplicas": k8s.max_replicas,
+        "scaleMetric": k8s.scale_metric,
+        "scaleTarget": k8s.scale_target,
+        "containers": [container],
+    }
+
+
+def render_inference_service(cfg: Config, storage_uri: str, model_version: str = "") -> dict:
+    """The InferenceService manifest for the bundle at ``storage_uri`` (a plain dict)."""
+    k8s = cfg.serving.k8s
+    common_env = [{"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"}]
+    predictor = _component(
+        cfg,
+        _container(
+            cfg,
+            "predictor",
+            ["--storage_uri", MODEL_MOUNT],
+            k8s.predictor_resources,
+            [{"name": "STORAGE_URI", "value": storage_uri}, *common_env],
+        ),
+    )
+    predictor["logger"] = {"mode": "all", "url": k8s.logger_url}
+    if k8s.canary_traffic_percent < 100:
+        predictor["canaryTrafficPercent"] = k8s.canary_traffic_percent
+    transformer = _component(
+        cfg,
+        _container(
+            cfg,
+            "transformer",
+            [],  # KServe appends --predictor_host (and --model_name) to transformer args
+            k8s.transformer_resources,
+            common_env,
+        ),
+    )
+    transformer["logger"] = {"mode": "all", "url": k8s.logger_url}
+    labels = {"app.kubernetes.io/part-of": "veracity", "app.kubernetes.io/component": "serving"}
+    annotations = {"serving.kserve.io/enable-prometheus-scraping": "true"}
+    if model_version:
+        annotations["veracity.ai/model-version"] = str(model_version)
+    annotations["veracity.ai/storage-uri"] = storage_uri
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {
+            "name": cfg.serving.model_name,
+            "namespace": k8s.namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": {"predictor": predictor, "transformer": transformer},
+    }
+
+
+def to_yaml(doc: dict[str, Any]) -> str:
+    """YAML text of a manifest (keys in the order written)."""
+    return yaml.safe_dump(doc, sort_keys=False)

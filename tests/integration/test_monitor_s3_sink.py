@@ -1,0 +1,90 @@
+"""PayloadLogger against a real S3 server (SeaweedFS) that is stopped mid-run.
+
+The test starts its own SeaweedFS (the shared ``s3_server`` fixture must stay up for other
+tests), logs rows, stops the server by pid, keeps logging, and checks that no call failed
+or blocked, that the failed flushes and lost rows are counted, and that the rows written
+before the outage can be read back by the drift job's reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+
+import pytest
+from fixtures_data import S3Server, _wait_ready, _weed_binary, free_port
+
+from veracity.monitoring.payload import PayloadLogger
+from veracity.monitoring.sinks import read_payloads
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_s3(tmp_path, monkeypatch):
+    """A SeaweedFS S3 server for this test only; yields (server, proc)."""
+    weed = _weed_binary()
+    access, secret = f"AK{secrets.token_hex(8)}", secrets.token_hex(20)
+    (tmp_path / "identities.json").write_text(json.dumps({"identities": [{
+        "name": "monitor-test", "credentials": [{"accessKey": access, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List"]}]}))
+    (tmp_path / "data").mkdir()
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    cmd = [weed, "server", f"-dir={tmp_path / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+           f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+           f"-filer.port={ports['filer']}", "-filer", "-s3", f"-s3.port={ports['s3']}",
+           f"-s3.config={tmp_path / 'identities.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+           "-master.volumeSizeLimitMB=64", "-volume.max=5",
+           f"-filer.localSocket={tmp_path / 'filer.sock'}", f"-s3.localSocket={tmp_path / 's3.sock'}"]
+    log_path = tmp_path / "weed.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                start_new_session=True)
+    server = S3Server(endpoint=f"http://127.0.0.1:{ports['s3']}", access_key=access,
+                      secret_key=secret, pid=proc.pid)
+    try:
+        _wait_ready(server, proc, log_path)
+        for key, value in server.env.items():
+            monkeypatch.setenv(key, value)
+        yield server, proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _row(i: int) -> dict:
+    return {"snr_db": 20.0 + i, "label": "AI", "s1_score": 0.8, "seq": i}
+
+
+def test_s3_sink_outage_is_counted_and_never_fails_logging(cfg, own_s3):
+    server, proc = own_s3
+    bucket = server.make_bucket()
+    uri = f"s3://{bucket}/payloads"
+    mcfg = cfg.monitoring.model_copy(update={"sink": uri, "flush_interval_s": 0.1,
+                                             "buffer_rows": 5, "max_flush_retries": 1})
+    storage = server.storage_cfg()
+    logger = PayloadLogger(mcfg, storage)
+    for i in range(10):
+        assert logger.log(_row(i))
+    assert logger.flush(timeout=60)
+    assert logger.stats()["written"] == 10
+    before = read_payloads(uri, storage)
+    assert sorted(before["seq"]) == list(range(10))
+
+    os.killpg(proc.pid, signal.SIGTERM)  # the storage goes away mid-run
+    proc.wait(timeout=30)
+    started = time.monotonic()
+    for i in range(10, 20):
+        assert logger.log(_row(i)) is True  # accepted, never raises
+    assert time.monotonic() - started < 1.0  # and never waits for the dead server
+    logger.flush(timeout=120)
+    stats = logger.close(timeout=120)
+    assert stats["written"] == 10
+    assert stats["failures"] >= 2  # first attempt + one retry (max_flush_retries=1)
+    assert stats["lost"] == 10 and stats["dropped"] == 0
+    assert stats["last_error"] and bucket in stats["last_error"] or "failed" in stats["last_error"]

@@ -1,0 +1,132 @@
+"""`dvc repro` and `veracity pipeline run` call the same library functions with the same params.
+
+dvc.yaml runs `veracity <step>` commands; their CLI handlers (cli/steps.py) and the KFP
+components must both call ``veracity.steps.<step>.run_<step>``, both build ``cfg`` from
+params.yaml + overrides the same way, and each DVC stage must list every params section
+its step reads (else `dvc repro` would miss a change).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from veracity.cli import build_parser
+from veracity.config import Config, load_config
+from veracity.pipeline.adapters import STEP_NAMES, load_step_config
+
+REPO = Path(__file__).resolve().parents[2]
+SECTIONS = {f.alias or name for name, f in Config.model_fields.items()}
+ALIASES = {name: f.alias for name, f in Config.model_fields.items() if f.alias}
+
+
+def _stages() -> list[tuple[str, dict]]:
+    """(stage name, stage) with ``foreach`` expanded and ${...} resolved from params.yaml."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+
+    def resolve(text: str, item: str | None = None) -> str:
+        def value(match):
+            key = match.group(1)
+            if key == "item":
+                return item
+            node = params
+            for part in key.split("."):
+                node = node[part]
+            return str(node)
+
+        return re.sub(r"\$\{([^}]+)\}", value, text)
+
+    out = []
+    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        if "foreach" in stage:
+            for raw in stage["foreach"]:
+                item = resolve(raw)
+                body = yaml.safe_load(resolve(yaml.safe_dump(stage["do"]), item))
+                out.append((f"{name}@{item}", body))
+        else:
+            out.append((name, yaml.safe_load(resolve(yaml.safe_dump(stage)))))
+    return out
+
+
+def _imported_runs(func) -> set[tuple[str, str]]:
+    """(module, name) of ``from veracity.steps.X import run_X`` inside ``func``."""
+    tree = ast.parse(inspect.getsource(func).lstrip())
+    return {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("veracity.steps.")
+        for alias in node.names
+    }
+
+
+def _component_runs(step: str) -> set[tuple[str, str]]:
+    tree = ast.parse((REPO / "components" / step / "component.py").read_text())
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == step)
+    return {
+        (node.module, alias.name)
+        for node in ast.walk(func)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("veracity.steps.")
+        for alias in node.names
+    }
+
+
+def test_every_step_has_a_stage_and_a_component():
+    steps = {name.split("@")[0] for name, _ in _stages()}
+    assert steps == set(STEP_NAMES)
+
+
+@pytest.mark.parametrize("name,stage", _stages(), ids=lambda v: v if isinstance(v, str) else "")
+def test_stage_and_component_call_the_same_step_function(name, stage):
+    step = name.split("@")[0]
+    argv = shlex.split(stage["cmd"])
+    assert argv[:2] == ["veracity", step], f"stage {name} must run `veracity {step}`"
+    args = build_parser().parse_args(argv[1:])  # the flags in dvc.yaml are valid CLI flags
+    expected = {(f"veracity.steps.{step}", f"run_{step}")}
+    assert _imported_runs(args.func) == expected
+    assert _component_runs(step) == expected
+
+
+@pytest.mark.parametrize("step", STEP_NAMES)
+def test_stage_params_cover_the_sections_the_step_reads(step):
+    source = (REPO / "src" / "veracity" / "steps" / f"{step}.py")
+    if not source.is_file():
+        pytest.skip(f"{source} not written yet")
+    tree = ast.parse(source.read_text())
+    read = {
+        ALIASES.get(node.attr, node.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+        and node.value.id == "cfg" and ALIASES.get(node.attr, node.attr) in SECTIONS
+    }
+    for name, stage in _stages():
+        if name.split("@")[0] == step:
+            declared = {p.split(".")[0] for p in stage["params"]}
+            assert read <= declared, f"stage {name} misses params sections {sorted(read - declared)}"
+
+
+def test_cli_and_component_build_the_same_cfg():
+    overrides = ["training.aasist.epochs=1", "gate.max_eer=0.5"]
+    text = (REPO / "params.yaml").read_text()
+    assert load_step_config(text, overrides) == load_config(REPO / "params.yaml", overrides)
+
+
+def test_step_scoped_sections_are_read_by_that_step_only():
+    from veracity.pipeline.client import STEP_SCOPED_SECTIONS, split_overrides
+
+    for section in STEP_SCOPED_SECTIONS:
+        readers = [
+            step for step in STEP_NAMES
+            if (REPO / "src/veracity/steps" / f"{step}.py").is_file()
+            and re.search(rf"\bcfg\.{ALIASES.get(section + '_', section)}\b|\bcfg\.{section}\b",
+                          (REPO / "src/veracity/steps" / f"{step}.py").read_text())
+        ]
+        assert readers == [section], f"params section {section} is read by {readers}"
+    split = split_overrides(["gate.max_eer=0.1", "validate.min_duration_s=1", "training.seed=1"])
+    assert split == {"overrides": ["training.seed=1"], "validate_overrides": ["validate.min_duration_s=1"],
+                     "gate_overrides": ["gate.max_eer=0.1"]}
