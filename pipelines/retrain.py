@@ -82,9 +82,12 @@ def build_pipeline(pcfg: PipelineConfig):
             ingest = cached(
                 ingest_op(**common, source=source, fmt=fmt, data_version=data_version), "ingest"
             )
-            validate = cached(validate_op(
+            validate = cached(
+                validate_op(
                     **common, step_overrides=validate_overrides, corpus=ingest.outputs["corpus"]
-                ), "validate")
+                ),
+                "validate",
+            )
             features = cached(
                 features_op(
                     **common,
@@ -108,7 +111,10 @@ def build_pipeline(pcfg: PipelineConfig):
                 ).outputs["calibrated"]
             evaluate = cached(
                 evaluate_op(
-                    **common, stage1=calibrated["stage1"], aasist=calibrated["aasist"], features=feats
+                    **common,
+                    stage1=calibrated["stage1"],
+                    aasist=calibrated["aasist"],
+                    features=feats,
                 ),
                 "evaluate",
             )

@@ -27,9 +27,7 @@ def evaluate(
     cfg = load_step_config(params_yaml, overrides)
     out = Path(evaluation.path)
     models = [Path(stage1.path), Path(aasist.path)]
-    result = run_step(
-        "evaluate", out, lambda: run_evaluate(cfg, models, Path(features.path), out)
-    )
+    result = run_step("evaluate", out, lambda: run_evaluate(cfg, models, Path(features.path), out))
     evaluation.metadata["dataset_version"] = features.metadata.get("dataset_version", "")
     write_metrics(metrics, result.get("metrics") or result)
     write_report(report, out, "Evaluation", result)

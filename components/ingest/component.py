@@ -33,9 +33,7 @@ def ingest(
             "are both empty; pass --source DIR|s3://... or set pipeline.source_uri"
         )
     out = Path(corpus.path)
-    result = run_step(
-        "ingest", out, lambda: run_ingest(cfg, source, fmt or cfg.ingest.format, out)
-    )
+    result = run_step("ingest", out, lambda: run_ingest(cfg, source, fmt or cfg.ingest.format, out))
     version = str(find_value(result, "dataset_version") or data_version)
     corpus.metadata["dataset_version"] = version
     corpus.metadata["requested_data_version"] = data_version

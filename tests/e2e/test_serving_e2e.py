@@ -118,7 +118,8 @@ def test_v2_open_inference_protocol_client(stack, clips, label):
     verdict = json.loads(result.as_numpy("verdict")[0])
     _check_verdict(verdict)
     assert result.get_response()["id"] == f"v2-{label}"
-    assert result.as_numpy("label")[0].decode() == verdict["label"]
+    label_out = result.as_numpy("label")[0]
+    assert (label_out.decode() if isinstance(label_out, bytes) else label_out) == verdict["label"]
     # the predictor directly: FP32 windows, detector as request parameter
     windows = np.zeros((2, 64600), dtype=np.float32)
     windows[:, ::7] = 0.1
@@ -212,7 +213,7 @@ def test_fuzz_malformed_requests_never_5xx(stack):
     client = httpx.Client(timeout=60)
     statuses: list[int] = []
 
-    @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(req=_malformed_request())
     def fuzz(req):
         route, body, ctype = req

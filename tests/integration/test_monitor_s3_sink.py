@@ -38,7 +38,7 @@ def own_s3(tmp_path, monkeypatch):
            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
            f"-filer.port={ports['filer']}", "-filer", "-s3", f"-s3.port={ports['s3']}",
            f"-s3.config={tmp_path / 'identities.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-           "-master.volumeSizeLimitMB=64", "-volume.max=5",
+           "-master.volumeSizeLimitMB=64", "-volume.max=20",
            f"-filer.localSocket={tmp_path / 'filer.sock'}", f"-s3.localSocket={tmp_path / 's3.sock'}"]
     log_path = tmp_path / "weed.log"
     with open(log_path, "wb") as log_file:
@@ -76,7 +76,7 @@ def test_s3_sink_outage_is_counted_and_never_fails_logging(cfg, own_s3):
     before = read_payloads(uri, storage)
     assert sorted(before["seq"]) == list(range(10))
 
-    os.killpg(proc.pid, signal.SIGTERM)  # the storage goes away mid-run
+    os.killpg(proc.pid, signal.SIGKILL)  # the storage crashes mid-run
     proc.wait(timeout=30)
     started = time.monotonic()
     for i in range(10, 20):
@@ -87,4 +87,4 @@ def test_s3_sink_outage_is_counted_and_never_fails_logging(cfg, own_s3):
     assert stats["written"] == 10
     assert stats["failures"] >= 2  # first attempt + one retry (max_flush_retries=1)
     assert stats["lost"] == 10 and stats["dropped"] == 0
-    assert stats["last_error"] and bucket in stats["last_error"] or "failed" in stats["last_error"]
+    assert bucket in stats["last_error"] and "failed" in stats["last_error"]

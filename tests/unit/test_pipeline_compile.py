@@ -37,14 +37,27 @@ def _tasks(spec: dict) -> dict[str, dict]:
 def test_pipeline_shape(cfg):
     spec = yaml.safe_load((REPO / COMPILED_FILE).read_text())
     tasks = _tasks(spec)
-    for name in ("ingest", "validate", "features", "train-stage1", "train-aasist",
-                 "calibrate-stage1", "calibrate-aasist", "evaluate", "gate",
-                 "register-challenger", "stop", "summary"):
+    for name in (
+        "ingest",
+        "validate",
+        "features",
+        "train-stage1",
+        "train-aasist",
+        "calibrate-stage1",
+        "calibrate-aasist",
+        "evaluate",
+        "gate",
+        "register-challenger",
+        "stop",
+        "summary",
+    ):
         assert name in tasks, f"task {name} missing from the compiled pipeline"
     # the exit handler runs whatever happened in the body
     assert tasks["summary"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
     # pass branch registers, fail branch stops: conditions on the gate's verdict
-    conditions = [t["triggerPolicy"].get("condition", "") for t in tasks.values() if "triggerPolicy" in t]
+    conditions = [
+        t["triggerPolicy"].get("condition", "") for t in tasks.values() if "triggerPolicy" in t
+    ]
     assert any("gate-verdict" in c and "'pass'" in c and not c.startswith("!") for c in conditions)
     assert any(c.startswith("!(") and "gate-verdict" in c for c in conditions)
     # the two trainings are independent (parallel on a cluster)
@@ -55,22 +68,48 @@ def test_pipeline_shape(cfg):
     params = spec["root"]["inputDefinitions"]["parameters"]
     for name in ("params_yaml", "overrides", "source", "data_version", "model_name"):
         assert name in params
-    assert "defaultValue" not in params["params_yaml"] or params["params_yaml"]["defaultValue"] == ""
+    assert (
+        "defaultValue" not in params["params_yaml"] or params["params_yaml"]["defaultValue"] == ""
+    )
 
 
 def test_images_and_accelerators_come_from_params(tmp_path):
-    cfg = load_config(REPO / "params.yaml", ["pipeline.image_registry=reg.example/ml",
-                                             "pipeline.image_tag=v9.9", "pipeline.accelerator_limit=2"])
+    cfg = load_config(
+        REPO / "params.yaml",
+        [
+            "pipeline.image_registry=reg.example/ml",
+            "pipeline.image_tag=v9.9",
+            "pipeline.accelerator_limit=2",
+        ],
+    )
     spec = yaml.safe_load(_compile(cfg, tmp_path, "c.yaml"))
     executors = spec["deploymentSpec"]["executors"]
     images = {e["container"]["image"] for e in executors.values()}
-    assert images == {f"reg.example/ml/veracity-{s}:v9.9" for s in
-                      ("ingest", "validate", "features", "train", "calibrate", "evaluate", "gate", "summary")}
-    train = [e["container"] for e in executors.values() if "veracity-train" in e["container"]["image"]]
+    assert images == {
+        f"reg.example/ml/veracity-{s}:v9.9"
+        for s in (
+            "ingest",
+            "validate",
+            "features",
+            "train",
+            "calibrate",
+            "evaluate",
+            "gate",
+            "summary",
+        )
+    }
+    train = [
+        e["container"] for e in executors.values() if "veracity-train" in e["container"]["image"]
+    ]
     assert len(train) == 2
     for container in train:
         assert container["resources"]["accelerator"]["resourceCount"] == "2"
-        assert container["resources"]["accelerator"]["resourceType"] == cfg.pipeline.accelerator_type
+        assert (
+            container["resources"]["accelerator"]["resourceType"] == cfg.pipeline.accelerator_type
+        )
     # no component pip-installs kfp at run time: it is baked into each image
-    assert not any("pip install" in " ".join(e["container"].get("command", []))
-                   and "kfp==" in " ".join(e["container"].get("command", [])) for e in executors.values())
+    assert not any(
+        "pip install" in " ".join(e["container"].get("command", []))
+        and "kfp==" in " ".join(e["container"].get("command", []))
+        for e in executors.values()
+    )

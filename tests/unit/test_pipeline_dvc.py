@@ -94,20 +94,24 @@ def test_stage_and_component_call_the_same_step_function(name, stage):
 
 @pytest.mark.parametrize("step", STEP_NAMES)
 def test_stage_params_cover_the_sections_the_step_reads(step):
-    source = (REPO / "src" / "veracity" / "steps" / f"{step}.py")
+    source = REPO / "src" / "veracity" / "steps" / f"{step}.py"
     if not source.is_file():
         pytest.skip(f"{source} not written yet")
     tree = ast.parse(source.read_text())
     read = {
         ALIASES.get(node.attr, node.attr)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-        and node.value.id == "cfg" and ALIASES.get(node.attr, node.attr) in SECTIONS
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "cfg"
+        and ALIASES.get(node.attr, node.attr) in SECTIONS
     }
     for name, stage in _stages():
         if name.split("@")[0] == step:
             declared = {p.split(".")[0] for p in stage["params"]}
-            assert read <= declared, f"stage {name} misses params sections {sorted(read - declared)}"
+            assert read <= declared, (
+                f"stage {name} misses params sections {sorted(read - declared)}"
+            )
 
 
 def test_cli_and_component_build_the_same_cfg():
@@ -121,12 +125,17 @@ def test_step_scoped_sections_are_read_by_that_step_only():
 
     for section in STEP_SCOPED_SECTIONS:
         readers = [
-            step for step in STEP_NAMES
+            step
+            for step in STEP_NAMES
             if (REPO / "src/veracity/steps" / f"{step}.py").is_file()
-            and re.search(rf"\bcfg\.{ALIASES.get(section + '_', section)}\b|\bcfg\.{section}\b",
-                          (REPO / "src/veracity/steps" / f"{step}.py").read_text())
+            and re.search(
+                rf"\bcfg\.{section}_?\b", (REPO / "src/veracity/steps" / f"{step}.py").read_text()
+            )
         ]
         assert readers == [section], f"params section {section} is read by {readers}"
     split = split_overrides(["gate.max_eer=0.1", "validate.min_duration_s=1", "training.seed=1"])
-    assert split == {"overrides": ["training.seed=1"], "validate_overrides": ["validate.min_duration_s=1"],
-                     "gate_overrides": ["gate.max_eer=0.1"]}
+    assert split == {
+        "overrides": ["training.seed=1"],
+        "validate_overrides": ["validate.min_duration_s=1"],
+        "gate_overrides": ["gate.max_eer=0.1"],
+    }

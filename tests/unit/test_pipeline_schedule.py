@@ -42,14 +42,21 @@ class _Recorder(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         url = urlparse(self.path)
         self.requests.append(
-            {"method": method, "path": url.path, "query": parse_qs(url.query), "body": raw,
-             "content_type": self.headers.get("Content-Type", "")}
+            {
+                "method": method,
+                "path": url.path,
+                "query": parse_qs(url.query),
+                "body": raw,
+                "content_type": self.headers.get("Content-Type", ""),
+            }
         )
         path = url.path
         if method == "POST" and path.endswith("/pipelines/upload"):
             self._answer({"pipeline_id": "pl-1", "display_name": "veracity-retrain"})
         elif method == "GET" and path.endswith("/pipelines/pl-1/versions"):
-            self._answer({"pipeline_versions": [{"pipeline_id": "pl-1", "pipeline_version_id": "ver-1"}]})
+            self._answer(
+                {"pipeline_versions": [{"pipeline_id": "pl-1", "pipeline_version_id": "ver-1"}]}
+            )
         elif method == "POST" and path.endswith("/experiments"):
             self._answer({"experiment_id": "exp-1", "display_name": "veracity-retrain"})
         elif method == "POST" and path.endswith("/recurringruns"):
@@ -90,7 +97,9 @@ def _find(requests, method, suffix):
 def test_schedule_uploads_pipeline_and_creates_monthly_recurring_run(kfp_api, cfg, monkeypatch):
     monkeypatch.chdir(REPO)
     host, requests = kfp_api
-    args = run_arguments(cfg, source="s3://corpus/v7", data_version="v7", overrides=["gate.max_eer=0.2"])
+    args = run_arguments(
+        cfg, source="s3://corpus/v7", data_version="v7", overrides=["gate.max_eer=0.2"]
+    )
     result = schedule_run(cfg, host, arguments=args)
     assert result["recurring_run_id"] == "rr-1"
 
@@ -105,7 +114,10 @@ def test_schedule_uploads_pipeline_and_creates_monthly_recurring_run(kfp_api, cf
     assert str(job["max_concurrency"]) == str(cfg.pipeline.max_concurrency)
     assert job["no_catchup"] is True
     assert job["experiment_id"] == "exp-1"
-    assert job["pipeline_version_reference"] == {"pipeline_id": "pl-1", "pipeline_version_id": "ver-1"}
+    assert job["pipeline_version_reference"] == {
+        "pipeline_id": "pl-1",
+        "pipeline_version_id": "ver-1",
+    }
     params = job["runtime_config"]["parameters"]
     assert params["source"] == "s3://corpus/v7" and params["data_version"] == "v7"
     assert params["overrides"] == ["gate.max_eer=0.2"]

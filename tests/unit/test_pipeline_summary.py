@@ -22,16 +22,33 @@ def _write(root: Path, rel: str, data: dict) -> None:
 
 
 def _summary(root: Path, state: str, **kw) -> dict:
-    return build_summary(state=state, error="", params_yaml=PARAMS, overrides=[], source="s",
-                         data_version="v1", model_name="", records_uri=str(root), run_id="job-1", **kw)
+    return build_summary(
+        state=state,
+        error="",
+        params_yaml=PARAMS,
+        overrides=[],
+        source="s",
+        data_version="v1",
+        model_name="",
+        records_uri=str(root),
+        run_id="job-1",
+        **kw,
+    )
 
 
 def test_validation_failure_names_the_failed_expectations(tmp_path):
     _write(tmp_path, "ingest/corpus/ingest.json", {"dataset_version": "abc.dir"})
-    _write(tmp_path, "validate/validation/validate.error.json", {
-        "step": "validate", "status": "failed", "error_type": "ValidationFailedError",
-        "error": "2 expectations failed", "result": {"failed_expectations": ["sample_rate", "label"]},
-    })
+    _write(
+        tmp_path,
+        "validate/validation/validate.error.json",
+        {
+            "step": "validate",
+            "status": "failed",
+            "error_type": "ValidationFailedError",
+            "error": "2 expectations failed",
+            "result": {"failed_expectations": ["sample_rate", "label"]},
+        },
+    )
     summary = _summary(tmp_path, "FAILED")
     assert summary["status"] == "failed" and summary["stopped_at"] == "validate"
     assert summary["failed_expectations"] == ["sample_rate", "label"]
@@ -41,11 +58,19 @@ def test_validation_failure_names_the_failed_expectations(tmp_path):
 
 
 def test_gate_failure_says_why_and_registers_nothing(tmp_path):
-    _write(tmp_path, "gate/bundle/gate.error.json", {
-        "step": "gate", "status": "failed", "error": "aasist.eer=0.4 > 0.01",
-        "result": {"verdict": "fail", "registered": None},
-    })
-    _write(tmp_path, "gate/bundle/stage1/calibrate.json", {"temperature": 1.0})  # a copy, not a record
+    _write(
+        tmp_path,
+        "gate/bundle/gate.error.json",
+        {
+            "step": "gate",
+            "status": "failed",
+            "error": "aasist.eer=0.4 > 0.01",
+            "result": {"verdict": "fail", "registered": None},
+        },
+    )
+    _write(
+        tmp_path, "gate/bundle/stage1/calibrate.json", {"temperature": 1.0}
+    )  # a copy, not a record
     summary = _summary(tmp_path, "FAILED")
     assert summary["steps"]["gate"]["step"] == "gate"
     assert summary["gate"]["verdict"] == "fail" and "aasist.eer" in summary["gate"]["reasons"]
@@ -54,8 +79,11 @@ def test_gate_failure_says_why_and_registers_nothing(tmp_path):
 
 def test_pass_reports_runs_metrics_and_the_approve_command(tmp_path):
     _write(tmp_path, "train/model/train.json", {"architecture": "stage1", "mlflow_run_id": "r1"})
-    _write(tmp_path, "train-2/model/train.json", {"architecture": "aasist", "mlflow_run_id": "r2",
-                                                  "git_commit": "deadbeef"})
+    _write(
+        tmp_path,
+        "train-2/model/train.json",
+        {"architecture": "aasist", "mlflow_run_id": "r2", "git_commit": "deadbeef"},
+    )
     _write(tmp_path, "evaluate/evaluation/evaluate.json", {"metrics": {"aasist": {"eer": 0.1}}})
     _write(tmp_path, "gate/bundle/gate.json", {"verdict": "pass", "registered": {"version": "3"}})
     summary = _summary(tmp_path, "SUCCEEDED")
@@ -63,7 +91,9 @@ def test_pass_reports_runs_metrics_and_the_approve_command(tmp_path):
     assert summary["git_commit"] == "deadbeef"
     assert summary["metrics"] == {"aasist": {"eer": 0.1}}
     assert summary["registered"]["version"] == "3"
-    assert "veracity approve veracity-voice 3 --reviewer" in summary["registered"]["approve_command"]
+    assert (
+        "veracity approve veracity-voice 3 --reviewer" in summary["registered"]["approve_command"]
+    )
     assert summary["params_fingerprint"] == load_step_config(PARAMS, []).fingerprint()
 
 
@@ -106,12 +136,17 @@ def test_progress_tracker_reads_kfp_log_lines():
         root.error("Task 'evaluate' finished with status FAILURE")
     root.setLevel(level)
     got = {t["task"]: (t["name"], t["status"]) for t in tracker.results()}
-    assert got == {"train-2": ("train-aasist", "succeeded"), "ingest": ("ingest", "cached"),
-                   "gate": ("gate", "skipped"), "evaluate": ("evaluate", "failed")}
+    assert got == {
+        "train-2": ("train-aasist", "succeeded"),
+        "ingest": ("ingest", "cached"),
+        "gate": ("gate", "skipped"),
+        "evaluate": ("evaluate", "failed"),
+    }
     assert tracker.tasks["ingest"].cache_key == "0123456789ab"
     assert "train-aasist" in out.getvalue() and "failed" in out.getvalue()
 
 
 def test_flatten_numbers_keeps_numbers_only():
-    assert flatten_numbers({"a": {"eer": 0.1, "n": 3, "ok": True, "s": "x", "nan": float("nan")}}) == {
-        "a.eer": 0.1, "a.n": 3.0, "a.ok": 1.0}
+    assert flatten_numbers(
+        {"a": {"eer": 0.1, "n": 3, "ok": True, "s": "x", "nan": float("nan")}}
+    ) == {"a.eer": 0.1, "a.n": 3.0, "a.ok": 1.0}

@@ -73,3 +73,13 @@ def test_plan_downloads_maps_keys_and_refuses_escapes(tmp_path):
     for bad in ("corpus/../../etc/passwd", "corpus/a/..\\..\\..\\x"):
         with pytest.raises(PathSafetyError, match="s3://bkt/"):
             plan_downloads(["corpus/ok", bad], "bkt", "corpus", tmp_path)
+
+
+def test_fetch_to_local_passes_local_paths_through(tmp_path):
+    from veracity.config import StorageConfig
+    from veracity.storage import fetch_to_local
+
+    storage = StorageConfig(s3_endpoint_url="", s3_region="us-east-1")
+    assert fetch_to_local(str(tmp_path), tmp_path / "unused", storage) == tmp_path
+    with pytest.raises(StorageError, match="does not exist"):
+        fetch_to_local(tmp_path / "missing", tmp_path / "unused", storage)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 
 def _params_and_overrides(args) -> tuple[str, list[str]]:
-    return Path(args.params).read_text(), list(args.overrides)
+    from veracity.pipeline.client import canonical_params
+
+    return canonical_params(Path(args.params).read_text()), list(args.overrides)
 
 
 def _run(args, cfg):
@@ -76,8 +78,12 @@ def _requirements(args, cfg):
     stale = []
     for step in IMAGE_STEPS:
         comp = root / "components" / step
-        text = render_requirements(required_distributions(comp / "component.py", step), root / "requirements.lock")
-        current = (comp / "requirements.txt").read_text() if (comp / "requirements.txt").exists() else ""
+        text = render_requirements(
+            required_distributions(comp / "component.py", step), root / "requirements.lock"
+        )
+        current = (
+            (comp / "requirements.txt").read_text() if (comp / "requirements.txt").exists() else ""
+        )
         if text != current:
             stale.append(step)
             if args.write:
@@ -94,19 +100,33 @@ def register(sub) -> None:
 
     def cluster_args(p):
         p.add_argument("--source", help="corpus: s3://... (default: pipeline.source_uri)")
-        p.add_argument("--data-version", help="DVC tag or revision of the corpus (recorded, cache key)")
+        p.add_argument(
+            "--data-version", help="DVC tag or revision of the corpus (recorded, cache key)"
+        )
         p.add_argument("--model-name", help="registered model (default: tracking.registered_model)")
         p.add_argument("--summary-root", help="where runs write summary.json (local dir or s3://)")
 
-    p = psub.add_parser("run", help="run all steps here with the KFP local runner (demo corpus by default)")
-    p.add_argument("--source", help="corpus dir or s3:// URI (default: data.demo_dir, generated if absent)")
-    p.add_argument("--format", choices=["asvspoof2019", "csv"], help="corpus layout (default: ingest.format)")
-    p.add_argument("--data-version", help="data version to record (default: a hash of the corpus files)")
+    p = psub.add_parser(
+        "run", help="run all steps here with the KFP local runner (demo corpus by default)"
+    )
+    p.add_argument(
+        "--source", help="corpus dir or s3:// URI (default: data.demo_dir, generated if absent)"
+    )
+    p.add_argument(
+        "--format", choices=["asvspoof2019", "csv"], help="corpus layout (default: ingest.format)"
+    )
+    p.add_argument(
+        "--data-version", help="data version to record (default: a hash of the corpus files)"
+    )
     p.add_argument("--model-name", help="registered model (default: tracking.registered_model)")
-    p.add_argument("--kfp-logs", action="store_true", help="show kfp's own logs instead of progress lines")
+    p.add_argument(
+        "--kfp-logs", action="store_true", help="show kfp's own logs instead of progress lines"
+    )
     p.set_defaults(func=_run)
 
-    p = psub.add_parser("compile", help="compile the pipeline to IR YAML (default pipelines/retrain.yaml)")
+    p = psub.add_parser(
+        "compile", help="compile the pipeline to IR YAML (default pipelines/retrain.yaml)"
+    )
     p.add_argument("--out", help="target .yaml file")
     p.set_defaults(func=_compile)
 
@@ -121,6 +141,8 @@ def register(sub) -> None:
     cluster_args(p)
     p.set_defaults(func=_schedule)
 
-    p = psub.add_parser("requirements", help="check (or --write) each step image's requirements.txt")
+    p = psub.add_parser(
+        "requirements", help="check (or --write) each step image's requirements.txt"
+    )
     p.add_argument("--write", action="store_true", help="rewrite the stale requirements.txt files")
     p.set_defaults(func=_requirements)

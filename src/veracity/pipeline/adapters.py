@@ -57,7 +57,12 @@ def run_step(step: str, out: str | Path, call: Callable[[], Any]) -> dict[str, A
     try:
         result = call()
     except VeracityError as exc:
-        record = {"step": step, "status": "failed", "error_type": type(exc).__name__, "error": str(exc)}
+        record = {
+            "step": step,
+            "status": "failed",
+            "error_type": type(exc).__name__,
+            "error": str(exc),
+        }
         own = out / f"{step}.json"
         if own.is_file():  # the step may have written its full report before raising
             record["result"] = json.loads(own.read_text())

@@ -23,6 +23,11 @@ from veracity.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+def canonical_params(text: str) -> str:
+    """params.yaml text without comments or layout, so editing a comment keeps the cache."""
+    return yaml.safe_dump(yaml.safe_load(text), sort_keys=True)
+
+
 def params_text(cfg: Config) -> str:
     """``cfg`` (overrides already applied) as params.yaml text for the ``params_yaml`` parameter."""
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
@@ -128,7 +133,9 @@ def upload_pipeline(client, package: Path, name: str) -> tuple[str, str]:
             pipeline_id = client.upload_pipeline(str(package), pipeline_name=name).pipeline_id
             versions = client.list_pipeline_versions(pipeline_id).pipeline_versions or []
             if not versions:
-                raise ConfigError(f"KFP created pipeline {name} without a version; retry the upload")
+                raise ConfigError(
+                    f"KFP created pipeline {name} without a version; retry the upload"
+                )
             return pipeline_id, versions[0].pipeline_version_id
         version = client.upload_pipeline_version(
             str(package), pipeline_version_name=f"{name}-{digest}", pipeline_id=pipeline_id

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from veracity.config import Config
-from veracity.pipeline.client import split_overrides
+from veracity.pipeline.client import canonical_params, split_overrides
 from veracity.pipeline.progress import ProgressTracker
 from veracity.pipeline.summary import (
     build_summary,
@@ -59,13 +59,17 @@ def ensure_demo_corpus(cfg: Config, root: Path) -> Path:
     from veracity.data.demo import generate_demo_corpus
 
     log.info("generating the %s demo corpus into %s", cfg.data.demo_size, out)
-    return generate_demo_corpus(out, cfg.data.demo_size, cfg.seed, cfg.data.demo, cfg.data.sample_rate)
+    return generate_demo_corpus(
+        out, cfg.data.demo_size, cfg.seed, cfg.data.demo, cfg.data.sample_rate
+    )
 
 
 def _display_names(pipeline_spec) -> dict[str, str]:
     """kfp task key (``train-2``) -> display name (``train-aasist``), over nested DAGs."""
     names: dict[str, str] = {}
-    dags = [pipeline_spec.root.dag] + [c.dag for c in pipeline_spec.components.values() if c.HasField("dag")]
+    dags = [pipeline_spec.root.dag] + [
+        c.dag for c in pipeline_spec.components.values() if c.HasField("dag")
+    ]
     for dag in dags:
         for key, task in dag.tasks.items():
             names[key] = task.task_info.name or key
@@ -111,6 +115,7 @@ def run_local(
     from veracity.pipeline.build import build_pipeline, find_repo_root
 
     root = repo_root or find_repo_root()
+    params_yaml = canonical_params(params_yaml)
     if not source:
         source = str(ensure_demo_corpus(cfg, root))
     elif not is_s3_uri(source):
@@ -128,7 +133,9 @@ def run_local(
     pipeline = build_pipeline(cfg, root)
     stream = progress_stream or sys.stdout
     before = set(os.listdir(pipeline_root))
-    tracker = ProgressTracker(_display_names(pipeline.pipeline_spec), stream=stream, quiet_kfp=quiet)
+    tracker = ProgressTracker(
+        _display_names(pipeline.pipeline_spec), stream=stream, quiet_kfp=quiet
+    )
     log_path = local_root / "last-run.log"
     started = time.monotonic()
     stream.write(f"retrain: source {source} (data version {data_version})\n")
@@ -153,7 +160,9 @@ def run_local(
     records = read_records(pipeline_root / run_id)
     for item in tasks:
         if item["status"] == "cached" and item["cache_key"]:
-            records.update(_cached_records(item["task"], pipeline_root / ".kfp_cache", item["cache_key"]))
+            records.update(
+                _cached_records(item["task"], pipeline_root / ".kfp_cache", item["cache_key"])
+            )
     failed = [t["task"] for t in tasks if t["status"] == "failed" and t["task"] != "summarize-run"]
     summary = build_summary(
         state="FAILED" if failed else "SUCCEEDED",

@@ -48,7 +48,9 @@ class ProgressTracker(logging.Filter):
     ``display`` maps kfp task keys (``train-2``) to display names (``train-aasist``).
     """
 
-    def __init__(self, display: dict[str, str], stream: TextIO | None = None, quiet_kfp: bool = True):
+    def __init__(
+        self, display: dict[str, str], stream: TextIO | None = None, quiet_kfp: bool = True
+    ):
         super().__init__()
         self.display = display
         self.stream = stream or sys.stdout
@@ -86,7 +88,9 @@ class ProgressTracker(logging.Filter):
 
     def _print(self, item: TaskProgress, final: bool) -> None:
         elapsed = item.duration_s if final else time.monotonic() - item.started
-        line = f"  [{_MARK.get(item.status, '  ')}] {item.name:<22} {item.status:<10} {elapsed:7.1f}s"
+        line = (
+            f"  [{_MARK.get(item.status, '  ')}] {item.name:<22} {item.status:<10} {elapsed:7.1f}s"
+        )
         if self._live:
             self.stream.write("\r\033[K" + line + ("\n" if final else ""))
         elif final:

@@ -65,8 +65,11 @@ def read_records(root: Path) -> dict[str, dict[str, Any]]:
                 task, {"step": step, "status": "succeeded", "dir": str(path.parent)}
             )
             if failed:
-                entry.update(status="failed", error=data.get("error", ""),
-                             error_type=data.get("error_type", ""))
+                entry.update(
+                    status="failed",
+                    error=data.get("error", ""),
+                    error_type=data.get("error_type", ""),
+                )
                 entry["result"] = data.get("result") or entry.get("result") or {}
             elif entry["status"] != "failed":
                 entry["result"] = data
@@ -106,15 +109,19 @@ def _by_step(records: dict[str, dict], step: str) -> dict[str, dict]:
 
 def summarize_records(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The headline facts of a run from its step records."""
-    out: dict[str, Any] = {"failed_steps": sorted(t for t, r in records.items() if r["status"] == "failed")}
+    out: dict[str, Any] = {
+        "failed_steps": sorted(t for t, r in records.items() if r["status"] == "failed")
+    }
     for rec in _by_step(records, "ingest").values():
         out["dataset_version"] = find_value(rec.get("result"), "dataset_version")
     for rec in _by_step(records, "validate").values():
         if rec["status"] == "failed":
             result = rec.get("result") or {}
             out["failed_expectations"] = (
-                find_value(result, "failed_expectations") or find_value(result, "failures")
-                or find_value(result, "failed") or [rec.get("error", "")]
+                find_value(result, "failed_expectations")
+                or find_value(result, "failures")
+                or find_value(result, "failed")
+                or [rec.get("error", "")]
             )
     runs = {}
     for task, rec in _by_step(records, "train").items():
@@ -212,7 +219,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("stopped_at"):
         lines.append(f"- stopped at: **{summary['stopped_at']}**: {summary.get('error')}")
     if summary.get("failed_expectations"):
-        lines.append(f"- failed expectations: {json.dumps(summary['failed_expectations'], default=str)}")
+        lines.append(
+            f"- failed expectations: {json.dumps(summary['failed_expectations'], default=str)}"
+        )
     if summary.get("gate"):
         gate = summary["gate"]
         lines.append(f"- gate: **{gate['verdict']}** {gate.get('reasons', '')}".rstrip())
@@ -240,7 +249,9 @@ def save_summary(summary: dict[str, Any], text: str, dest: str, params_yaml: str
         cfg = load_step_config(params_yaml, summary.get("overrides") or [])
         bucket, prefix = split_s3_uri(dest)
         client = make_s3_client(cfg.storage)
-        client.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{SUMMARY_FILE}", Body=blob.encode())
+        client.put_object(
+            Bucket=bucket, Key=f"{prefix.rstrip('/')}/{SUMMARY_FILE}", Body=blob.encode()
+        )
         client.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/summary.md", Body=text.encode())
         return f"{dest.rstrip('/')}/{SUMMARY_FILE}"
     out = Path(dest)

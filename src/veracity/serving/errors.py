@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from kserve.errors import InferenceError
 
@@ -51,7 +52,24 @@ async def inference_error_handler(request: Request, exc: InferenceError) -> ORJS
     return ORJSONResponse(status_code=500, content={"error": message[:500]})
 
 
+async def request_validation_handler(
+    request: Request, exc: RequestValidationError
+) -> ORJSONResponse:
+    """A V2 body that does not fit the protocol's schema: 422 with the problems, not the input.
+
+    FastAPI's default handler echoes the input and fails with a 500 when it holds values JSON
+    cannot represent (``Infinity``), so the problems are summarized without it.
+    """
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+        for err in exc.errors()[:5]
+    )
+    bad = InputError(f"expected an Open Inference Protocol request body, got: {problems}")
+    return ORJSONResponse(status_code=422, content=error_body(bad, 422))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the Veracity error handlers on a (KServe) FastAPI app."""
     app.add_exception_handler(VeracityError, veracity_error_handler)
+    app.add_exception_handler(RequestValidationError, request_validation_handler)
     app.add_exception_handler(InferenceError, inference_error_handler)

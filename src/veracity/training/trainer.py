@@ -224,7 +224,7 @@ def train_model(
             loss = criterion(forward_logits(model, x.to(device)), y)
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"training loss became {float(loss)} in epoch {epoch}; lower the learning "
+                    f"training loss became {float(loss.detach())} in epoch {epoch}; lower the learning "
                     "rate in params.yaml (training.<model>.lr)"
                 )
             loss.backward()

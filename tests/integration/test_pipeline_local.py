@@ -1,0 +1,166 @@
+"""The whole retrain pipeline with the KFP local runner on the tiny demo corpus.
+
+One run with tiny training and lax gates must succeed and register a challenger; the
+same run again is served from the cache; a run whose data fails validation stops at
+validate; a run whose model fails the gate registers nothing. Training, MLflow and the
+KFP outputs live in a tmp dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from veracity.config import load_config
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = [
+    "training.aasist.epochs=1",
+    "training.aasist.max_windows_per_epoch=8",
+    "training.aasist.max_dev_windows=8",
+    "training.stage1.epochs=1",
+    "training.stage1.max_windows_per_epoch=8",
+    "training.stage1.max_dev_windows=8",
+    "evaluation.bootstrap_samples=20",
+]
+LAX_GATE = [
+    "gate.max_eer=1.0",
+    "gate.max_unseen_attack_eer=1.0",
+    "gate.max_ece=1.0",
+    "gate.max_attack_eer=1.0",
+    "gate.max_eer_regression=1.0",
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline_env(tmp_path_factory):
+    """Overrides that point MLflow and the run outputs at a tmp dir."""
+    pytest.importorskip("kfp.local")
+    tmp = tmp_path_factory.mktemp("pipeline")
+    isolate = [
+        f"tracking.uri=sqlite:///{tmp}/mlruns.db",
+        f"tracking.artifact_root={tmp}/mlartifacts",
+        f"gate.audit_log={tmp}/audit.jsonl",
+        f"pipeline.local_root={tmp}/runs",
+    ]
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    return tmp, TINY + isolate
+
+
+def _run(source: Path, overrides: list[str]) -> dict:
+    from veracity.pipeline.local import run_local
+
+    cfg = load_config(REPO / "params.yaml", overrides)
+    return run_local(
+        cfg, (REPO / "params.yaml").read_text(), overrides, source=str(source), repo_root=REPO
+    )
+
+
+def _status(summary: dict) -> dict[str, str]:
+    return {t["name"]: t["status"] for t in summary["tasks"]}
+
+
+def _client(tmp: Path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{tmp}/mlruns.db")
+
+
+def _versions(tmp: Path, name: str = "veracity-voice") -> list:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _client(tmp).search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return []
+
+
+@pytest.fixture(scope="module")
+def passed_run(pipeline_env, tiny_corpus):
+    tmp, overrides = pipeline_env
+    return _run(tiny_corpus, overrides + LAX_GATE)
+
+
+def test_full_run_registers_a_challenger_with_reports(passed_run, pipeline_env):
+    tmp, _ = pipeline_env
+    summary = passed_run
+    assert summary["status"] == "succeeded", summary.get("error")
+    status = _status(summary)
+    for step in (
+        "ingest",
+        "validate",
+        "features",
+        "train-stage1",
+        "train-aasist",
+        "calibrate-stage1",
+        "calibrate-aasist",
+        "evaluate",
+        "gate",
+        "register-challenger",
+    ):
+        assert status.get(step) == "succeeded", (step, status)
+    assert summary["gate"]["verdict"] == "pass"
+    version = summary["registered"]["version"]
+    mv = _client(tmp).get_model_version("veracity-voice", version)
+    assert "challenger" in mv.aliases
+    assert summary["registered"]["approve_command"].startswith(
+        f"veracity approve veracity-voice {version}"
+    )
+    reports = Path(summary["reports_dir"])
+    assert (reports / "gate_report.md").is_file() and (reports / "report.html").is_file()
+    assert set(summary["mlflow_run_ids"]) == {"stage1", "aasist"}
+    assert summary["dataset_version"] and summary["params_fingerprint"]
+    on_disk = json.loads(Path(summary["summary_path"]).read_text())
+    assert on_disk["run_id"] == summary["run_id"] and on_disk["status"] == "succeeded"
+
+
+def test_second_run_on_unchanged_inputs_hits_the_cache(passed_run, pipeline_env, tiny_corpus):
+    tmp, overrides = pipeline_env
+    again = _run(tiny_corpus, overrides + LAX_GATE)
+    status = _status(again)
+    for step in ("ingest", "validate", "features"):
+        assert status[step] == "cached", status
+    assert again["status"] == "succeeded"
+    # cached steps still report what they recorded
+    assert again["dataset_version"] == passed_run["dataset_version"]
+
+
+def test_failed_validation_stops_at_validate_and_registers_nothing(pipeline_env, tiny_corpus):
+    tmp, overrides = pipeline_env
+    before = len(_versions(tmp))
+    # the tiny corpus has 32 train rows: demanding 10000 makes the data fail validation
+    summary = _run(tiny_corpus, overrides + LAX_GATE + ["validate.min_rows_per_split.train=10000"])
+    assert summary["status"] == "failed" and summary["stopped_at"] == "validate"
+    assert summary["failed_expectations"], summary
+    status = _status(summary)
+    assert status["validate"] == "failed"
+    assert "features" not in status or status["features"] == "skipped"
+    assert len(_versions(tmp)) == before
+    assert "nothing was registered" in Path(summary["summary_path"]).with_suffix(".md").read_text()
+
+
+def test_failed_gate_registers_nothing_and_says_why(passed_run, pipeline_env, tiny_corpus):
+    tmp, overrides = pipeline_env
+    before = len(_versions(tmp))
+    strict = [
+        "gate.max_eer=0.0",
+        "gate.max_unseen_attack_eer=0.0",
+        "gate.max_ece=0.0",
+        "gate.max_attack_eer=0.0",
+        "gate.max_eer_regression=1.0",
+    ]
+    summary = _run(tiny_corpus, overrides + strict)
+    status = _status(summary)
+    # gate.* overrides reach the gate only: everything up to evaluate comes from the cache
+    assert status["train-aasist"] == "cached" and status["evaluate"] == "cached", status
+    assert status["gate"] == "succeeded" and status["stop"] == "failed"
+    assert "register-challenger" not in status
+    assert summary["status"] == "failed" and summary["gate"]["verdict"] == "fail"
+    assert "gate check" in summary["gate"]["reasons"]
+    assert "registered" not in summary
+    assert len(_versions(tmp)) == before

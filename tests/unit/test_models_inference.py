@@ -1,0 +1,80 @@
+"""predict_logits and the fast path on small inputs (no published fixtures needed)."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from veracity.errors import InputError
+from veracity.models.factory import build_model
+from veracity.models.fastpath import FastAASIST, optimize_for_inference
+from veracity.models.inference import predict_logits
+
+
+@pytest.fixture(scope="module")
+def aasist_l(cfg):
+    torch.manual_seed(11)
+    model = build_model("aasist-l", cfg.models)
+    # non-trivial BatchNorm statistics so that folding them is actually exercised
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+def test_batching_does_not_change_logits_and_mode_is_restored(aasist_l):
+    x = torch.randn(3, 8000)
+    aasist_l.train()
+    one = predict_logits(aasist_l, x, batch_size=1)
+    three = predict_logits(aasist_l, x, batch_size=3)
+    assert aasist_l.training  # restored
+    aasist_l.eval()
+    assert one.shape == (3, 2) and one.dtype == np.float32
+    np.testing.assert_allclose(one, three, atol=1e-5)
+
+
+def test_bad_window_shapes_are_input_errors(aasist_l):
+    with pytest.raises(InputError, match=r"\[N, samples\]"):
+        predict_logits(aasist_l, torch.randn(8000), 4)
+    with pytest.raises(InputError, match="batch_size"):
+        predict_logits(aasist_l, torch.randn(1, 8000), 0)
+    assert predict_logits(aasist_l, torch.randn(0, 8000), 4).shape == (0, 2)
+
+
+def test_fast_path_equals_eager_with_folded_batchnorm(aasist_l):
+    fast = optimize_for_inference(aasist_l)
+    assert isinstance(fast, FastAASIST)
+    x = torch.randn(2, 12000)
+    with torch.inference_mode():
+        hidden, logits = aasist_l.forward_with_hidden(x)
+        fast_hidden, fast_logits = fast.forward_with_hidden(x)
+    torch.testing.assert_close(fast_logits, logits, atol=1e-4, rtol=0)
+    torch.testing.assert_close(fast_hidden, hidden, atol=1e-4, rtol=0)
+
+
+def test_fast_path_keeps_thread_setting(aasist_l):
+    before = torch.get_num_threads()
+    with torch.inference_mode():
+        optimize_for_inference(aasist_l)(torch.randn(1, 8000))
+    assert torch.get_num_threads() == before
+
+
+def test_other_models_pass_through_in_eval_mode(cfg):
+    model = build_model("stage1", cfg.models).train()
+    assert optimize_for_inference(model) is model and not model.training
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc-only")
+def test_tune_allocator_applies_on_glibc():
+    # in a child process: the setting is process-wide and would outlive this test
+    code = "from veracity.models.fastpath import tune_allocator; assert tune_allocator(1 << 30)"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
