@@ -39,16 +39,19 @@ GFLOP_PER_UTTERANCE = 19.1
 
 def _measure(spec: dict) -> dict:
     """Child process: interleaved eager/fast timings for each batch size (ms per utterance)."""
+    from veracity.config import FastPathConfig
     from veracity.models.aasist import AASIST
     from veracity.models.fastpath import optimize_for_inference
 
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(spec["seed"])
     eager = AASIST.from_config(spec["model_config"]).eval()
-    fast = optimize_for_inference(eager)
+    fast = optimize_for_inference(eager, FastPathConfig(**spec["fastpath"]))
     out: dict = {}
     for batch in spec["batch_sizes"]:
-        x = 0.1 * torch.randn(batch, spec["nb_samp"], generator=torch.Generator().manual_seed(batch))
+        x = 0.1 * torch.randn(
+            batch, spec["nb_samp"], generator=torch.Generator().manual_seed(batch)
+        )
         repeats = max(2, math.ceil(spec["repeats"] / batch))
         times: dict[str, list[float]] = {"eager": [], "fast": []}
         with torch.no_grad():
@@ -76,11 +79,17 @@ def _run_child(spec: dict, tuned: bool, trim_threshold: int) -> dict:
         env["MALLOC_MMAP_MAX_"] = "0"
         env["MALLOC_TRIM_THRESHOLD_"] = str(trim_threshold)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    code = "import json,sys; from benchmarks.bench_aasist import _measure; " \
+    code = (
+        "import json,sys; from benchmarks.bench_aasist import _measure; "
         "print(json.dumps(_measure(json.loads(sys.argv[1]))))"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code, json.dumps(spec)],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed (rc={proc.returncode}): {proc.stderr[-2000:]}")
@@ -91,12 +100,14 @@ def _profile_top_ops(spec: dict, n_ops: int = 6) -> dict:
     """Where batch-1 time goes, eager vs fast (self CPU ms of the top ops, one pass)."""
     from torch.profiler import ProfilerActivity, profile
 
+    from veracity.config import FastPathConfig
     from veracity.models.aasist import AASIST
     from veracity.models.fastpath import optimize_for_inference
 
     torch.set_num_threads(spec["threads"])
     eager = AASIST.from_config(spec["model_config"]).eval()
-    models = {"eager": eager, "fast": optimize_for_inference(eager)}
+    fast = optimize_for_inference(eager, FastPathConfig(**spec["fastpath"]))
+    models = {"eager": eager, "fast": fast}
     x = 0.1 * torch.randn(1, spec["nb_samp"])
     tops = {}
     for name, model in models.items():
@@ -119,6 +130,7 @@ def run(cfg: Config) -> dict:
         "seed": cfg.seed,
         "nb_samp": cfg.models.aasist.nb_samp,
         "model_config": cfg.models.aasist.model_dump(mode="json"),
+        "fastpath": fp.model_dump(mode="json"),
     }
     samples: dict = {}
     diffs: list[float] = []
@@ -145,11 +157,11 @@ def run(cfg: Config) -> dict:
             "n_timed": {k: len(v) for k, v in by_variant.items()},
             # headline: serving configuration vs the plain eager model
             "speedup_serving_vs_eager": round(med["eager_default"] / med["fast_tuned"], 2),
-            "speedup_fast_code_same_allocator": round(med["eager_default"] / med["fast_default"], 2),
+            "speedup_fast_code_same_allocator": round(
+                med["eager_default"] / med["fast_default"], 2
+            ),
             "speedup_allocator_on_eager": round(med["eager_default"] / med["eager_tuned"], 2),
-            "gflop_per_s": {
-                k: round(GFLOP_PER_UTTERANCE / (v / 1000), 1) for k, v in med.items()
-            },
+            "gflop_per_s": {k: round(GFLOP_PER_UTTERANCE / (v / 1000), 1) for k, v in med.items()},
         }
     figures["profile_top_ops_batch1_ms"] = _profile_top_ops(spec)
     figures["load_average_1min"] = round(os.getloadavg()[0], 2)

@@ -22,7 +22,7 @@ from veracity.training.trainer import train_model
 
 log = logging.getLogger(__name__)
 
-BATCHES = 3  # timed batches per measurement (after one warm-up batch)
+BATCHES = 2  # timed batches per measurement (after one warm-up batch)
 
 
 def _windows(n: int, length: int, seed: int) -> WindowSet:

@@ -139,6 +139,7 @@ class Stage1Config(_Section):
 
 
 class FastPathConfig(_Section):
+    tile_columns: int = Field(gt=0)
     malloc_trim_threshold: int = Field(gt=0)
     bench_threads: int = Field(gt=0)
     bench_batch_sizes: list[int]

@@ -25,8 +25,18 @@ from veracity.serving.process import find_free_port, start_stack, stop_server
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(900)]
 
 VERDICT_KEYS = {
-    "id", "label", "score", "confidence", "reason", "rule", "scores", "timeline",
-    "features", "audio", "model", "processing_ms",
+    "id",
+    "label",
+    "score",
+    "confidence",
+    "reason",
+    "rule",
+    "scores",
+    "timeline",
+    "features",
+    "audio",
+    "model",
+    "processing_ms",
 }
 
 
@@ -34,7 +44,10 @@ VERDICT_KEYS = {
 def stack(cfg, tmp_path_factory, repo_root):
     tmp = tmp_path_factory.mktemp("serving")
     bundle = make_bundle(tmp / "bundle", cfg, stage1_bias=6.0)
-    ports = {k: find_free_port() for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")}
+    ports = {
+        k: find_free_port()
+        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
+    }
     predictor, transformer = start_stack(
         cfg,
         model=str(bundle),
@@ -62,7 +75,9 @@ def _check_verdict(verdict: dict) -> None:
     assert verdict["label"] in ("HUMAN", "AI", "INCONCLUSIVE")
     assert 0.0 <= verdict["score"] <= 1.0 and 0.5 <= verdict["confidence"] <= 1.0
     assert set(verdict["scores"]) == {"s1_mean", "aasist_mean", "weighted", "human_feature_score"}
-    assert verdict["timeline"] and {"start_s", "end_s", "s1", "aasist"} == set(verdict["timeline"][0])
+    assert verdict["timeline"] and {"start_s", "end_s", "s1", "aasist"} == set(
+        verdict["timeline"][0]
+    )
     assert verdict["audio"]["n_windows"] == len(verdict["timeline"])
     assert "pitch_std_hz" in verdict["features"]
     assert verdict["model"]["detectors"]["stage1"]["version"].startswith("standin")
@@ -85,10 +100,14 @@ def test_health_readiness_metrics_and_stats(stack):
 
 @pytest.mark.parametrize("label", ["bonafide", "spoof"])
 def test_raw_wav_and_v1_json_give_the_same_verdict(stack, clips, label):
-    raw = httpx.post(_v1_url(stack), content=clips[label], headers={"content-type": "audio/wav"}, timeout=120)
+    raw = httpx.post(
+        _v1_url(stack), content=clips[label], headers={"content-type": "audio/wav"}, timeout=120
+    )
     assert raw.status_code == 200, raw.text
     body = {"instances": [{"audio_b64": base64.b64encode(clips[label]).decode()}]}
-    v1 = httpx.post(_v1_url(stack), json=body, headers={"x-request-id": f"req-{label}"}, timeout=120)
+    v1 = httpx.post(
+        _v1_url(stack), json=body, headers={"x-request-id": f"req-{label}"}, timeout=120
+    )
     assert v1.status_code == 200, v1.text
     a, b = raw.json(), v1.json()
     _check_verdict(a)
@@ -102,7 +121,9 @@ def test_compressed_formats(stack, clips):
     for fmt, ctype in (("FLAC", "audio/flac"), ("OGG", "audio/ogg")):
         buf = io.BytesIO()
         sf.write(buf, wave, sr, format=fmt)
-        r = httpx.post(_v1_url(stack), content=buf.getvalue(), headers={"content-type": ctype}, timeout=120)
+        r = httpx.post(
+            _v1_url(stack), content=buf.getvalue(), headers={"content-type": ctype}, timeout=120
+        )
         assert r.status_code == 200, (fmt, r.text)
         assert r.json()["audio"]["codec"] == fmt.lower()
 
@@ -163,25 +184,40 @@ def test_bad_inputs_get_4xx_with_a_message_and_the_server_keeps_serving(stack, c
         if js is not None:
             r = httpx.post(_v1_url(stack), json=js, timeout=60)
         else:
-            r = httpx.post(_v1_url(stack), content=body, headers={"content-type": ctype}, timeout=60)
+            r = httpx.post(
+                _v1_url(stack), content=body, headers={"content-type": ctype}, timeout=60
+            )
         allowed = expected if isinstance(expected, tuple) else (expected,)
         assert r.status_code in allowed, (name, r.status_code, r.text)
         assert r.json()["error"], name
     v2 = f"{stack['transformer'].url}/v2/models/{stack['name']}/infer"
     wrong_type = {"inputs": [{"name": "audio", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
-    wrong_shape = {"inputs": [{"name": "audio", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]}
+    wrong_shape = {
+        "inputs": [{"name": "audio", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]
+    }
     for body in (wrong_type, wrong_shape):  # noqa: B007
         r = httpx.post(v2, json=body, timeout=60)
         assert r.status_code == 400, r.text
         assert r.json()["error"]
+    # JSON that Python writes but JSON cannot hold (FastAPI's default handler would 500)
+    r = httpx.post(
+        v2,
+        content=b'{"inputs": [{"name": "audio", "shape": [], "datatype": "BYTES", "data": Infinity}]}',
+        headers={"content-type": "application/json"},
+    )
+    assert 400 <= r.status_code < 500, r.text
     # still serving
-    ok = httpx.post(_v1_url(stack), content=clips["spoof"], headers={"content-type": "audio/wav"}, timeout=120)
+    ok = httpx.post(
+        _v1_url(stack), content=clips["spoof"], headers={"content-type": "audio/wav"}, timeout=120
+    )
     assert ok.status_code == 200
 
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -191,11 +227,19 @@ def _malformed_request(draw):
     kind = draw(st.sampled_from(["raw", "v1", "v2", "json"]))
     if kind == "raw":
         prefix = draw(st.sampled_from([b"", b"RIFF", b"fLaC", b"OggS", b"ID3"]))
-        return "v1", prefix + draw(st.binary(max_size=300)), draw(
-            st.sampled_from(["audio/wav", "audio/flac", "application/octet-stream", "text/plain"])
+        return (
+            "v1",
+            prefix + draw(st.binary(max_size=300)),
+            draw(
+                st.sampled_from(
+                    ["audio/wav", "audio/flac", "application/octet-stream", "text/plain"]
+                )
+            ),
         )
     if kind == "v1":
-        item = draw(st.dictionaries(st.sampled_from(["audio_b64", "b64", "x"]), _json_values, max_size=2))
+        item = draw(
+            st.dictionaries(st.sampled_from(["audio_b64", "b64", "x"]), _json_values, max_size=2)
+        )
         body = {"instances": draw(st.lists(st.just(item), max_size=2))}
         return "v1", json.dumps(body).encode(), "application/json"
     if kind == "v2":
@@ -206,18 +250,28 @@ def _malformed_request(draw):
             "data": draw(_json_values),
         }
         return "v2", json.dumps({"inputs": [inp]}).encode(), "application/json"
-    return draw(st.sampled_from(["v1", "v2"])), json.dumps(draw(_json_values)).encode(), "application/json"
+    return (
+        draw(st.sampled_from(["v1", "v2"])),
+        json.dumps(draw(_json_values)).encode(),
+        "application/json",
+    )
 
 
 def test_fuzz_malformed_requests_never_5xx(stack):
     client = httpx.Client(timeout=60)
     statuses: list[int] = []
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     @given(req=_malformed_request())
     def fuzz(req):
         route, body, ctype = req
-        url = _v1_url(stack) if route == "v1" else f"{stack['transformer'].url}/v2/models/{stack['name']}/infer"
+        url = (
+            _v1_url(stack)
+            if route == "v1"
+            else f"{stack['transformer'].url}/v2/models/{stack['name']}/infer"
+        )
         r = client.post(url, content=body, headers={"content-type": ctype})
         statuses.append(r.status_code)
         assert r.status_code < 500, (body[:200], r.status_code, r.text[:300])
@@ -235,3 +289,15 @@ def test_short_load_8_clients(stack, clips):
     assert report["errors"] == 0, report
     assert report["requests"] >= 8
     assert all(math.isfinite(report[k]) for k in ("p50_ms", "p95_ms", "p99_ms"))
+
+
+def test_cli_predict_prints_the_verdict(stack, clips, tmp_path, repo_root, capsys):
+    from veracity.cli import main
+
+    path = tmp_path / "clip.wav"
+    path.write_bytes(clips["bonafide"])
+    params = str(repo_root / "params.yaml")
+    assert main(["--params", params, "predict", str(path), "--url", stack["transformer"].url]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    _check_verdict(verdict)
+    assert "monitoring" not in verdict

@@ -20,9 +20,14 @@ from veracity.evaluation.metrics import compute_eer
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-PERMISSIVE = {"gate.max_eer": 1.0, "gate.max_unseen_attack_eer": 1.0, "gate.max_ece": 1.0,
-              "gate.max_attack_eer": 1.0, "gate.max_eer_regression": 0.0,
-              "evaluation.bootstrap_samples": 50}
+PERMISSIVE = {
+    "gate.max_eer": 1.0,
+    "gate.max_unseen_attack_eer": 1.0,
+    "gate.max_ece": 1.0,
+    "gate.max_attack_eer": 1.0,
+    "gate.max_eer_regression": 0.0,
+    "evaluation.bootstrap_samples": 50,
+}
 
 
 def _cfg(base, name: str, **overrides):
@@ -41,12 +46,22 @@ def pipeline(tiny_models, tiny_features, tmp_path_factory):
     cfg = _cfg(base, "voice-flow", **PERMISSIVE)
     raw = [tiny_models.stage1_dir, tiny_models.aasist_dir]
     calibrated = [tmp / "cal" / p.name for p in raw]
-    results = [run_calibrate(cfg, src, tiny_features, dst)
-               for src, dst in zip(raw, calibrated, strict=True)]
+    results = [
+        run_calibrate(cfg, src, tiny_features, dst)
+        for src, dst in zip(raw, calibrated, strict=True)
+    ]
     evaluation = run_evaluate(cfg, calibrated, tiny_features, tmp / "eval")
-    return {"tmp": tmp, "base": base, "raw": raw, "calibrated": calibrated,
-            "calibrate": results, "eval": tmp / "eval", "evaluation": evaluation,
-            "features": tiny_features, "run_ids": tiny_models.run_ids}
+    return {
+        "tmp": tmp,
+        "base": base,
+        "raw": raw,
+        "calibrated": calibrated,
+        "calibrate": results,
+        "eval": tmp / "eval",
+        "evaluation": evaluation,
+        "features": tiny_features,
+        "run_ids": tiny_models.run_ids,
+    }
 
 
 def test_calibration_stored_and_reapplied(pipeline):
@@ -74,8 +89,17 @@ def test_evaluate_outputs(pipeline):
     ev, res = pipeline["eval"], pipeline["evaluation"]
     assert len(res.models) == 2 and (ev / "report.html").read_text().count("base64,") >= 8
     table = pd.read_csv(ev / "model_comparison_table.csv")
-    assert list(table.columns) == ["Model", "Accuracy", "Precision_AI", "Precision_Human",
-                                   "Recall_AI", "Recall_Human", "F1_Macro", "ROC_AUC", "EER"]
+    assert list(table.columns) == [
+        "Model",
+        "Accuracy",
+        "Precision_AI",
+        "Precision_Human",
+        "Recall_AI",
+        "Recall_Human",
+        "F1_Macro",
+        "ROC_AUC",
+        "EER",
+    ]
     for entry in res.models:
         met = json.loads(Path(entry["metrics"]).read_text())
         scores = pd.read_parquet(entry["scores"])
@@ -85,8 +109,9 @@ def test_evaluate_outputs(pipeline):
         assert {"ece", "roc_auc", "fpr_at_tpr", "confusion", "duration_eer"} <= set(met)
     assert any("t-DCF" in n for n in res.notes)
     assert all(e["mlflow_logged"] for e in res.models)
-    assert json.loads((ev / "evaluate.json").read_text())["features"] == \
-        str(Path(pipeline["features"]).resolve())
+    assert json.loads((ev / "evaluate.json").read_text())["features"] == str(
+        Path(pipeline["features"]).resolve()
+    )
 
 
 def test_uncalibrated_model_is_refused(pipeline, tmp_path):
@@ -122,10 +147,18 @@ def test_gate_pass_approve_and_rescored_champion(pipeline, tmp_path):
     first = run_gate(cfg, pipeline["calibrated"], pipeline["eval"], tmp_path / "b1")
     assert first.verdict == "pass" and first.champion is None
     bundle = tmp_path / "b1"
-    assert json.loads((bundle / "bundle.json").read_text())["models"] == \
-        {"stage1": "stage1", "aasist": "aasist"}
-    for rel in ("stage1/model.safetensors", "aasist/calibration.json", "model_card.md",
-                "reports/report.html", "reports/gate_report.md", "gate_report.json"):
+    assert json.loads((bundle / "bundle.json").read_text())["models"] == {
+        "stage1": "stage1",
+        "aasist": "aasist",
+    }
+    for rel in (
+        "stage1/model.safetensors",
+        "aasist/calibration.json",
+        "model_card.md",
+        "reports/report.html",
+        "reports/gate_report.md",
+        "gate_report.json",
+    ):
         assert (bundle / rel).is_file(), rel
     version = first.registered["version"]
     client = get_client(cfg)
@@ -150,8 +183,9 @@ def test_gate_pass_approve_and_rescored_champion(pipeline, tmp_path):
     regress = [c for c in second.checks if c["check"] == "eer_regression_ci_high"]
     assert [c["model"] for c in regress] == ["stage1"]
     for c in regress:
-        evaluated = [e for e in pipeline["evaluation"].models
-                     if e["architecture"].startswith(c["model"])][0]
+        evaluated = [
+            e for e in pipeline["evaluation"].models if e["architecture"].startswith(c["model"])
+        ][0]
         # Same weights re-scored on the same clips: the champion's EER is the challenger's.
         assert c["bootstrap"]["eer_champion"] == pytest.approx(evaluated["eer"], abs=1e-12)
         assert c["bootstrap"]["diff"] == 0.0 and c["value"] == 0.0

@@ -1,5 +1,7 @@
 """The whole retrain pipeline with the KFP local runner on the tiny demo corpus.
 
+Marked ``slow`` where a run trains (AASIST on CPU takes minutes even for one tiny
+epoch); the validation failure stops before training and stays in ``make test``.
 One run with tiny training and lax gates must succeed and register a challenger; the
 same run again is served from the cache; a run whose data fails validation stops at
 validate; a run whose model fails the gate registers nothing. Training, MLflow and the
@@ -86,6 +88,7 @@ def passed_run(pipeline_env, tiny_corpus):
     return _run(tiny_corpus, overrides + LAX_GATE)
 
 
+@pytest.mark.slow  # trains two detectors: minutes on 2 shared cores
 def test_full_run_registers_a_challenger_with_reports(passed_run, pipeline_env):
     tmp, _ = pipeline_env
     summary = passed_run
@@ -119,6 +122,7 @@ def test_full_run_registers_a_challenger_with_reports(passed_run, pipeline_env):
     assert on_disk["run_id"] == summary["run_id"] and on_disk["status"] == "succeeded"
 
 
+@pytest.mark.slow  # trains two detectors: minutes on 2 shared cores
 def test_second_run_on_unchanged_inputs_hits_the_cache(passed_run, pipeline_env, tiny_corpus):
     tmp, overrides = pipeline_env
     again = _run(tiny_corpus, overrides + LAX_GATE)
@@ -144,6 +148,7 @@ def test_failed_validation_stops_at_validate_and_registers_nothing(pipeline_env,
     assert "nothing was registered" in Path(summary["summary_path"]).with_suffix(".md").read_text()
 
 
+@pytest.mark.slow  # trains two detectors: minutes on 2 shared cores
 def test_failed_gate_registers_nothing_and_says_why(passed_run, pipeline_env, tiny_corpus):
     tmp, overrides = pipeline_env
     before = len(_versions(tmp))

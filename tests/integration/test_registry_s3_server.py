@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from fixtures_data import free_port
+
 from veracity.config import parse_config
 
-pytestmark = pytest.mark.integration
+# Two servers (SeaweedFS, mlflow) and their imports: minutes on a shared 2-core box.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180.0
 
@@ -33,16 +34,34 @@ def mlflow_server(s3_server, tmp_path_factory):
     bucket = s3_server.make_bucket()
     port = free_port()
     destination = f"s3://{bucket}/mlflow"
-    env = {**os.environ, **s3_server.env, "MLFLOW_S3_ENDPOINT_URL": s3_server.endpoint,
-           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {
+        **os.environ,
+        **s3_server.env,
+        "MLFLOW_S3_ENDPOINT_URL": s3_server.endpoint,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
-             "--artifacts-destination", destination],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmp)
+            [
+                str(Path(sys.executable).with_name("mlflow")),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{tmp / 'mlflow.db'}",
+                "--artifacts-destination",
+                destination,
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -75,15 +94,21 @@ def test_registered_bundle_is_a_real_s3_path(mlflow_server, tmp_path):
 
     s3 = mlflow_server["s3"]
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    cfg = parse_config(raw, {
-        "tracking.uri": mlflow_server["url"], "tracking.registered_model": "voice-s3",
-        "gate.artifacts_destination": mlflow_server["destination"],
-        "gate.audit_log": f"s3://{mlflow_server['bucket']}/audit/registry_audit.jsonl",
-        "storage.s3_endpoint_url": s3.endpoint})
+    cfg = parse_config(
+        raw,
+        {
+            "tracking.uri": mlflow_server["url"],
+            "tracking.registered_model": "voice-s3",
+            "gate.artifacts_destination": mlflow_server["destination"],
+            "gate.audit_log": f"s3://{mlflow_server['bucket']}/audit/registry_audit.jsonl",
+            "storage.s3_endpoint_url": s3.endpoint,
+        },
+    )
     bundle = tmp_path / "bundle"
     (bundle / "stage1").mkdir(parents=True)
-    (bundle / "bundle.json").write_text(json.dumps({"name": "voice-s3",
-                                                    "models": {"stage1": "stage1"}}))
+    (bundle / "bundle.json").write_text(
+        json.dumps({"name": "voice-s3", "models": {"stage1": "stage1"}})
+    )
     (bundle / "stage1" / "config.json").write_text('{"architecture": "stage1"}')
     (bundle / "model_card.md").write_text("# Model card\n\n## Approval\n\n- pending\n")
 

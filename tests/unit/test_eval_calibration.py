@@ -42,8 +42,9 @@ def test_temperature_lowers_ece_on_overconfident_logits():
 
 def test_temperature_respects_bound():
     z, y = _overconfident(scale=1000.0)
-    bounded = CalibrationConfig(threshold_mode="eer", target_fpr=0.05, ece_bins=15,
-                                max_temperature=10.0)
+    bounded = CalibrationConfig(
+        threshold_mode="eer", target_fpr=0.05, ece_bins=15, max_temperature=10.0
+    )
     assert fit_temperature(z, y, bounded) == pytest.approx(10.0, rel=1e-3)
 
 
@@ -56,8 +57,12 @@ def test_apply_calibration_formula_and_roundtrip():
 
 @pytest.mark.parametrize(
     ("data", "match"),
-    [({}, "temperature"), ({"temperature": -1, "threshold": 0.5}, "positive"),
-     ({"temperature": 1, "threshold": 3}, r"\[0, 1\]"), ([], "mapping")],
+    [
+        ({}, "temperature"),
+        ({"temperature": -1, "threshold": 0.5}, "positive"),
+        ({"temperature": 1, "threshold": 3}, r"\[0, 1\]"),
+        ([], "mapping"),
+    ],
 )
 def test_bad_calibration_is_refused(data, match):
     with pytest.raises(CalibrationError, match=match):
@@ -78,8 +83,9 @@ def test_thresholds_eer_and_target_fpr():
     far = np.mean(p[y == 0] < thr)  # AI accepted as human
     frr = np.mean(p[y == 1] >= thr)  # human flagged as AI
     assert abs(far - frr) < 0.01
-    fpr_cfg = CalibrationConfig(threshold_mode="target_fpr", target_fpr=0.05, ece_bins=15,
-                                max_temperature=100.0)
+    fpr_cfg = CalibrationConfig(
+        threshold_mode="target_fpr", target_fpr=0.05, ece_bins=15, max_temperature=100.0
+    )
     thr = choose_threshold(p, y, fpr_cfg)
     flagged = np.mean(p[y == 1] >= thr)
     assert flagged <= 0.05 and flagged > 0.045
@@ -105,8 +111,9 @@ def test_plots_render(tmp_path):
         "roc": plots.plot_roc({"m": (y, p)}),
         "det": plots.plot_det({"m": (z[y == 1], z[y == 0])}),
         "hist": plots.plot_score_histogram(y, p, 0.5, "m"),
-        "cm": plots.plot_confusion({"ai_as_ai": 1, "ai_as_human": 2, "human_as_ai": 3,
-                                    "human_as_human": 4}, "m"),
+        "cm": plots.plot_confusion(
+            {"ai_as_ai": 1, "ai_as_human": 2, "human_as_ai": 3, "human_as_human": 4}, "m"
+        ),
         "rel": plots.plot_reliability(y, {"m": p}, 10),
     }
     for name, fig in figs.items():

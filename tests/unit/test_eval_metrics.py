@@ -101,8 +101,9 @@ def test_fpr_at_95_tpr():
 def test_min_tdcf_published_cost_model():
     cfg = TdcfConfig(p_spoof=0.05, asv_target_share=0.99, c_miss=1.0, c_fa=10.0)
     rng = np.random.default_rng(1)
-    asv = compute_asv_error_rates(rng.normal(2, 1, 500), rng.normal(-2, 1, 500),
-                                  rng.normal(1, 1, 500))
+    asv = compute_asv_error_rates(
+        rng.normal(2, 1, 500), rng.normal(-2, 1, 500), rng.normal(1, 1, 500)
+    )
     assert 0 < asv.pmiss < 0.05 and 0 < asv.pfa < 0.05
     perfect = compute_tdcf(np.array([2.0, 3.0]), np.array([0.0, 1.0]), asv, cfg)
     assert perfect == 0.0
@@ -111,4 +112,6 @@ def test_min_tdcf_published_cost_model():
     good = compute_tdcf(rng.normal(2, 1, 300), rng.normal(-2, 1, 300), asv, cfg)
     assert 0 < good < 1
     with pytest.raises(MetricError, match="non-negative"):
-        compute_tdcf(np.ones(2), np.zeros(2), AsvErrorRates(pfa=1.0, pmiss=1.0, pmiss_spoof=0.0), cfg)
+        compute_tdcf(
+            np.ones(2), np.zeros(2), AsvErrorRates(pfa=1.0, pmiss=1.0, pmiss_spoof=0.0), cfg
+        )

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import AASIST_FIXTURES, require_shared
+
 from veracity.models.aasist import AASIST, make_sinc_filters
 from veracity.models.factory import build_model
 from veracity.models.fastpath import optimize_for_inference

@@ -6,8 +6,8 @@ import os
 
 import pytest
 import torch
-
 from conftest import AASIST_FIXTURES, require_shared
+
 from veracity.errors import CheckpointError
 from veracity.models.artifact import load_artifact
 from veracity.models.factory import build_model

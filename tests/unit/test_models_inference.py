@@ -61,6 +61,16 @@ def test_fast_path_equals_eager_with_folded_batchnorm(aasist_l):
     torch.testing.assert_close(fast_hidden, hidden, atol=1e-4, rtol=0)
 
 
+def test_fast_path_tiles_agree_with_one_tile(aasist_l):
+    # tiny tiles: many tile borders, both sequence ends and a partial last tile
+    x = torch.randn(2, 12001)
+    with torch.inference_mode():
+        eager = aasist_l(x)
+        for tile_columns in (48, 10**9):
+            fast = FastAASIST(aasist_l, tile_columns=tile_columns)
+            torch.testing.assert_close(fast(x), eager, atol=1e-4, rtol=0)
+
+
 def test_fast_path_keeps_thread_setting(aasist_l):
     before = torch.get_num_threads()
     with torch.inference_mode():

@@ -59,9 +59,15 @@ def test_freezing_more_layers_than_exist_is_refused(cfg):
 def test_pretrained_encoder_is_loaded_from_a_local_directory(cfg, tmp_path):
     torch.manual_seed(7)
     config = Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        conv_dim=[16, 16], conv_kernel=[10, 3], conv_stride=[5, 2],
-        num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=[16, 16],
+        conv_kernel=[10, 3],
+        conv_stride=[5, 2],
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2,
     )
     Wav2Vec2Model(config).save_pretrained(tmp_path / "w2v2", safe_serialization=True)
     model = build_model("stage1", _stage1_cfg(cfg, pretrained=str(tmp_path / "w2v2")))

@@ -14,6 +14,7 @@ from veracity.errors import InputError, NotEnoughDataError
 from veracity.media.handcrafted import MONITORING_COLUMNS
 from veracity.monitoring.drift import (
     build_drift_report,
+    drop_duplicate_requests,
     inconclusive_series,
     parse_window,
     select_window,
@@ -68,6 +69,11 @@ def test_select_window_and_verdict_mix():
     assert mix["counts"] == {"HUMAN": 0, "AI": 1, "INCONCLUSIVE": 1} and mix["share"]["AI"] == 0.5
     series = inconclusive_series(inside, "1D")
     assert [p["rate"] for p in series] == [1.0, 0.0] and sum(p["n"] for p in series) == 2
+
+
+def test_duplicate_requests_are_counted_once():
+    rows = pd.DataFrame({"request_id": ["a", "b", "a", None, None], "x": [1, 2, 3, 4, 5]})
+    assert drop_duplicate_requests(rows)["x"].tolist() == [1, 2, 4, 5]
 
 
 def test_shifted_window_drifts_in_the_shifted_features(cfg):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from monitor_helpers import kserve_headers, verdict
 
 from veracity.monitoring.receiver import (
     CE_REQUEST,
@@ -14,29 +15,6 @@ from veracity.monitoring.receiver import (
     create_receiver_app,
 )
 from veracity.monitoring.sinks import read_payloads
-
-
-def kserve_headers(event_id: str, event_type: str, content_type="application/json") -> dict:
-    """The headers KServe's logger (pkg/logger/worker.go, binary-mode CloudEvents 1.0) sends."""
-    return {
-        "ce-id": event_id,
-        "ce-type": event_type,
-        "ce-source": "http://localhost:9081/",
-        "ce-specversion": "1.0",
-        "ce-time": "2025-03-10T12:00:00.000Z",
-        "ce-inferenceservicename": "veracity-voice",
-        "ce-namespace": "veracity",
-        "ce-component": "transformer",
-        "ce-endpoint": "default",
-        "ce-metadata": "{}",
-        "content-type": content_type,
-    }
-
-
-def verdict(label="AI", snr=12.5) -> dict:
-    row = {"snr_db": snr, "s1_score": 0.91, "aasist_score": 0.7, "label": label,
-           "rule": "tier1_ai", "model_version": "4", "codec": "pcm_s16le"}
-    return {"label": label, "score": 0.9, "confidence": 0.8, "reason": "tier1_ai", "monitoring": row}
 
 
 @pytest.fixture
@@ -60,8 +38,13 @@ def test_pairs_request_and_response_into_one_row(app_and_sink, cfg):
                     headers=kserve_headers("req-2", CE_RESPONSE))
         client.post("/events", content=json.dumps({"instances": []}),
                     headers=kserve_headers("req-2", CE_REQUEST))
+        # the predictor's own events (tensors, no verdict) are acknowledged and skipped
+        predictor = kserve_headers("req-1", CE_RESPONSE) | {"ce-component": "predictor"}
+        r = client.post("/", content=b'{"outputs": []}', headers=predictor)
+        assert r.status_code == 200 and r.json()["component"] == "predictor"
         stats = client.get("/stats").json()
         assert stats["pairing"]["paired"] == 2 and stats["rejected"] == 0
+        assert stats["ignored"] == 1
     rows = read_payloads(sink, cfg.storage).set_index("request_id")
     assert sorted(rows.index) == ["req-1", "req-2"]
     first = rows.loc["req-1"]

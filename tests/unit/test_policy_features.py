@@ -10,8 +10,20 @@ from hypothesis import strategies as st
 
 from veracity.policy import feature_membership, human_feature_score
 
-NATURAL = {"pitch_std_hz": 30.0, "jitter": 0.01, "shimmer": 0.05, "hnr_db": 12.0, "pause_ratio": 0.2}
-SYNTHETIC = {"pitch_std_hz": 1.0, "jitter": 0.0, "shimmer": 0.001, "hnr_db": 40.0, "pause_ratio": 0.0}
+NATURAL = {
+    "pitch_std_hz": 30.0,
+    "jitter": 0.01,
+    "shimmer": 0.05,
+    "hnr_db": 12.0,
+    "pause_ratio": 0.2,
+}
+SYNTHETIC = {
+    "pitch_std_hz": 1.0,
+    "jitter": 0.0,
+    "shimmer": 0.001,
+    "hnr_db": 40.0,
+    "pause_ratio": 0.0,
+}
 
 
 def test_natural_speech_scores_high_and_flat_synthetic_low(cfg):

@@ -36,9 +36,14 @@ def store(tmp_path_factory):
 
 def _cfg(store: Path, name: str):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    return parse_config(raw, {"tracking.uri": f"sqlite:///{store / 'mlruns.db'}",
-                              "tracking.artifact_root": str(store / "mlartifacts"),
-                              "tracking.registered_model": name})
+    return parse_config(
+        raw,
+        {
+            "tracking.uri": f"sqlite:///{store / 'mlruns.db'}",
+            "tracking.artifact_root": str(store / "mlartifacts"),
+            "tracking.registered_model": name,
+        },
+    )
 
 
 def _bundle(tmp_path: Path, tag: str) -> Path:
@@ -51,9 +56,13 @@ def _bundle(tmp_path: Path, tag: str) -> Path:
 
 
 def _register(cfg, tmp_path, tag):
-    return register_challenger(cfg, _bundle(tmp_path, tag), {"gate.stage1.eer": "0.1"},
-                               {"gate.stage1.eer": 0.1},
-                               reports={"gate_report": "reports/gate_report.md"})
+    return register_challenger(
+        cfg,
+        _bundle(tmp_path, tag),
+        {"gate.stage1.eer": "0.1"},
+        {"gate.stage1.eer": 0.1},
+        reports={"gate_report": "reports/gate_report.md"},
+    )
 
 
 def _aliases(cfg):
@@ -87,10 +96,12 @@ def test_challenger_approve_previous_rollback(store, tmp_path):
 
     approval.rollback(cfg, "flow", "carol", "v2 misfires on phone audio")
     assert _aliases(cfg) == {CHAMPION: v1["version"]}
-    assert get_client(cfg).get_model_version("flow", v2["version"]).tags["approval"] == \
-        "rolled_back"
-    actions = [e["action"] for e in approval.read_audit(str(log_path), cfg.storage)
-               if e["model"] == "flow"]
+    assert (
+        get_client(cfg).get_model_version("flow", v2["version"]).tags["approval"] == "rolled_back"
+    )
+    actions = [
+        e["action"] for e in approval.read_audit(str(log_path), cfg.storage) if e["model"] == "flow"
+    ]
     assert actions == ["approve", "approve", "rollback"]
     with pytest.raises(ApprovalError, match="no @previous"):
         approval.rollback(cfg, "flow", "carol", "again")
@@ -135,8 +146,10 @@ def test_uri_resolution(store):
         resolve_artifact_uri("mlflow-artifacts:/1/abc/artifacts/bundle", cfg.gate)
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     proxied = parse_config(raw, {"gate.artifacts_destination": "s3://bucket/mlflow/"})
-    assert resolve_artifact_uri("mlflow-artifacts://host:5000/1/abc/artifacts/bundle",
-                                proxied.gate) == "s3://bucket/mlflow/1/abc/artifacts/bundle"
+    assert (
+        resolve_artifact_uri("mlflow-artifacts://host:5000/1/abc/artifacts/bundle", proxied.gate)
+        == "s3://bucket/mlflow/1/abc/artifacts/bundle"
+    )
     assert parse_model_ref("models:/m@champion") == ("m", "champion", None)
     assert parse_model_ref("m/3") == ("m", None, "3")
     with pytest.raises(RegistryError, match="NAME@alias"):

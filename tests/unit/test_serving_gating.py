@@ -27,8 +27,13 @@ def _verdict(cfg, bundle):
         asked.append(detector)
         result = await predictor.score(windows, detector)
         det = predictor.detectors[detector]
-        return StageScores(detector, det.architecture, det.version, result["p_spoof"],
-                           float(result["clip_p_spoof"][0]))
+        return StageScores(
+            detector,
+            det.architecture,
+            det.version,
+            result["p_spoof"],
+            float(result["clip_p_spoof"][0]),
+        )
 
     transformer.score_windows = score_windows
 

@@ -26,11 +26,15 @@ def _validate(doc, schema):
 
 
 def test_rendered_manifest_validates(cfg, isvc_schema):
-    doc = render_inference_service(cfg, "s3://models/veracity-voice/7/bundle", "veracity-voice@champion")
+    doc = render_inference_service(
+        cfg, "s3://models/veracity-voice/7/bundle", "veracity-voice@champion"
+    )
     _validate(yaml.safe_load(to_yaml(doc)), isvc_schema)
     predictor = doc["spec"]["predictor"]
     container = predictor["containers"][0]
-    assert {"name": "STORAGE_URI", "value": "s3://models/veracity-voice/7/bundle"} in container["env"]
+    assert {"name": "STORAGE_URI", "value": "s3://models/veracity-voice/7/bundle"} in container[
+        "env"
+    ]
     assert container["image"] == image_for(cfg, "predictor")
     assert cfg.pipeline.image_tag in container["image"]
     assert predictor["logger"] == {"mode": "all", "url": cfg.serving.k8s.logger_url}
@@ -63,9 +67,33 @@ def test_cli_deploy_k8s_dry_run(cfg, tmp_path, repo_root, isvc_schema, capsys):
     from veracity.cli import main
 
     out = tmp_path / "isvc.yaml"
-    code = main(["--params", str(repo_root / "params.yaml"), "deploy", "--target", "k8s",
-                 "--dry-run", "--model", "s3://models/bundle", "--out", str(out)])
+    code = main(
+        [
+            "--params",
+            str(repo_root / "params.yaml"),
+            "deploy",
+            "--target",
+            "k8s",
+            "--dry-run",
+            "--model",
+            "s3://models/bundle",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     _validate(yaml.safe_load(out.read_text()), isvc_schema)
-    assert main(["--params", str(repo_root / "params.yaml"), "deploy", "--target", "k8s",
-                 "--model", "s3://models/bundle"]) == 2  # refuses without --dry-run
+    assert (
+        main(
+            [
+                "--params",
+                str(repo_root / "params.yaml"),
+                "deploy",
+                "--target",
+                "k8s",
+                "--model",
+                "s3://models/bundle",
+            ]
+        )
+        == 2
+    )  # refuses without --dry-run

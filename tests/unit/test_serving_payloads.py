@@ -91,7 +91,9 @@ def test_micro_batcher_propagates_errors_to_every_waiter():
     async def main():
         batcher = MicroBatcher(fn, max_batch=4, max_latency_s=0.01)
         return await asyncio.gather(
-            batcher.submit(np.zeros((1, 2))), batcher.submit(np.zeros((1, 2))), return_exceptions=True
+            batcher.submit(np.zeros((1, 2))),
+            batcher.submit(np.zeros((1, 2))),
+            return_exceptions=True,
         )
 
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(main()))

@@ -58,7 +58,9 @@ def register(sub) -> None:
     p.add_argument("--note", default="rollback", help="why (recorded in the audit)")
     p.set_defaults(func=_rollback)
 
-    p = sub.add_parser("resolve-model",
-                       help="print the real location (s3:// or path) of NAME@alias or NAME/VERSION")
+    p = sub.add_parser(
+        "resolve-model",
+        help="print the real location (s3:// or path) of NAME@alias or NAME/VERSION",
+    )
     p.add_argument("ref", help="e.g. veracity-voice@champion")
     p.set_defaults(func=_resolve)

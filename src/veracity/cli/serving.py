@@ -69,7 +69,9 @@ def _deploy(args, cfg) -> int:
 
     uri, version = _storage_uri(args, cfg)
     if not uri.startswith("s3://"):
-        log.warning("storage URI %s is not s3://; KServe's storage initializer may not fetch it", uri)
+        log.warning(
+            "storage URI %s is not s3://; KServe's storage initializer may not fetch it", uri
+        )
     text = to_yaml(render_inference_service(cfg, uri, version))
     if args.out:
         Path(args.out).write_text(text)
@@ -93,9 +95,13 @@ def _predict(args, cfg) -> int:
 def register(sub) -> None:
     """Add serve, deploy and predict."""
     model_help = "bundle: local dir, s3:// URI or NAME@alias (default: <registered model>@champion)"
-    p = sub.add_parser("serve", help="start predictor + transformer on 127.0.0.1 (ports from params)")
+    p = sub.add_parser(
+        "serve", help="start predictor + transformer on 127.0.0.1 (ports from params)"
+    )
     p.add_argument("--model", default=None, help=model_help)
-    p.add_argument("--log-dir", default="data/serving_logs", help="server logs (default: %(default)s)")
+    p.add_argument(
+        "--log-dir", default="data/serving_logs", help="server logs (default: %(default)s)"
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("deploy", help="serve locally, or render the KServe InferenceService")

@@ -37,8 +37,9 @@ def _eer(scores: np.ndarray, y: np.ndarray) -> float:
     return compute_eer(scores[y == 1], scores[y == 0])[0]
 
 
-def paired_bootstrap_eer(targets, challenger_scores, champion_scores, samples: int,
-                         ci: float, seed: int) -> BootstrapResult:
+def paired_bootstrap_eer(
+    targets, challenger_scores, champion_scores, samples: int, ci: float, seed: int
+) -> BootstrapResult:
     """Paired, class-stratified bootstrap CI of ``EER(challenger) - EER(champion)``.
 
     Scores are bonafide-oriented (log-odds or ``1 - p_spoof``) and aligned clip by clip.
@@ -54,10 +55,10 @@ def paired_bootstrap_eer(targets, challenger_scores, champion_scores, samples: i
     rng = np.random.default_rng(seed)
     bona_idx, spoof_idx = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     diffs = np.empty(samples)
-    for i in tqdm(range(samples), desc="paired bootstrap", unit="rep", disable=None,
-                  leave=False):
-        idx = np.concatenate((rng.choice(bona_idx, bona_idx.size),
-                              rng.choice(spoof_idx, spoof_idx.size)))
+    for i in tqdm(range(samples), desc="paired bootstrap", unit="rep", disable=None, leave=False):
+        idx = np.concatenate(
+            (rng.choice(bona_idx, bona_idx.size), rng.choice(spoof_idx, spoof_idx.size))
+        )
         diffs[i] = _eer(a[idx], y[idx]) - _eer(b[idx], y[idx])
     alpha = (1.0 - ci) / 2.0
     eer_a, eer_b = _eer(a, y), _eer(b, y)

@@ -85,8 +85,9 @@ def fit_temperature(logodds, targets, cal_cfg: CalibrationConfig) -> float:
     if z.shape != y.shape:
         raise CalibrationError(f"expected one target per clip, got {z.size} and {y.size}")
     bound = float(np.log(cal_cfg.max_temperature))
-    res = minimize_scalar(_nll_at, bounds=(-bound, bound), args=(z, y), method="bounded",
-                          options={"xatol": 1e-6})
+    res = minimize_scalar(
+        _nll_at, bounds=(-bound, bound), args=(z, y), method="bounded", options={"xatol": 1e-6}
+    )
     temperature = float(np.exp(res.x))
     if abs(res.x) > bound - 1e-3:
         log.warning("temperature %.4g hit the bound calibration.max_temperature", temperature)
@@ -95,7 +96,9 @@ def fit_temperature(logodds, targets, cal_cfg: CalibrationConfig) -> float:
 
 def apply_calibration(logodds, calibration: Calibration | dict) -> np.ndarray:
     """Calibrated ``p_spoof = sigmoid(-z / T)`` for clip log-odds ``z``."""
-    cal = calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
+    cal = (
+        calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
+    )
     z = np.asarray(logodds, dtype=np.float64)
     return expit(-z / cal.temperature)
 
@@ -122,8 +125,9 @@ def choose_threshold(p_spoof, targets, cal_cfg: CalibrationConfig) -> float:
     return float(min(np.nextafter(bona_p[allowed], np.inf), 1.0))
 
 
-def calibrate_scores(logodds, targets, cal_cfg: CalibrationConfig,
-                     fitted_on: str = "dev") -> Calibration:
+def calibrate_scores(
+    logodds, targets, cal_cfg: CalibrationConfig, fitted_on: str = "dev"
+) -> Calibration:
     """Fit the temperature and threshold on dev clips; summarise ECE/Brier/NLL before/after."""
     z = np.asarray(logodds, dtype=np.float64)
     y = np.asarray(targets)

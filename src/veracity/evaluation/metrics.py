@@ -124,9 +124,7 @@ def compute_classification(targets, p_spoof, threshold: float) -> dict[str, floa
     """Accuracy, precision/recall/F1 per class ("ai" = spoof, "human" = bonafide), macro F1."""
     y = check_targets(targets)
     pred = classify(check_scores(p_spoof, "p_spoof"), threshold)
-    prec, rec, f1, _ = skm.precision_recall_fscore_support(
-        y, pred, labels=[0, 1], zero_division=0
-    )
+    prec, rec, f1, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
     return {
         "accuracy": float(skm.accuracy_score(y, pred)),
         "precision_ai": float(prec[0]),
@@ -144,8 +142,12 @@ def compute_confusion(targets, p_spoof, threshold: float) -> dict[str, int]:
     y = check_targets(targets)
     pred = classify(check_scores(p_spoof, "p_spoof"), threshold)
     (tp, fn), (fp, tn) = skm.confusion_matrix(y, pred, labels=[0, 1])
-    return {"ai_as_ai": int(tp), "ai_as_human": int(fn), "human_as_ai": int(fp),
-            "human_as_human": int(tn)}
+    return {
+        "ai_as_ai": int(tp),
+        "ai_as_human": int(fn),
+        "human_as_ai": int(fp),
+        "human_as_human": int(tn),
+    }
 
 
 def reliability_bins(targets, p_spoof, n_bins: int) -> dict[str, np.ndarray]:

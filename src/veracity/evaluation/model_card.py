@@ -32,46 +32,67 @@ LIMITATIONS = (
 
 
 def _metric_lines(metrics: dict[str, Any]) -> list[str]:
-    keys = [("eer", "EER (bonafide target)", "pct"), ("unseen_attack_eer", "unseen-attack EER",
-            "pct"), ("roc_auc", "ROC-AUC", "num"), ("accuracy", "accuracy", "pct"),
-            ("f1_macro", "F1 macro", "num"), ("ece", "ECE", "num"), ("min_tdcf", "min t-DCF",
-            "num")]
-    lines = [f"- {label}: {format_value(metrics.get(k), kind)}" for k, label, kind in keys
-             if k in metrics]
+    keys = [
+        ("eer", "EER (bonafide target)", "pct"),
+        ("unseen_attack_eer", "unseen-attack EER", "pct"),
+        ("roc_auc", "ROC-AUC", "num"),
+        ("accuracy", "accuracy", "pct"),
+        ("f1_macro", "F1 macro", "num"),
+        ("ece", "ECE", "num"),
+        ("min_tdcf", "min t-DCF", "num"),
+    ]
+    lines = [
+        f"- {label}: {format_value(metrics.get(k), kind)}"
+        for k, label, kind in keys
+        if k in metrics
+    ]
     for attack, eer in sorted((metrics.get("attack_eer") or {}).items()):
         lines.append(f"- EER attack {attack}: {format_value(eer, 'pct')}")
     return lines or ["- not evaluated yet"]
 
 
-def render_model_card(name: str, config: dict[str, Any], calibration: dict[str, Any] | None,
-                      metrics: dict[str, Any] | None, approval: dict[str, Any] | None = None,
-                      gate: dict[str, Any] | None = None) -> str:
+def render_model_card(
+    name: str,
+    config: dict[str, Any],
+    calibration: dict[str, Any] | None,
+    metrics: dict[str, Any] | None,
+    approval: dict[str, Any] | None = None,
+    gate: dict[str, Any] | None = None,
+) -> str:
     """Markdown model card for one artifact (or, with ``name`` of a bundle, for a bundle)."""
     lines = [f"# Model card: {name}", ""]
-    lines += ["## Model", "",
-              f"- architecture: {config.get('architecture', 'n/a')}",
-              f"- training data version: `{config.get('dataset_version', 'unknown')}`",
-              f"- code version: `{config.get('git_commit', 'unknown')}`",
-              f"- MLflow run: `{config.get('mlflow_run_id') or 'n/a'}`", ""]
+    lines += [
+        "## Model",
+        "",
+        f"- architecture: {config.get('architecture', 'n/a')}",
+        f"- training data version: `{config.get('dataset_version', 'unknown')}`",
+        f"- code version: `{config.get('git_commit', 'unknown')}`",
+        f"- MLflow run: `{config.get('mlflow_run_id') or 'n/a'}`",
+        "",
+    ]
     lines += ["## Intended use", "", INTENDED_USE, ""]
     lines += ["## Calibration", ""]
     if calibration:
         after = calibration.get("after") or {}
         before = calibration.get("before") or {}
-        lines += [f"- temperature T = {format_value(calibration.get('temperature'))} "
-                  f"(p_spoof = sigmoid(-z / T)), fitted on {calibration.get('fitted_on', 'dev')}",
-                  f"- operating threshold on p_spoof: {format_value(calibration.get('threshold'))}"
-                  f" ({calibration.get('threshold_mode', 'eer')} mode)",
-                  f"- dev ECE before/after: {format_value(before.get('ece'))} / "
-                  f"{format_value(after.get('ece'))}"]
+        lines += [
+            f"- temperature T = {format_value(calibration.get('temperature'))} "
+            f"(p_spoof = sigmoid(-z / T)), fitted on {calibration.get('fitted_on', 'dev')}",
+            f"- operating threshold on p_spoof: {format_value(calibration.get('threshold'))}"
+            f" ({calibration.get('threshold_mode', 'eer')} mode)",
+            f"- dev ECE before/after: {format_value(before.get('ece'))} / "
+            f"{format_value(after.get('ece'))}",
+        ]
     else:
         lines.append("- not calibrated")
     lines += ["", "## Metrics (eval split)", ""] + _metric_lines(metrics or {})
     if gate:
         lines += ["", "## Quality gate", "", f"- verdict: {gate.get('verdict', 'n/a')}"]
-        lines += [f"- {c['model']} {c['check']}: {format_value(c['value'])} "
-                  f"(bound {format_value(c['bound'])}) {c['verdict']}"
-                  for c in gate.get("checks", [])]
+        lines += [
+            f"- {c['model']} {c['check']}: {format_value(c['value'])} "
+            f"(bound {format_value(c['bound'])}) {c['verdict']}"
+            for c in gate.get("checks", [])
+        ]
     lines += ["", "## Known limitations", ""] + [f"- {item}" for item in LIMITATIONS]
     lines += ["", "## Approval", ""]
     if approval:

@@ -38,8 +38,13 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
         fpr, tpr, _ = roc_curve(1 - np.asarray(targets), p_spoof)
         ax.plot(fpr, tpr, label=name)
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8, label="chance")
-    ax.set(title="ROC (AI = positive)", xlabel="False Positive Rate",
-           ylabel="True Positive Rate", xlim=(0, 1), ylim=(0, 1.01))
+    ax.set(
+        title="ROC (AI = positive)",
+        xlabel="False Positive Rate",
+        ylabel="True Positive Rate",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     return fig
@@ -51,16 +56,25 @@ def plot_det(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
     lo, hi = 0.001, 0.5
     for name, (bona, spoof) in curves.items():
         frr, far, _ = compute_det_curve(bona, spoof)
-        ax.plot(norm.ppf(np.clip(far, lo, 1 - lo)), norm.ppf(np.clip(frr, lo, 1 - lo)),
-                label=name)
+        ax.plot(norm.ppf(np.clip(far, lo, 1 - lo)), norm.ppf(np.clip(frr, lo, 1 - lo)), label=name)
     ticks = np.array([0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4])
     ax.set_xticks(norm.ppf(ticks), [f"{t:.0%}" if t >= 0.01 else f"{t:.1%}" for t in ticks])
     ax.set_yticks(norm.ppf(ticks), [f"{t:.0%}" if t >= 0.01 else f"{t:.1%}" for t in ticks])
-    ax.plot(norm.ppf([lo, hi]), norm.ppf([lo, hi]), color="grey", linestyle=":",
-            linewidth=0.8, label="EER line")
-    ax.set(title="DET (bonafide = target)", xlabel="False Acceptance Rate (spoof accepted)",
-           ylabel="False Rejection Rate (bonafide rejected)",
-           xlim=norm.ppf([lo, hi]), ylim=norm.ppf([lo, hi]))
+    ax.plot(
+        norm.ppf([lo, hi]),
+        norm.ppf([lo, hi]),
+        color="grey",
+        linestyle=":",
+        linewidth=0.8,
+        label="EER line",
+    )
+    ax.set(
+        title="DET (bonafide = target)",
+        xlabel="False Acceptance Rate (spoof accepted)",
+        ylabel="False Rejection Rate (bonafide rejected)",
+        xlim=norm.ppf([lo, hi]),
+        ylim=norm.ppf([lo, hi]),
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
     return fig
@@ -82,21 +96,27 @@ def plot_score_histogram(targets, p_spoof, threshold: float, name: str) -> Figur
 
 def plot_confusion(confusion: dict[str, int], name: str) -> Figure:
     """Confusion matrix (rows: true class, columns: predicted class)."""
-    mat = np.array([[confusion["human_as_human"], confusion["human_as_ai"]],
-                    [confusion["ai_as_human"], confusion["ai_as_ai"]]])
+    mat = np.array(
+        [
+            [confusion["human_as_human"], confusion["human_as_ai"]],
+            [confusion["ai_as_human"], confusion["ai_as_ai"]],
+        ]
+    )
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.imshow(mat, cmap="Blues")
     for (i, j), v in np.ndenumerate(mat):
-        ax.text(j, i, str(v), ha="center", va="center",
-                color="white" if v > mat.max() / 2 else "black")
+        ax.text(
+            j, i, str(v), ha="center", va="center", color="white" if v > mat.max() / 2 else "black"
+        )
     ax.set_xticks([0, 1], ["HUMAN", "AI"])
     ax.set_yticks([0, 1], ["HUMAN", "AI"])
     ax.set(title=f"Confusion matrix: {name}", xlabel="predicted", ylabel="true")
     return fig
 
 
-def plot_reliability(targets, p_by_name: dict[str, np.ndarray], n_bins: int,
-                     title: str = "Reliability diagram") -> Figure:
+def plot_reliability(
+    targets, p_by_name: dict[str, np.ndarray], n_bins: int, title: str = "Reliability diagram"
+) -> Figure:
     """Reliability diagram: mean ``p_spoof`` against observed spoof share, per bin."""
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8, label="perfect")
@@ -104,8 +124,13 @@ def plot_reliability(targets, p_by_name: dict[str, np.ndarray], n_bins: int,
         bins = reliability_bins(targets, p, n_bins)
         used = bins["count"] > 0
         ax.plot(bins["mean_p"][used], bins["frequency"][used], marker="o", label=name)
-    ax.set(title=title, xlabel="mean predicted p_spoof", ylabel="observed share of AI clips",
-           xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        title=title,
+        xlabel="mean predicted p_spoof",
+        ylabel="observed share of AI clips",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left")
     return fig

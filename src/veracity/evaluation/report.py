@@ -41,8 +41,10 @@ def format_value(value: Any, kind: str = "num") -> str:
 
 def _img(title: str, png: bytes) -> str:
     data = base64.b64encode(png).decode()
-    return (f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(title)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(title)}</figcaption></figure>"
+    )
 
 
 def _dict_table(title: str, per_model: dict[str, dict], key: str) -> str:
@@ -52,16 +54,23 @@ def _dict_table(title: str, per_model: dict[str, dict], key: str) -> str:
     head = "".join(f"<th>{html.escape(n)}</th>" for n in per_model)
     body = "".join(
         f"<tr><td>{html.escape(k)}</td>"
-        + "".join(f"<td>{format_value((met.get(key) or {}).get(k), 'pct')}</td>"
-                  for met in per_model.values())
+        + "".join(
+            f"<td>{format_value((met.get(key) or {}).get(k), 'pct')}</td>"
+            for met in per_model.values()
+        )
         + "</tr>"
         for k in keys
     )
     return f"<h2>{html.escape(title)}</h2><table><tr><th></th>{head}</tr>{body}</table>"
 
 
-def render_evaluation_html(title: str, context: dict[str, Any], per_model: dict[str, dict],
-                           images: dict[str, bytes], notes: list[str]) -> str:
+def render_evaluation_html(
+    title: str,
+    context: dict[str, Any],
+    per_model: dict[str, dict],
+    images: dict[str, bytes],
+    notes: list[str],
+) -> str:
     """One-page HTML report: summary table, per-attack and per-duration EER, plots, notes."""
     head = "".join(f"<th>{html.escape(n)}</th>" for n in per_model)
     rows = "".join(
@@ -70,13 +79,16 @@ def render_evaluation_html(title: str, context: dict[str, Any], per_model: dict[
         + "</tr>"
         for key, label, kind in _ROWS
     )
-    ctx = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
-                  for k, v in context.items())
+    ctx = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in context.items()
+    )
     figs = "".join(_img(name, png) for name, png in images.items())
     note_items = "".join(f"<li>{html.escape(n)}</li>" for n in notes) or "<li>none</li>"
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
-             "figure{display:inline-block;margin:6px}img{max-width:340px}")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+        "figure{display:inline-block;margin:6px}img{max-width:340px}"
+    )
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><ul>{ctx}</ul>"

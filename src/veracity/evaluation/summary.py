@@ -45,8 +45,13 @@ def duration_eers(scores: pd.DataFrame, edges: list[float]) -> dict[str, float |
     return out
 
 
-def summarize_scores(scores: pd.DataFrame, calibration: Calibration, train_attacks: set[str],
-                     eval_cfg: EvaluationConfig, ece_bins: int) -> dict:
+def summarize_scores(
+    scores: pd.DataFrame,
+    calibration: Calibration,
+    train_attacks: set[str],
+    eval_cfg: EvaluationConfig,
+    ece_bins: int,
+) -> dict:
     """Every metric of the evaluate step for one model (JSON-safe dict).
 
     ``train_attacks``: attacks present in the training split; eval attacks outside it are

@@ -89,8 +89,6 @@ def parse_asv_scores(lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 "score'; use the ASVspoof 2019 ASV score file format"
             ) from None
         if key not in groups:
-            raise MetricError(
-                f"ASV score line {number}: expected key in {ASV_KEYS}, got {key!r}"
-            )
+            raise MetricError(f"ASV score line {number}: expected key in {ASV_KEYS}, got {key!r}")
         groups[key].append(score)
     return tuple(np.asarray(groups[k], dtype=np.float64) for k in ASV_KEYS)

@@ -168,11 +168,17 @@ class HeteroGraphAttention(nn.Module):
         scores = torch.cat(
             [
                 torch.cat(
-                    [hidden[:, :n1, :n1] @ self.att_weight11, hidden[:, :n1, n1:] @ self.att_weight12],
+                    [
+                        hidden[:, :n1, :n1] @ self.att_weight11,
+                        hidden[:, :n1, n1:] @ self.att_weight12,
+                    ],
                     dim=2,
                 ),
                 torch.cat(
-                    [hidden[:, n1:, :n1] @ self.att_weight12, hidden[:, n1:, n1:] @ self.att_weight22],
+                    [
+                        hidden[:, n1:, :n1] @ self.att_weight12,
+                        hidden[:, n1:, n1:] @ self.att_weight22,
+                    ],
                     dim=2,
                 ),
             ],
@@ -182,7 +188,9 @@ class HeteroGraphAttention(nn.Module):
 
         master_scores = torch.tanh(self.att_projM(x * master)) @ self.att_weightM
         master_att = torch.softmax(master_scores / self.temperature, dim=-2)  # [B, N, 1]
-        master = self.proj_with_attM(master_att.transpose(1, 2) @ x) + self.proj_without_attM(master)
+        master = self.proj_with_attM(master_att.transpose(1, 2) @ x) + self.proj_without_attM(
+            master
+        )
 
         out = self.proj_with_att(attention @ x) + self.proj_without_att(x)
         out = F.selu(self.bn(out.reshape(-1, out.shape[-1])).reshape(out.shape))
@@ -228,8 +236,12 @@ class AASIST(nn.Module):
         self.nb_samp = nb_samp
         # what rebuilds this structure (saved in an artifact's config.json)
         self.model_config: dict[str, Any] = {
-            "filts": filts, "gat_dims": gat_dims, "pool_ratios": pool_ratios,
-            "temperatures": temperatures, "first_conv": first_conv, "nb_samp": nb_samp,
+            "filts": filts,
+            "gat_dims": gat_dims,
+            "pool_ratios": pool_ratios,
+            "temperatures": temperatures,
+            "first_conv": first_conv,
+            "nb_samp": nb_samp,
         }
         channels = filts[-1][-1]
         self.conv_time = SincFrontEnd(filts[0], first_conv)
@@ -237,7 +249,10 @@ class AASIST(nn.Module):
         block_dims = [filts[1], filts[2], filts[3], filts[4], filts[4], filts[4]]
         # each block sits in its own Sequential so the keys read encoder.<i>.0.<param>
         self.encoder = nn.Sequential(
-            *(nn.Sequential(ResidualBlock(a, b, first=i == 0)) for i, (a, b) in enumerate(block_dims))
+            *(
+                nn.Sequential(ResidualBlock(a, b, first=i == 0))
+                for i, (a, b) in enumerate(block_dims)
+            )
         )
         self.pos_S = nn.Parameter(torch.randn(1, SPECTRAL_NODES, channels))
         self.master1 = nn.Parameter(torch.randn(1, 1, gat_dims[0]))
@@ -281,8 +296,14 @@ class AASIST(nn.Module):
         return self.encoder(x)
 
     def _branch(
-        self, hetero_a: HeteroGraphAttention, hetero_b: HeteroGraphAttention,
-        pool_s: GraphPool, pool_t: GraphPool, master: Tensor, out_t: Tensor, out_s: Tensor,
+        self,
+        hetero_a: HeteroGraphAttention,
+        hetero_b: HeteroGraphAttention,
+        pool_s: GraphPool,
+        pool_t: GraphPool,
+        master: Tensor,
+        out_t: Tensor,
+        out_s: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor]:
         t1, s1, m1 = hetero_a(out_t, out_s, master)
         s1, t1 = pool_s(s1), pool_t(t1)
@@ -299,12 +320,22 @@ class AASIST(nn.Module):
         out_t = self.pool_T(self.GAT_layer_T(temporal))
 
         t1, s1, m1 = self._branch(
-            self.HtrgGAT_layer_ST11, self.HtrgGAT_layer_ST12, self.pool_hS1, self.pool_hT1,
-            self.master1, out_t, out_s,
+            self.HtrgGAT_layer_ST11,
+            self.HtrgGAT_layer_ST12,
+            self.pool_hS1,
+            self.pool_hT1,
+            self.master1,
+            out_t,
+            out_s,
         )
         t2, s2, m2 = self._branch(
-            self.HtrgGAT_layer_ST21, self.HtrgGAT_layer_ST22, self.pool_hS2, self.pool_hT2,
-            self.master2, out_t, out_s,
+            self.HtrgGAT_layer_ST21,
+            self.HtrgGAT_layer_ST22,
+            self.pool_hS2,
+            self.pool_hT2,
+            self.master2,
+            out_t,
+            out_s,
         )
         out_t = torch.maximum(self.drop_way(t1), self.drop_way(t2))
         out_s = torch.maximum(self.drop_way(s1), self.drop_way(s2))

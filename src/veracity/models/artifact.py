@@ -88,7 +88,9 @@ def _read_json(path: Path, what: str, fix: str) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelArtifactError(f"{path} is not valid JSON ({exc}); {fix}") from exc
     if not isinstance(data, dict):
-        raise ModelArtifactError(f"{path} must hold a JSON object, got {type(data).__name__}; {fix}")
+        raise ModelArtifactError(
+            f"{path} must hold a JSON object, got {type(data).__name__}; {fix}"
+        )
     return data
 
 
@@ -97,7 +99,9 @@ def load_artifact(artifact_dir: Path) -> LoadedModel:
     artifact_dir = Path(artifact_dir)
     fix = "write the directory with save_artifact (veracity train / veracity models import-aasist)"
     if not artifact_dir.is_dir():
-        raise ModelArtifactError(f"expected a model artifact directory at {artifact_dir}, none; {fix}")
+        raise ModelArtifactError(
+            f"expected a model artifact directory at {artifact_dir}, none; {fix}"
+        )
     config = _read_json(artifact_dir / CONFIG_FILE, "config.json", fix)
     architecture = config.get("architecture")
     if architecture not in ARCHITECTURES or not isinstance(config.get("model_config"), dict):
@@ -111,7 +115,9 @@ def load_artifact(artifact_dir: Path) -> LoadedModel:
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
-        raise ModelArtifactError(f"{weights} is not a readable safetensors file ({exc}); {fix}") from exc
+        raise ModelArtifactError(
+            f"{weights} is not a readable safetensors file ({exc}); {fix}"
+        ) from exc
     model = build_from_config(architecture, config["model_config"])
     check_state_keys(model, state, str(weights))
     model.load_state_dict(state, strict=True)

@@ -11,6 +11,9 @@ which pays a thread-pool barrier. :class:`FastAASIST` computes the same function
   attention temperatures folded into the attention vectors;
 * channels-last (NHWC) convolutions, in-place SELU and residual adds;
 * max pooling as a maximum of strided views (no indices, no padding bookkeeping);
+* the first block (1 -> 32 channels at full time resolution, the bulk of the FLOPs)
+  rebuilt as an im2col matmul + one 33-channel conv that also computes the residual
+  path, and run in time tiles so its 60 MB of activations stay in cache;
 * the graph-attention stage run on one intra-op thread, where barrier cost dominates.
 
 :func:`tune_allocator` keeps freed activations in the heap instead of returning them to
@@ -29,9 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from veracity.models.aasist import AASIST, GraphAttention, HeteroGraphAttention, GraphPool
+from veracity.config import FastPathConfig
+from veracity.models.aasist import AASIST, GraphAttention, GraphPool, HeteroGraphAttention
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TILE_COLUMNS = 3072  # params.yaml models.fastpath.tile_columns
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -88,7 +94,8 @@ class _FastBlock(nn.Module):
         super().__init__()
         scale, shift = _bn_scale_shift(block.bn2)
         self.conv1 = _nhwc_conv(
-            block.conv1.weight * scale[:, None, None, None], block.conv1.bias * scale + shift,
+            block.conv1.weight * scale[:, None, None, None],
+            block.conv1.bias * scale + shift,
             padding=(1, 1),
         )
         self.conv2 = _nhwc_conv(block.conv2.weight, block.conv2.bias, padding=(0, 1))
@@ -114,7 +121,7 @@ class _FastFirstBlock(nn.Module):
     (3 % more FLOPs; no separate single-channel conv, no add pass).
     """
 
-    def __init__(self, block) -> None:
+    def __init__(self, block, tile_columns: int = DEFAULT_TILE_COLUMNS) -> None:
         super().__init__()
         scale, shift = _bn_scale_shift(block.bn2)
         out_ch = block.conv1.out_channels
@@ -126,19 +133,42 @@ class _FastFirstBlock(nn.Module):
         w2 = torch.zeros(out_ch, out_ch + 1, 2, 3)
         w2[:, :out_ch] = block.conv2.weight
         w2[:, out_ch, 0, :] = block.conv_downsample.weight[:, 0, 0, :]
-        self.conv2 = _nhwc_conv(w2, block.conv2.bias + block.conv_downsample.bias, padding=(0, 1))
+        # time tiling does the padding itself: conv2 runs "valid" over each tile
+        self.conv2 = _nhwc_conv(w2, block.conv2.bias + block.conv_downsample.bias, padding=(0, 0))
         self.out_ch = out_ch
+        self.tile_columns = tile_columns
 
     def forward(self, z: Tensor) -> Tensor:
-        """Pre-SELU input ``z`` ``[B, H, W]`` -> ``[B, C, H, W // 3]`` (NHWC)."""
+        """Pre-SELU input ``z`` ``[B, H, W]`` -> ``[B, C, H, W // 3]`` (NHWC).
+
+        Computed in tiles along time so that the 33-channel buffer of one tile stays in
+        cache between the matmul, the SELU, conv2 and the pooling.
+        """
         b, h, w = z.shape
-        xp = F.pad(F.selu(z), (1, 1, 1, 1))
-        zp = F.pad(z, (0, 0, 0, 1))  # row r of the buffer carries z[r]; the extra row is 0
-        taps = [xp[:, dh : dh + h + 1, dw : dw + w] for dh in (0, 1) for dw in (0, 1, 2)]
-        patches = torch.stack([*taps, zp, torch.ones_like(zp)], dim=-1)
-        buf = torch.mm(patches.view(-1, 8), self.mix).view(b, h + 1, w, self.out_ch + 1)
-        F.selu(buf, inplace=True)
-        return _pool3(self.conv2(buf.permute(0, 3, 1, 2)))
+        frames = w // 3
+        xp = F.pad(F.selu(z), (2, 2, 1, 1))  # x column c sits at xp column c + 2
+        zp = F.pad(z, (1, 1, 0, 1))  # z column c sits at zp column c + 1; extra row is 0
+        step = max(self.tile_columns // (3 * b), 8)  # pooled frames per tile
+        tiles = []
+        for p0 in range(0, frames, step):
+            p1 = min(p0 + step, frames)
+            c0, n = 3 * p0 - 1, 3 * (p1 - p0) + 2  # buffer columns c0 .. c0 + n - 1
+            taps = [
+                xp[:, dh : dh + h + 1, c0 + 1 + dw : c0 + 1 + dw + n]
+                for dh in (0, 1)
+                for dw in (0, 1, 2)
+            ]
+            zt = zp[:, :, c0 + 1 : c0 + 1 + n]
+            patches = torch.stack([*taps, zt, torch.ones_like(zt)], dim=-1)
+            buf = torch.mm(patches.view(-1, 8), self.mix).view(b, h + 1, n, self.out_ch + 1)
+            F.selu(buf, inplace=True)
+            # conv2 zero-pads the buffer in time: columns outside 0 .. w - 1 must be 0
+            if c0 < 0:
+                buf[:, :, :-c0].zero_()
+            if c0 + n > w:
+                buf[:, :, w - c0 :].zero_()
+            tiles.append(_pool3(self.conv2(buf.permute(0, 3, 1, 2))))
+        return tiles[0] if len(tiles) == 1 else torch.cat(tiles, dim=-1)
 
 
 def _nhwc_conv(weight: Tensor, bias: Tensor, padding: tuple[int, int]) -> nn.Conv2d:
@@ -200,7 +230,9 @@ class _FastHSGAL(nn.Module):
 
         master_scores = torch.tanh(self.att_projM(x * master)) @ self.att_weightM
         master_att = torch.softmax(master_scores, dim=-2)
-        master = self.proj_with_attM(master_att.transpose(1, 2) @ x) + self.proj_without_attM(master)
+        master = self.proj_with_attM(master_att.transpose(1, 2) @ x) + self.proj_without_attM(
+            master
+        )
 
         out = F.selu(self.proj(torch.cat([attention @ x, x], dim=-1)))
         return out[:, :n1], out[:, n1:], master
@@ -216,7 +248,7 @@ def _fast_pool(pool: GraphPool, h: Tensor) -> Tensor:
 class FastAASIST(nn.Module):
     """Inference-only AASIST computing the same logits as :class:`AASIST` in eval mode."""
 
-    def __init__(self, model: AASIST) -> None:
+    def __init__(self, model: AASIST, tile_columns: int = DEFAULT_TILE_COLUMNS) -> None:
         super().__init__()
         model = model.eval()
         self.model_config = dict(model.model_config)
@@ -225,7 +257,9 @@ class FastAASIST(nn.Module):
             scale, shift = _bn_scale_shift(model.first_bn)
             self.first_scale, self.first_shift = float(scale), float(shift)
             first, *rest = [seq[0] for seq in model.encoder]
-            self.blocks = nn.ModuleList([_FastFirstBlock(first), *(_FastBlock(b) for b in rest)])
+            self.blocks = nn.ModuleList(
+                [_FastFirstBlock(first, tile_columns), *(_FastBlock(b) for b in rest)]
+            )
             self.pos_S = model.pos_S
             self.master1, self.master2 = model.master1, model.master2
             self.gat_s, self.gat_t = _FastGAT(model.GAT_layer_S), _FastGAT(model.GAT_layer_T)
@@ -275,7 +309,11 @@ class FastAASIST(nn.Module):
             t2, s2, m2 = self._branch(
                 self.hs21, self.hs22, p["pool_hS2"], p["pool_hT2"], self.master2, out_t, out_s
             )
-            out_t, out_s, master = torch.maximum(t1, t2), torch.maximum(s1, s2), torch.maximum(m1, m2)
+            out_t, out_s, master = (
+                torch.maximum(t1, t2),
+                torch.maximum(s1, s2),
+                torch.maximum(m1, m2),
+            )
             hidden = torch.cat(
                 [
                     out_t.abs().amax(dim=1),
@@ -293,11 +331,15 @@ class FastAASIST(nn.Module):
         return self.forward_with_hidden(wave)[1]
 
 
-def optimize_for_inference(model: nn.Module) -> nn.Module:
+def optimize_for_inference(
+    model: nn.Module, fastpath_cfg: FastPathConfig | None = None
+) -> nn.Module:
     """The serving form of a detector: :class:`FastAASIST` for AASIST, else ``model.eval()``.
 
-    The result is for inference only (no gradients; call it under ``torch.inference_mode``).
+    ``fastpath_cfg`` (``cfg.models.fastpath``) sets the time-tile size; the default is
+    params.yaml's. The result is for inference only (call it under ``torch.inference_mode``).
     """
     if isinstance(model, AASIST):
-        return FastAASIST(model)
+        tile = fastpath_cfg.tile_columns if fastpath_cfg is not None else DEFAULT_TILE_COLUMNS
+        return FastAASIST(model, tile_columns=tile)
     return model.eval()

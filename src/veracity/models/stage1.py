@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 from transformers import Wav2Vec2Config, Wav2Vec2Model
 
@@ -69,7 +68,9 @@ class Stage1Detector(nn.Module):
         self.apply_freezing()
 
     @classmethod
-    def from_params(cls, stage1_cfg: Stage1Config, pretrained_dir: Path | None = None) -> Stage1Detector:
+    def from_params(
+        cls, stage1_cfg: Stage1Config, pretrained_dir: Path | None = None
+    ) -> Stage1Detector:
         """Build from ``models.stage1``; ``pretrained_dir`` is a local Hugging Face directory.
 
         The URI in ``stage1_cfg.pretrained`` is resolved by the caller
@@ -114,7 +115,9 @@ class Stage1Detector(nn.Module):
         frames = self.encoder(wave, attention_mask=attention_mask).last_hidden_state
         if attention_mask is None:
             return frames.mean(dim=1)
-        frame_mask = self.encoder._get_feature_vector_attention_mask(frames.shape[1], attention_mask)
+        frame_mask = self.encoder._get_feature_vector_attention_mask(
+            frames.shape[1], attention_mask
+        )
         weights = frame_mask.to(frames.dtype).unsqueeze(-1)
         return (frames * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 

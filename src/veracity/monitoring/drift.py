@@ -91,6 +91,18 @@ def select_window(rows: pd.DataFrame, start: datetime, end: datetime) -> pd.Data
     return rows.loc[mask.fillna(False)].reset_index(drop=True)
 
 
+def drop_duplicate_requests(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``request_id`` (the first): the transformer's own logger and the
+    CloudEvents receiver may both have logged the same prediction. Rows without an id stay."""
+    if rows.empty or "request_id" not in rows:
+        return rows
+    ids = rows["request_id"]
+    dup = ids.notna() & ids.duplicated(keep="first")
+    if dup.any():
+        log.info("dropping %d duplicate payload rows (same request_id)", int(dup.sum()))
+    return rows.loc[~dup].reset_index(drop=True)
+
+
 def verdict_mix(labels: pd.Series) -> dict[str, Any]:
     """Share and count of each verdict label (HUMAN, AI, INCONCLUSIVE, plus any other seen)."""
     counts = labels.fillna("MISSING").astype(str).value_counts()

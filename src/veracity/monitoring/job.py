@@ -17,7 +17,13 @@ import pandas as pd
 
 from veracity.config import Config
 from veracity.errors import InputError, StorageError
-from veracity.monitoring.drift import DriftSummary, build_drift_report, parse_window, select_window
+from veracity.monitoring.drift import (
+    DriftSummary,
+    build_drift_report,
+    drop_duplicate_requests,
+    parse_window,
+    select_window,
+)
 from veracity.monitoring.sinks import read_payloads
 from veracity.storage import is_s3_uri, make_s3_client, split_s3_uri
 
@@ -86,6 +92,17 @@ def plot_inconclusive(series: list[dict], path: Path) -> Path | None:
     return path
 
 
+def _select_experiment(mlflow, cfg: Config) -> None:
+    """Use the monitoring experiment, created beside the tracking experiment's artifacts (a
+    bare ``set_experiment`` would put a local store's artifacts under ./mlruns)."""
+    client = mlflow.MlflowClient()
+    name = cfg.monitoring.drift.experiment
+    if client.get_experiment_by_name(name) is None:
+        training = client.get_experiment_by_name(cfg.tracking.experiment)
+        client.create_experiment(name, artifact_location=training.artifact_location if training else None)
+    mlflow.set_experiment(name)
+
+
 def log_to_mlflow(cfg: Config, summary: DriftSummary, out: Path) -> str | None:
     """Log the report files and headline numbers to MLflow; returns the run id. A missing or
     unreachable tracking server is logged, not fatal: the files on disk are the report."""
@@ -95,7 +112,7 @@ def log_to_mlflow(cfg: Config, summary: DriftSummary, out: Path) -> str | None:
         from veracity.registry.tracking import configure_tracking
 
         configure_tracking(cfg)
-        mlflow.set_experiment(cfg.monitoring.drift.experiment)
+        _select_experiment(mlflow, cfg)
         with mlflow.start_run(run_name=f"drift-{summary.window.get('end', '')[:19]}") as run:
             mlflow.set_tags({"veracity.kind": "drift", "model": summary.model or "",
                              "status": summary.status})
@@ -141,7 +158,7 @@ def run_drift_job(
         ref_df = pd.read_parquet(ref_path)
     source = payloads or cfg.monitoring.sink
     rows = read_payloads(source, cfg.storage, since=start)
-    current = select_window(rows, start, end)
+    current = drop_duplicate_requests(select_window(rows, start, end))
     window = {"since": since, "start": start.isoformat(), "end": end.isoformat(),
               "payloads": str(source), "reference": str(reference or model)}
     log.info("drift window %s .. %s: %d of %d logged rows", start, end, len(current), len(rows))

@@ -34,6 +34,8 @@ CE_REQUEST = "org.kubeflow.serving.inference.request"
 CE_RESPONSE = "org.kubeflow.serving.inference.response"
 REQUIRED_HEADERS = ("ce-id", "ce-type", "ce-source", "ce-specversion")
 SPEC_VERSIONS = ("1.0",)
+# The InferenceService logs every component; only the transformer's verdicts carry rows.
+IGNORED_COMPONENTS = ("predictor", "explainer")
 EXTENSIONS = {"ce-inferenceservicename": "inference_service", "ce-namespace": "namespace",
               "ce-component": "component", "ce-endpoint": "endpoint", "ce-time": "event_time"}
 
@@ -155,7 +157,7 @@ def create_receiver_app(monitoring_cfg: MonitoringConfig, storage_cfg: StorageCo
     """The FastAPI app: ``POST /`` (and ``/events``) takes events; ``GET /healthz``,
     ``GET /stats`` report. The payload logger is closed (flushed) at shutdown."""
     rcfg = monitoring_cfg.receiver
-    state: dict[str, Any] = {"logger": payload_logger, "rejected": 0, "accepted": 0}
+    state: dict[str, Any] = {"logger": payload_logger, "rejected": 0, "accepted": 0, "ignored": 0}
     pairer = EventPairer(rcfg.pair_timeout_s, rcfg.max_pending)
 
     @asynccontextmanager
@@ -172,6 +174,10 @@ def create_receiver_app(monitoring_cfg: MonitoringConfig, storage_cfg: StorageCo
     async def receive(request: Request):
         headers = {k.lower(): v for k, v in request.headers.items()}
         body = await request.body()
+        component = headers.get("ce-component")
+        if component in IGNORED_COMPONENTS and all(headers.get(h) for h in REQUIRED_HEADERS):
+            state["ignored"] += 1  # detector tensors: no monitoring row in them
+            return JSONResponse({"ignored": headers["ce-id"], "component": component})
         try:
             event_id, event_type, meta, payload = parse_event(headers, body)
             if event_type == CE_RESPONSE:
@@ -201,6 +207,7 @@ def create_receiver_app(monitoring_cfg: MonitoringConfig, storage_cfg: StorageCo
     @app.get("/stats")
     async def stats():
         return {"accepted": state["accepted"], "rejected": state["rejected"],
+                "ignored": state["ignored"],
                 "pairing": dict(pairer.counts), "payload_log": state["logger"].stats()}
 
     return app

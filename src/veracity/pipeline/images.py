@@ -50,17 +50,44 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _imports_of(path: Path) -> set[str]:
-    """Absolute module names imported anywhere in ``path`` (module and function level)."""
+def _imports_of(path: Path) -> tuple[set[str], set[str]]:
+    """(eager, lazy) absolute module names imported in ``path``.
+
+    Eager: imports at any level (steps import lazily inside functions, which still run).
+    Lazy: imports inside a module-level ``__getattr__`` (PEP 562), which run only when
+    someone asks the module for a name it does not define (see :func:`third_party_modules`).
+    """
     tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
+    lazy_nodes = {
+        id(n)
+        for fn in tree.body
+        if isinstance(fn, ast.FunctionDef) and fn.name == "__getattr__"
+        for n in ast.walk(fn)
+    }
+    eager: set[str] = set()
+    lazy: set[str] = set()
     for node in ast.walk(tree):
+        names: set[str] = set()
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            names = {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
             # ``from veracity.steps import ingest`` imports the submodule veracity.steps.ingest
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            names = {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        (lazy if id(node) in lazy_nodes else eager).update(names)
+    return eager, lazy
+
+
+def _defined_names(path: Path) -> set[str]:
+    """Names a module defines at top level (functions, classes, assignments, imports)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
     return names
 
 
@@ -70,6 +97,19 @@ def _veracity_file(module: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _lazy_targets(path: Path, third: set[str]) -> list[Path]:
+    """Files a module's ``__getattr__`` imports (third-party ones go into ``third``)."""
+    files = []
+    for name in _imports_of(path)[1]:
+        if name.split(".")[0] == "veracity":
+            file = _veracity_file(name)
+            if file is not None:
+                files.append(file)
+        elif name.split(".")[0] not in sys.stdlib_module_names:
+            third.add(name.split(".")[0])
+    return files
 
 
 def third_party_modules(entry: Path) -> tuple[set[str], set[str]]:
@@ -86,7 +126,8 @@ def third_party_modules(entry: Path) -> tuple[set[str], set[str]]:
         if path in seen_files:
             continue
         seen_files.add(path)
-        for name in _imports_of(path):
+        eager, _ = _imports_of(path)
+        for name in eager:
             top = name.split(".")[0]
             if top == "veracity":
                 parts = name.split(".")
@@ -97,8 +138,13 @@ def third_party_modules(entry: Path) -> tuple[set[str], set[str]]:
                     if file is not None:
                         seen_modules.add(mod)
                         todo.append(file)
-                    elif i == len(parts) and _veracity_file(".".join(parts[:-1])) is None:
+                        continue
+                    parent = _veracity_file(".".join(parts[:-1]))
+                    if i == len(parts) and parent is None:
                         raise FileNotFoundError(f"{path} imports {name}, which does not exist")
+                    if i == len(parts) and parts[-1] not in _defined_names(parent):
+                        # a PEP 562 lazy attribute: its ``__getattr__`` imports do run
+                        todo.extend(_lazy_targets(parent, third))
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third.add(top)
     return third, seen_modules

@@ -166,7 +166,12 @@ def run_local(
     failed = [t["task"] for t in tasks if t["status"] == "failed" and t["task"] != "summarize-run"]
     summary = build_summary(
         state="FAILED" if failed else "SUCCEEDED",
-        error=f"failed tasks: {', '.join(failed)}" if failed else "",
+        error=(
+            f"failed tasks: {', '.join(tracker.display.get(t, t) for t in failed)}; "
+            f"their output is in {log_path}"
+            if failed
+            else ""
+        ),
         params_yaml=params_yaml,
         overrides=list(overrides),
         source=source,

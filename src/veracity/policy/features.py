@@ -30,9 +30,7 @@ def feature_membership(value: float, low: float, high: float, falloff: float) ->
     return max(0.0, 1.0 - distance / margin) if margin > 0 else 0.0
 
 
-def human_feature_score(
-    handcrafted: Mapping[str, float], policy_cfg: PolicyConfig
-) -> float | None:
+def human_feature_score(handcrafted: Mapping[str, float], policy_cfg: PolicyConfig) -> float | None:
     """Mean in-range membership of the configured features, in [0, 1]; None if none is usable.
 
     ``handcrafted`` is the dict of :func:`veracity.media.extract_handcrafted` (keys

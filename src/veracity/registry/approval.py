@@ -90,11 +90,19 @@ def _require(value: str, what: str) -> str:
     return value.strip()
 
 
-def _record(cfg, client, action: str, name: str, version: str | None, reviewer: str,
-            note: str, **extra) -> dict:
-    entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "action": action,
-             "model": name, "version": version, "reviewer": reviewer, "note": note,
-             "tracking_uri": client.tracking_uri, **extra}
+def _record(
+    cfg, client, action: str, name: str, version: str | None, reviewer: str, note: str, **extra
+) -> dict:
+    entry = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "action": action,
+        "model": name,
+        "version": version,
+        "reviewer": reviewer,
+        "note": note,
+        "tracking_uri": client.tracking_uri,
+        **extra,
+    }
     append_audit(audit_log_location(cfg, client.tracking_uri), entry, cfg.storage)
     log.info("%s %s version %s by %s", action, name, version, reviewer)
     return entry
@@ -104,6 +112,8 @@ def _update_card(client, mv, approval: dict) -> None:
     """Rewrite the bundle's model card with the approval record (in the run's artifacts)."""
     import tempfile
 
+    from mlflow.exceptions import MlflowException
+
     from veracity.evaluation.model_card import set_approval_section
 
     if not mv.run_id:
@@ -111,7 +121,7 @@ def _update_card(client, mv, approval: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             local = client.download_artifacts(mv.run_id, "bundle/model_card.md", tmp)
-        except Exception as exc:  # noqa: BLE001 - a missing card must not block approval
+        except (MlflowException, OSError) as exc:  # a missing card must not block approval
             log.warning("model card of version %s not updated: %s", mv.version, exc)
             return
         text = set_approval_section(Path(local).read_text(), approval)
@@ -142,8 +152,12 @@ def approve(cfg, name: str, version: str, reviewer: str, note: str) -> dict:
     if old is not None and str(old) == str(version):
         raise ApprovalError(f"{name} version {version} is already the champion")
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    approval = {"approval": "approved", "approved_by": reviewer, "approved_at": now,
-                "approval_note": note}
+    approval = {
+        "approval": "approved",
+        "approved_by": reviewer,
+        "approved_at": now,
+        "approval_note": note,
+    }
     for key, value in approval.items():
         client.set_model_version_tag(name, str(version), key, value)
     if old is not None:
@@ -152,12 +166,30 @@ def approve(cfg, name: str, version: str, reviewer: str, note: str) -> dict:
     client.set_registered_model_alias(name, CHAMPION, str(version))
     if str(aliases.get(CHALLENGER)) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
-    _update_card(client, mv, {"state": "approved", "reviewer": reviewer, "time": now,
-                              "note": note, "previous_champion": old or "none"})
-    return _record(cfg, client, "approve", name, str(version), reviewer, note,
-                   previous_champion=str(old) if old is not None else None, source=mv.source,
-                   gate_report=tags.get("gate_report"),
-                   evaluation_report=tags.get("evaluation_report"))
+    _update_card(
+        client,
+        mv,
+        {
+            "state": "approved",
+            "reviewer": reviewer,
+            "time": now,
+            "note": note,
+            "previous_champion": old or "none",
+        },
+    )
+    return _record(
+        cfg,
+        client,
+        "approve",
+        name,
+        str(version),
+        reviewer,
+        note,
+        previous_champion=str(old) if old is not None else None,
+        source=mv.source,
+        gate_report=tags.get("gate_report"),
+        evaluation_report=tags.get("evaluation_report"),
+    )
 
 
 def reject(cfg, name: str, version: str, reviewer: str, note: str) -> dict:
@@ -175,13 +207,26 @@ def reject(cfg, name: str, version: str, reviewer: str, note: str) -> dict:
             "to restore the previous champion first"
         )
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    for key, value in {TAG_APPROVAL: "rejected", "rejected_by": reviewer, "rejected_at": now,
-                       "rejection_note": note}.items():
+    for key, value in {
+        TAG_APPROVAL: "rejected",
+        "rejected_by": reviewer,
+        "rejected_at": now,
+        "rejection_note": note,
+    }.items():
         client.set_model_version_tag(name, str(version), key, value)
     if str(aliases.get(CHALLENGER)) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
-    return _record(cfg, client, "reject", name, str(version), reviewer, note, source=mv.source,
-                   gate_report=(mv.tags or {}).get("gate_report"))
+    return _record(
+        cfg,
+        client,
+        "reject",
+        name,
+        str(version),
+        reviewer,
+        note,
+        source=mv.source,
+        gate_report=(mv.tags or {}).get("gate_report"),
+    )
 
 
 def rollback(cfg, name: str, reviewer: str, note: str = "rollback") -> dict:
@@ -200,5 +245,13 @@ def rollback(cfg, name: str, reviewer: str, note: str = "rollback") -> dict:
     client.set_model_version_tag(name, prev, TAG_APPROVAL, "approved")
     if current is not None:
         client.set_model_version_tag(name, str(current), TAG_APPROVAL, "rolled_back")
-    return _record(cfg, client, "rollback", name, prev, reviewer, note,
-                   rolled_back_version=str(current) if current is not None else None)
+    return _record(
+        cfg,
+        client,
+        "rollback",
+        name,
+        prev,
+        reviewer,
+        note,
+        rolled_back_version=str(current) if current is not None else None,
+    )

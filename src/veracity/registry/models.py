@@ -104,8 +104,13 @@ def resolve_model_uri(cfg, ref: str) -> str:
     return resolve_artifact_uri(mv.source, cfg.gate)
 
 
-def register_challenger(cfg, bundle_dir: Path, tags: dict[str, str], metrics: dict[str, float],
-                        reports: dict[str, str] | None = None) -> dict:
+def register_challenger(
+    cfg,
+    bundle_dir: Path,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    reports: dict[str, str] | None = None,
+) -> dict:
     """Log ``bundle_dir`` as artifacts of a new run and register it; alias ``challenger``.
 
     ``reports`` maps tag names to paths inside the bundle (e.g. the gate report); they are
@@ -132,8 +137,13 @@ def register_challenger(cfg, bundle_dir: Path, tags: dict[str, str], metrics: di
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         links = {k: f"{source.rstrip('/')}/{rel}" for k, rel in (reports or {}).items()}
-        all_tags = {**tags, **links, TAG_GATE: "passed", TAG_APPROVAL: "pending",
-                    "registered_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        all_tags = {
+            **tags,
+            **links,
+            TAG_GATE: "passed",
+            TAG_APPROVAL: "pending",
+            "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         mv = client.create_model_version(name, source, run_id=run.info.run_id, tags=all_tags)
         client.set_registered_model_alias(name, CHALLENGER, mv.version)
     except MlflowException as exc:
@@ -142,8 +152,13 @@ def register_challenger(cfg, bundle_dir: Path, tags: dict[str, str], metrics: di
             "the artifact store credentials and that the registry is reachable"
         ) from exc
     log.info("registered %s version %s (%s) as @%s", name, mv.version, source, CHALLENGER)
-    return {"name": name, "version": str(mv.version), "source": source,
-            "run_id": run.info.run_id, **links}
+    return {
+        "name": name,
+        "version": str(mv.version),
+        "source": source,
+        "run_id": run.info.run_id,
+        **links,
+    }
 
 
 def list_versions(cfg, name: str) -> list[dict]:
@@ -164,18 +179,24 @@ def list_versions(cfg, name: str) -> list[dict]:
     rows = []
     for mv in client.search_model_versions(f"name = '{name}'"):
         t = mv.tags or {}
-        rows.append({
-            "version": str(mv.version),
-            "aliases": sorted(aliases.get(str(mv.version), [])),
-            "gate": t.get(TAG_GATE, "unknown"),
-            "approval": t.get(TAG_APPROVAL, "unknown"),
-            "reviewer": t.get("approved_by") or t.get("rejected_by") or "",
-            "eer": {k.split(".")[1]: t[k] for k in sorted(t)
-                    if k.startswith("gate.") and k.endswith(".eer")},
-            "source": mv.source,
-            "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC)
-            .isoformat(timespec="seconds"),
-        })
+        rows.append(
+            {
+                "version": str(mv.version),
+                "aliases": sorted(aliases.get(str(mv.version), [])),
+                "gate": t.get(TAG_GATE, "unknown"),
+                "approval": t.get(TAG_APPROVAL, "unknown"),
+                "reviewer": t.get("approved_by") or t.get("rejected_by") or "",
+                "eer": {
+                    k.split(".")[1]: t[k]
+                    for k in sorted(t)
+                    if k.startswith("gate.") and k.endswith(".eer")
+                },
+                "source": mv.source,
+                "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(
+                    timespec="seconds"
+                ),
+            }
+        )
     return sorted(rows, key=lambda r: int(r["version"]), reverse=True)
 
 
@@ -185,12 +206,20 @@ def format_versions(rows: list[dict]) -> str:
         return "no versions registered"
     header = ("VERSION", "ALIASES", "GATE", "APPROVAL", "REVIEWER", "EER", "CREATED", "SOURCE")
     table = [header] + [
-        (r["version"], ",".join(r["aliases"]) or "-", r["gate"], r["approval"],
-         r["reviewer"] or "-",
-         " ".join(f"{k}={float(v):.2%}" for k, v in r["eer"].items()) or "-",
-         r["created"], r["source"])
+        (
+            r["version"],
+            ",".join(r["aliases"]) or "-",
+            r["gate"],
+            r["approval"],
+            r["reviewer"] or "-",
+            " ".join(f"{k}={float(v):.2%}" for k, v in r["eer"].items()) or "-",
+            r["created"],
+            r["source"],
+        )
         for r in rows
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in table)
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    )

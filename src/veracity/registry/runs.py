@@ -36,8 +36,9 @@ def _clean_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-. :/" else "_" for c in name)
 
 
-def log_to_model_run(cfg, run_id: str | None, metrics: Mapping, files: list[Path],
-                     artifact_path: str) -> bool:
+def log_to_model_run(
+    cfg, run_id: str | None, metrics: Mapping, files: list[Path], artifact_path: str
+) -> bool:
     """Log ``metrics`` (nested dict) and ``files`` into run ``run_id``; False when not logged.
 
     Returns False (with a warning) when the model has no run id or its run is not in the
@@ -57,8 +58,12 @@ def log_to_model_run(cfg, run_id: str | None, metrics: Mapping, files: list[Path
     try:
         client.get_run(run_id)
     except MlflowException:
-        log.warning("MLflow run %s is not in the store %s; %s results are not tracked",
-                    run_id, uri, artifact_path)
+        log.warning(
+            "MLflow run %s is not in the store %s; %s results are not tracked",
+            run_id,
+            uri,
+            artifact_path,
+        )
         return False
     try:
         with mlflow.start_run(run_id=run_id):

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 class MicroBatcher:
     """Collects ``[n_i, ...]`` arrays, runs ``fn(concat) -> [sum n_i, ...]``, splits results."""
 
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], max_batch: int, max_latency_s: float):
+    def __init__(
+        self, fn: Callable[[np.ndarray], np.ndarray], max_batch: int, max_latency_s: float
+    ):
         self.fn = fn
         self.max_batch = max_batch
         self.max_latency_s = max_latency_s

@@ -9,12 +9,15 @@ import httpx
 
 from veracity.errors import InputError, ServingError
 
-_AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
+_AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".mp3": "audio/mpeg",
+}
 
 
-def predict_file(
-    path: str | Path, url: str, model_name: str, timeout_s: float = 60.0
-) -> dict:
+def predict_file(path: str | Path, url: str, model_name: str, timeout_s: float = 60.0) -> dict:
     """POST an audio file as a raw body to ``{url}/v1/models/{model_name}:predict``.
 
     Returns the Verdict dict; raises :class:`ServingError` with the server's message on any

@@ -72,7 +72,7 @@ def _from_v1(payload: dict) -> bytes:
     instances = payload.get("instances")
     if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
         raise InputError(
-            "expected V1 JSON {\"instances\": [{\"audio_b64\": \"...\"}]} with exactly one "
+            'expected V1 JSON {"instances": [{"audio_b64": "..."}]} with exactly one '
             f"recording, got keys {sorted(payload)[:5]}; send one recording per request"
         )
     item = instances[0]

@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     app = model_server.app
     app.add_api_route("/veracity/stats", _stats_route(stats), methods=["GET"])
     server = _BoundModelServer(host=host, http_port=http_port, grpc_port=grpc_port)
-    log.info("%s %s listening on http://%s:%d (grpc %d)", args.kind, name, host, http_port, grpc_port)
+    log.info(
+        "%s %s listening on http://%s:%d (grpc %d)", args.kind, name, host, http_port, grpc_port
+    )
     server.start([model])
     if isinstance(model, kserve.Model) and getattr(model, "payload_logger", None) is not None:
         model.payload_logger.close()

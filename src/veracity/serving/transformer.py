@@ -190,6 +190,4 @@ def _as_v2(model_name: str, verdict: dict) -> InferResponse:
         out = InferOutput(name=name, shape=[1], datatype=dtype)
         out.set_data_from_numpy(array, binary_data=False)
         outputs.append(out)
-    return InferResponse(
-        response_id=verdict["id"], model_name=model_name, infer_outputs=outputs
-    )
+    return InferResponse(response_id=verdict["id"], model_name=model_name, infer_outputs=outputs)

@@ -68,37 +68,69 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     scores = score_clips(loaded, dev, cfg.evaluation.batch_size, desc=f"dev {loaded.architecture}")
     if scores.empty:
         raise CalibrationError(f"the dev split of {features} has no clips; calibration needs them")
-    calibration = calibrate_scores(scores["logodds"].to_numpy(), scores["target"].to_numpy(),
-                                   cfg.calibration, fitted_on=f"dev ({features.name})")
-    log.info("%s: T=%.3f threshold=%.3f ECE %.4f -> %.4f", loaded.architecture,
-             calibration.temperature, calibration.threshold, calibration.before["ece"],
-             calibration.after["ece"])
+    calibration = calibrate_scores(
+        scores["logodds"].to_numpy(),
+        scores["target"].to_numpy(),
+        cfg.calibration,
+        fitted_on=f"dev ({features.name})",
+    )
+    log.info(
+        "%s: T=%.3f threshold=%.3f ECE %.4f -> %.4f",
+        loaded.architecture,
+        calibration.temperature,
+        calibration.threshold,
+        calibration.before["ece"],
+        calibration.after["ece"],
+    )
 
     _copy_artifact(model_dir, out)
     (out / CALIBRATION_FILE).write_text(json.dumps(calibration.to_dict(), indent=2))
     z, y = scores["logodds"].to_numpy(), scores["target"].to_numpy()
     fig = plots.plot_reliability(
-        y, {"raw (T=1)": apply_calibration(z, {"temperature": 1.0, "threshold": 0.5}),
-            f"calibrated (T={calibration.temperature:.2f})": apply_calibration(z, calibration)},
-        cfg.calibration.ece_bins, title=f"Reliability on dev: {loaded.architecture}")
+        y,
+        {
+            "raw (T=1)": apply_calibration(z, {"temperature": 1.0, "threshold": 0.5}),
+            f"calibrated (T={calibration.temperature:.2f})": apply_calibration(z, calibration),
+        },
+        cfg.calibration.ece_bins,
+        title=f"Reliability on dev: {loaded.architecture}",
+    )
     plots.save_figure(fig, out / RELIABILITY_PNG, cfg.evaluation.plot_dpi)
     # Eval metrics join the card at the gate, once the evaluate step has measured them.
-    (out / MODEL_CARD).write_text(render_model_card(
-        f"{loaded.architecture} ({out.name})", loaded.config, calibration.to_dict(), None))
+    (out / MODEL_CARD).write_text(
+        render_model_card(
+            f"{loaded.architecture} ({out.name})", loaded.config, calibration.to_dict(), None
+        )
+    )
 
     run_id = loaded.config.get("mlflow_run_id")
     logged = log_to_model_run(
-        cfg, run_id, {"calibration": {"temperature": calibration.temperature,
-                                      "threshold": calibration.threshold,
-                                      "dev_before": calibration.before,
-                                      "dev_after": calibration.after}},
-        [out / CALIBRATION_FILE, out / RELIABILITY_PNG], "calibration")
+        cfg,
+        run_id,
+        {
+            "calibration": {
+                "temperature": calibration.temperature,
+                "threshold": calibration.threshold,
+                "dev_before": calibration.before,
+                "dev_after": calibration.after,
+            }
+        },
+        [out / CALIBRATION_FILE, out / RELIABILITY_PNG],
+        "calibration",
+    )
     result = CalibrationResult(
-        model_dir=str(model_dir), out=str(out), architecture=loaded.architecture,
-        temperature=calibration.temperature, threshold=calibration.threshold,
-        threshold_mode=calibration.threshold_mode, fitted_on=calibration.fitted_on,
-        n_clips=calibration.n_clips, before=calibration.before, after=calibration.after,
-        mlflow_run_id=run_id, mlflow_logged=logged,
+        model_dir=str(model_dir),
+        out=str(out),
+        architecture=loaded.architecture,
+        temperature=calibration.temperature,
+        threshold=calibration.threshold,
+        threshold_mode=calibration.threshold_mode,
+        fitted_on=calibration.fitted_on,
+        n_clips=calibration.n_clips,
+        before=calibration.before,
+        after=calibration.after,
+        mlflow_run_id=run_id,
+        mlflow_logged=logged,
         notes=[] if logged else ["not logged to MLflow (no run id or run not in the store)"],
     )
     (out / "calibrate.json").write_text(json.dumps(result.to_dict(), indent=2))

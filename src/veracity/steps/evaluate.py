@@ -75,10 +75,20 @@ def unique_name(base: str, taken: set[str]) -> str:
 
 def comparison_table(per_model: dict[str, dict]) -> pd.DataFrame:
     """Seed 001's ``model_comparison_table.csv`` (plus EER), sorted by accuracy descending."""
-    rows = [{"Model": name, "Accuracy": m["accuracy"], "Precision_AI": m["precision_ai"],
-             "Precision_Human": m["precision_human"], "Recall_AI": m["recall_ai"],
-             "Recall_Human": m["recall_human"], "F1_Macro": m["f1_macro"],
-             "ROC_AUC": m["roc_auc"], "EER": m["eer"]} for name, m in per_model.items()]
+    rows = [
+        {
+            "Model": name,
+            "Accuracy": m["accuracy"],
+            "Precision_AI": m["precision_ai"],
+            "Precision_Human": m["precision_human"],
+            "Recall_AI": m["recall_ai"],
+            "Recall_Human": m["recall_human"],
+            "F1_Macro": m["f1_macro"],
+            "ROC_AUC": m["roc_auc"],
+            "EER": m["eer"],
+        }
+        for name, m in per_model.items()
+    ]
     return pd.DataFrame(rows).sort_values("Accuracy", ascending=False, kind="stable")
 
 
@@ -90,13 +100,15 @@ def _train_attacks(features: Path) -> set[str]:
     return set(train["attack"].astype(str))
 
 
-def run_evaluate(cfg, model_dirs: list[Path], features: Path, out: Path,
-                 asv_scores: Path | None = None) -> EvaluationResult:
+def run_evaluate(
+    cfg, model_dirs: list[Path], features: Path, out: Path, asv_scores: Path | None = None
+) -> EvaluationResult:
     """Evaluate every calibrated model on the eval split of ``features``; write ``out``.
 
     ``asv_scores``: optional ASVspoof 2019 ASV score file; with it min t-DCF is reported.
     """
     from veracity.evaluation import plots
+    from veracity.evaluation.calibration import Calibration
     from veracity.evaluation.report import render_evaluation_html
     from veracity.evaluation.scoring import score_clips
     from veracity.evaluation.summary import summarize_scores
@@ -128,18 +140,22 @@ def run_evaluate(cfg, model_dirs: list[Path], features: Path, out: Path,
                 f"model {model_dir} has no calibration.json; evaluate needs calibrated "
                 f"models: run `veracity calibrate --model {model_dir} --features ... --out DIR`"
             )
-        from veracity.evaluation.calibration import Calibration
-
         calibration = Calibration.from_dict(loaded.calibration)
         name = unique_name(loaded.architecture, set(per_model))
         scores = score_clips(loaded, split, cfg.evaluation.batch_size, desc=f"eval {name}")
-        met = summarize_scores(scores, calibration, train_attacks, cfg.evaluation,
-                               cfg.calibration.ece_bins)
+        met = summarize_scores(
+            scores, calibration, train_attacks, cfg.evaluation, cfg.calibration.ece_bins
+        )
         if asv is not None:
             z, y = scores["logodds"].to_numpy(), scores["target"].to_numpy()
             met["min_tdcf"] = compute_tdcf(z[y == 1], z[y == 0], asv, cfg.evaluation.tdcf)
-        met.update(model=name, architecture=loaded.architecture, model_dir=str(model_dir.resolve()),
-                   dataset_version=dataset_version, features=str(features))
+        met.update(
+            model=name,
+            architecture=loaded.architecture,
+            model_dir=str(model_dir.resolve()),
+            dataset_version=dataset_version,
+            features=str(features),
+        )
         mdir = out / name
         (mdir / "plots").mkdir(parents=True, exist_ok=True)
         scores.to_parquet(mdir / SCORES_FILE, index=False)
@@ -148,23 +164,39 @@ def run_evaluate(cfg, model_dirs: list[Path], features: Path, out: Path,
         figs = {
             "histogram": plots.plot_score_histogram(y, p, calibration.threshold, name),
             "confusion": plots.plot_confusion(met["confusion"], name),
-            "reliability": plots.plot_reliability(y, {name: p}, cfg.calibration.ece_bins,
-                                                  title=f"Reliability on eval: {name}"),
+            "reliability": plots.plot_reliability(
+                y, {name: p}, cfg.calibration.ece_bins, title=f"Reliability on eval: {name}"
+            ),
         }
         pngs = [plots.save_figure(f, mdir / "plots" / f"{k}.png", dpi) for k, f in figs.items()]
         per_model[name], scored[name] = met, scores
-        entries.append({"name": name, "architecture": loaded.architecture,
-                        "model_dir": met["model_dir"], "metrics": str(mdir / METRICS_FILE),
-                        "scores": str(mdir / SCORES_FILE), "eer": met["eer"],
-                        "ece": met["ece"], "mlflow_run_id": loaded.config.get("mlflow_run_id"),
-                        "pngs": pngs})
+        entries.append(
+            {
+                "name": name,
+                "architecture": loaded.architecture,
+                "model_dir": met["model_dir"],
+                "metrics": str(mdir / METRICS_FILE),
+                "scores": str(mdir / SCORES_FILE),
+                "eer": met["eer"],
+                "ece": met["ece"],
+                "mlflow_run_id": loaded.config.get("mlflow_run_id"),
+                "pngs": pngs,
+            }
+        )
 
     shared = {
-        "roc": plots.plot_roc({n: (s["target"].to_numpy(), s["p_spoof"].to_numpy())
-                               for n, s in scored.items()}),
-        "det": plots.plot_det({n: (s["logodds"][s["target"] == 1].to_numpy(),
-                                   s["logodds"][s["target"] == 0].to_numpy())
-                               for n, s in scored.items()}),
+        "roc": plots.plot_roc(
+            {n: (s["target"].to_numpy(), s["p_spoof"].to_numpy()) for n, s in scored.items()}
+        ),
+        "det": plots.plot_det(
+            {
+                n: (
+                    s["logodds"][s["target"] == 1].to_numpy(),
+                    s["logodds"][s["target"] == 0].to_numpy(),
+                )
+                for n, s in scored.items()
+            }
+        ),
     }
     shared_pngs = [plots.save_figure(f, out / "plots" / f"{k}.png", dpi) for k, f in shared.items()]
     comparison = None
@@ -174,23 +206,48 @@ def run_evaluate(cfg, model_dirs: list[Path], features: Path, out: Path,
     images = {p.stem.upper(): p.read_bytes() for p in shared_pngs}
     for e in entries:
         images.update({f"{e['name']}: {p.stem}": p.read_bytes() for p in e["pngs"]})
-    context = {"features": str(features), "dataset version": dataset_version,
-               "eval clips": len(split.clips), "attacks seen in training": sorted(train_attacks)}
+    context = {
+        "features": str(features),
+        "dataset version": dataset_version,
+        "eval clips": len(split.clips),
+        "attacks seen in training": sorted(train_attacks),
+    }
     report = out / REPORT_HTML
-    report.write_text(render_evaluation_html("Veracity evaluation", context, per_model, images,
-                                             notes + [f"{n}: {x}" for n, m in per_model.items()
-                                                      for x in m["notes"]]))
+    report.write_text(
+        render_evaluation_html(
+            "Veracity evaluation",
+            context,
+            per_model,
+            images,
+            notes + [f"{n}: {x}" for n, m in per_model.items() for x in m["notes"]],
+        )
+    )
     for e in entries:
         pngs = e.pop("pngs")
         files = [Path(e["metrics"]), report, *pngs, *shared_pngs]
         if comparison:
             files.append(comparison)
         e["mlflow_logged"] = log_to_model_run(
-            cfg, e["mlflow_run_id"], {"eval": {k: v for k, v in per_model[e["name"]].items()
-                                               if k not in ("threshold", "temperature")}},
-            files, "evaluation")
-    result = EvaluationResult(features=str(features), dataset_version=dataset_version,
-                              out=str(out), models=entries, report=str(report),
-                              comparison_csv=str(comparison) if comparison else None, notes=notes)
+            cfg,
+            e["mlflow_run_id"],
+            {
+                "eval": {
+                    k: v
+                    for k, v in per_model[e["name"]].items()
+                    if k not in ("threshold", "temperature")
+                }
+            },
+            files,
+            "evaluation",
+        )
+    result = EvaluationResult(
+        features=str(features),
+        dataset_version=dataset_version,
+        out=str(out),
+        models=entries,
+        report=str(report),
+        comparison_csv=str(comparison) if comparison else None,
+        notes=notes,
+    )
     (out / EVALUATE_JSON).write_text(json.dumps(result.to_dict(), indent=2))
     return result

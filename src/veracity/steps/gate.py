@@ -49,10 +49,14 @@ def check(model: str, name: str, value, bound: float, notes: list[str]) -> dict:
     """One ``value <= bound`` check; a missing value is ``skipped`` with a note."""
     if value is None:
         notes.append(f"{model}: {name} skipped (no value: nothing to measure on this eval set)")
-        return {"model": model, "check": name, "value": None, "bound": bound,
-                "verdict": "skipped"}
-    return {"model": model, "check": name, "value": float(value), "bound": bound,
-            "verdict": "pass" if float(value) <= bound else "fail"}
+        return {"model": model, "check": name, "value": None, "bound": bound, "verdict": "skipped"}
+    return {
+        "model": model,
+        "check": name,
+        "value": float(value),
+        "bound": bound,
+        "verdict": "pass" if float(value) <= bound else "fail",
+    }
 
 
 def _match_entry(evaluation: dict, loaded, model_dir: Path) -> dict:
@@ -69,8 +73,9 @@ def _match_entry(evaluation: dict, loaded, model_dir: Path) -> dict:
     )
 
 
-def _champion_checks(cfg, champion, features: Path, chall_scores: dict[str, pd.DataFrame],
-                     notes: list[str]) -> list[dict]:
+def _champion_checks(
+    cfg, champion, features: Path, chall_scores: dict[str, pd.DataFrame], notes: list[str]
+) -> list[dict]:
     """Re-score the champion bundle on the eval clips; paired bootstrap per role."""
     from veracity.evaluation.bootstrap import paired_bootstrap_eer
     from veracity.evaluation.scoring import score_clips
@@ -88,10 +93,16 @@ def _champion_checks(cfg, champion, features: Path, chall_scores: dict[str, pd.D
             if role not in bundle:
                 notes.append(f"champion has no {role} model: no regression check for it")
                 continue
-            champ = score_clips(bundle[role], split, cfg.evaluation.batch_size,
-                                desc=f"champion {role}")
-            merged = chall.merge(champ[["utt_id", "logodds"]], on="utt_id", how="outer",
-                                 suffixes=("", "_champion"), indicator=True)
+            champ = score_clips(
+                bundle[role], split, cfg.evaluation.batch_size, desc=f"champion {role}"
+            )
+            merged = chall.merge(
+                champ[["utt_id", "logodds"]],
+                on="utt_id",
+                how="outer",
+                suffixes=("", "_champion"),
+                indicator=True,
+            )
             if (merged["_merge"] != "both").any():
                 raise MetricError(
                     f"challenger and champion scores cover different clips "
@@ -99,18 +110,29 @@ def _champion_checks(cfg, champion, features: Path, chall_scores: dict[str, pd.D
                     "output and the features dir disagree: re-run `veracity evaluate`"
                 )
             boot = paired_bootstrap_eer(
-                merged["target"].to_numpy(), merged["logodds"].to_numpy(),
-                merged["logodds_champion"].to_numpy(), cfg.evaluation.bootstrap_samples,
-                cfg.evaluation.bootstrap_ci, cfg.seed)
-            c = check(role, "eer_regression_ci_high", boot.ci_high,
-                      cfg.gate.max_eer_regression, notes)
+                merged["target"].to_numpy(),
+                merged["logodds"].to_numpy(),
+                merged["logodds_champion"].to_numpy(),
+                cfg.evaluation.bootstrap_samples,
+                cfg.evaluation.bootstrap_ci,
+                cfg.seed,
+            )
+            c = check(
+                role, "eer_regression_ci_high", boot.ci_high, cfg.gate.max_eer_regression, notes
+            )
             c["bootstrap"] = boot.to_dict()
             checks.append(c)
     return checks
 
 
-def _write_bundle(out: Path, artifacts: dict[str, Path], eval_dir: Path, dataset_version: str,
-                  name: str, notes: list[str]) -> None:
+def _write_bundle(
+    out: Path,
+    artifacts: dict[str, Path],
+    eval_dir: Path,
+    dataset_version: str,
+    name: str,
+    notes: list[str],
+) -> None:
     from veracity.models.artifact import BUNDLE_FILE
 
     out.mkdir(parents=True, exist_ok=True)
@@ -120,15 +142,16 @@ def _write_bundle(out: Path, artifacts: dict[str, Path], eval_dir: Path, dataset
     if profile.is_file():
         shutil.copy2(profile, out / "reference_profile.parquet")
     else:
-        notes.append(f"no reference_profile.parquet in {profile.parent}: drift monitoring "
-                     "has no reference for this bundle")
+        notes.append(
+            f"no reference_profile.parquet in {profile.parent}: drift monitoring "
+            "has no reference for this bundle"
+        )
     reports = out / "reports"
     reports.mkdir(exist_ok=True)
     for f in ("report.html", "evaluate.json", "model_comparison_table.csv"):
         if (eval_dir / f).is_file():
             shutil.copy2(eval_dir / f, reports / f)
-    bundle = {"name": name, "models": {r: r for r in artifacts},
-              "dataset_version": dataset_version}
+    bundle = {"name": name, "models": {r: r for r in artifacts}, "dataset_version": dataset_version}
     (out / BUNDLE_FILE).write_text(json.dumps(bundle, indent=2))
 
 
@@ -154,21 +177,32 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     for model_dir in map(Path, model_dirs):
         loaded = load_artifact(model_dir)
         if not loaded.calibration:
-            raise CalibrationError(f"model {model_dir} has no calibration.json; the gate ships "
-                                   "calibrated models only: run `veracity calibrate` first")
+            raise CalibrationError(
+                f"model {model_dir} has no calibration.json; the gate ships "
+                "calibrated models only: run `veracity calibrate` first"
+            )
         role = role_of(loaded.architecture)
         if role in artifacts:
-            raise InputError(f"two {role} models given ({artifacts[role]}, {model_dir}); "
-                             "a bundle holds one stage1 and one aasist model")
+            raise InputError(
+                f"two {role} models given ({artifacts[role]}, {model_dir}); "
+                "a bundle holds one stage1 and one aasist model"
+            )
         entry = _match_entry(evaluation, loaded, model_dir)
         met = json.loads(Path(entry["metrics"]).read_text())
         artifacts[role], metrics[role] = model_dir, met
         chall_scores[role] = pd.read_parquet(entry["scores"])
-        checks += [check(role, "eer", met["eer"], g.max_eer, notes),
-                   check(role, "unseen_attack_eer", met.get("unseen_attack_eer"),
-                         g.max_unseen_attack_eer, notes),
-                   check(role, "ece", met["ece"], g.max_ece, notes),
-                   check(role, "max_attack_eer", met["max_attack_eer"], g.max_attack_eer, notes)]
+        checks += [
+            check(role, "eer", met["eer"], g.max_eer, notes),
+            check(
+                role,
+                "unseen_attack_eer",
+                met.get("unseen_attack_eer"),
+                g.max_unseen_attack_eer,
+                notes,
+            ),
+            check(role, "ece", met["ece"], g.max_ece, notes),
+            check(role, "max_attack_eer", met["max_attack_eer"], g.max_attack_eer, notes),
+        ]
     if not artifacts:
         raise InputError("expected at least one --model directory for the gate, got none")
 
@@ -179,9 +213,15 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     else:
         notes.append(f"no @champion of {name}: no regression check (first candidate)")
     verdict = "fail" if any(c["verdict"] == "fail" for c in checks) else "pass"
-    report = {"verdict": verdict, "registered_model": name, "champion": champion_ref,
-              "dataset_version": evaluation.get("dataset_version"), "features": str(features),
-              "checks": checks, "notes": notes}
+    report = {
+        "verdict": verdict,
+        "registered_model": name,
+        "champion": champion_ref,
+        "dataset_version": evaluation.get("dataset_version"),
+        "features": str(features),
+        "checks": checks,
+        "notes": notes,
+    }
 
     _write_bundle(out, artifacts, eval_dir, str(evaluation.get("dataset_version")), name, notes)
     for role, src in artifacts.items():
@@ -190,31 +230,51 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
         card = render_model_card(f"{name} {role}", cfg_json, cal, metrics[role], gate=report)
         (out / role / "model_card.md").write_text(card)
     first = json.loads((artifacts[next(iter(artifacts))] / "config.json").read_text())
-    (out / "model_card.md").write_text(render_model_card(
-        f"{name} bundle ({', '.join(artifacts)})", first,
-        json.loads((artifacts[next(iter(artifacts))] / "calibration.json").read_text()),
-        metrics[next(iter(artifacts))], gate=report))
+    (out / "model_card.md").write_text(
+        render_model_card(
+            f"{name} bundle ({', '.join(artifacts)})",
+            first,
+            json.loads((artifacts[next(iter(artifacts))] / "calibration.json").read_text()),
+            metrics[next(iter(artifacts))],
+            gate=report,
+        )
+    )
     for path in (out, out / "reports"):
         (path / GATE_JSON).write_text(json.dumps(report, indent=2))
         (path / GATE_MD).write_text(render_gate_markdown(report))
 
     registered = None
     if verdict == "pass":
-        tags = {f"gate.{c['model']}.{c['check']}": f"{c['value']:.6g}" for c in checks
-                if c["value"] is not None}
+        tags = {
+            f"gate.{c['model']}.{c['check']}": f"{c['value']:.6g}"
+            for c in checks
+            if c["value"] is not None
+        }
         tags["dataset_version"] = str(evaluation.get("dataset_version"))
-        flat = {f"gate.{c['model']}.{c['check']}": c["value"] for c in checks
-                if c["value"] is not None}
+        flat = {
+            f"gate.{c['model']}.{c['check']}": c["value"] for c in checks if c["value"] is not None
+        }
         registered = register_challenger(
-            cfg, out, tags, flat, reports={"gate_report": f"reports/{GATE_MD}",
-                                           "evaluation_report": "reports/report.html"})
+            cfg,
+            out,
+            tags,
+            flat,
+            reports={
+                "gate_report": f"reports/{GATE_MD}",
+                "evaluation_report": "reports/report.html",
+            },
+        )
     result = GateResult(verdict, checks, str(out), champion_ref, registered, notes)
     (out / "gate.json").write_text(json.dumps(result.to_dict(), indent=2))
     if verdict == "fail":
-        failed = [f"{c['model']}.{c['check']}={c['value']:.4f} > {c['bound']}" for c in checks
-                  if c["verdict"] == "fail"]
-        raise GateFailedError(f"the candidate failed {len(failed)} gate check(s): "
-                              f"{'; '.join(failed)}; nothing was registered (report: "
-                              f"{out / GATE_MD})")
+        failed = [
+            f"{c['model']}.{c['check']}={c['value']:.4f} > {c['bound']}"
+            for c in checks
+            if c["verdict"] == "fail"
+        ]
+        raise GateFailedError(
+            f"the candidate failed {len(failed)} gate check(s): "
+            f"{'; '.join(failed)}; nothing was registered (report: "
+            f"{out / GATE_MD})"
+        )
     return result
-

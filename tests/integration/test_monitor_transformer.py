@@ -1,0 +1,82 @@
+"""Requests through the real transformer + predictor produce payload rows; the drift demo
+reports no drift on clean clips and drift on shifted ones.
+
+Starts the serving stack on loopback (veracity.serving.process) with a stand-in bundle of
+untrained detectors (the verdicts do not matter here, the logged features do); the reference
+profile is computed with veracity.media from other clips of the same demo corpus.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from serving_standins import make_bundle
+
+from veracity.data.demo.corpus import plan_corpus, render_clip
+from veracity.media import MONITORING_COLUMNS, prepare_clip
+from veracity.monitoring.demo import run_drift_demo
+from veracity.monitoring.schema import VERDICT_LABELS
+from veracity.monitoring.shifts import wav_bytes
+from veracity.monitoring.sinks import read_payloads
+from veracity.serving.process import find_free_port, start_stack, stop_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+
+N_REFERENCE = 80
+N_CLIPS = 24
+
+
+def _features(wave, sr, features_cfg) -> dict:
+    clip = prepare_clip(wave, sr, features_cfg)
+    return {**clip.handcrafted, "duration_s": clip.duration_s, "sample_rate": sr,
+            "speech_ratio": clip.speech_ratio}
+
+
+def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
+    sr = cfg.data.sample_rate
+    plans = [p for p in plan_corpus("small", cfg.seed, cfg.data.demo) if p.label == "bonafide"]
+    picked = np.random.default_rng(7).choice(len(plans), N_REFERENCE + N_CLIPS, replace=False)
+    waves = [render_clip(plans[i], cfg.data.demo, sr) for i in picked]
+    bundle = make_bundle(tmp_path / "bundle", cfg, stage1_bias=6.0)
+    reference = pd.DataFrame([_features(w, sr, cfg.features) for w in waves[:N_REFERENCE]])
+    reference.to_parquet(bundle / "reference_profile.parquet")
+    clips = []
+    (tmp_path / "clips").mkdir()
+    for i, wave in enumerate(waves[N_REFERENCE:]):
+        path = tmp_path / "clips" / f"clip{i:02d}.wav"
+        path.write_bytes(wav_bytes(wave, sr))
+        clips.append(path)
+
+    sink = tmp_path / "payloads"
+    ports = {k: find_free_port() for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")}
+    predictor, transformer = start_stack(
+        cfg, model=str(bundle), params=repo_root / "params.yaml",
+        overrides=[f"monitoring.sink={sink}", "monitoring.flush_interval_s=0.2"],
+        log_dir=tmp_path / "logs", ports=ports,
+    )
+    try:
+        demo_cfg = cfg.model_copy(update={"monitoring": cfg.monitoring.model_copy(update={
+            "sink": str(sink), "flush_interval_s": 0.2,
+            "drift": cfg.monitoring.drift.model_copy(update={"min_rows": 10})})})
+        result = run_drift_demo(demo_cfg, bundle, transformer.url, clips, tmp_path / "demo")
+    finally:
+        stop_server(transformer)
+        stop_server(predictor)
+
+    assert result.sent == {"clean": N_CLIPS, "shifted": N_CLIPS}, result.failed
+    rows = read_payloads(sink, cfg.storage)
+    assert len(rows) == 2 * N_CLIPS
+    assert set(MONITORING_COLUMNS) <= set(rows.columns)
+    assert set(rows["label"]) <= set(VERDICT_LABELS)
+    assert rows["model_version"].str.contains("standin").all()
+    assert rows["s1_score"].between(0, 1).all() and rows["timestamp"].notna().all()
+    assert "raw_audio_b64" not in rows.columns
+    assert sorted(rows["sample_rate"].unique()) == [8000, 16000]  # telephone uploads
+
+    assert result.clean is not None and result.shifted is not None, result.notes
+    assert result.clean.n_rows == N_CLIPS and result.shifted.n_rows == N_CLIPS
+    assert result.clean.dataset_drift is False, result.clean.drifted_features
+    assert result.shifted.dataset_drift is True
+    assert {"snr_db", "sample_rate"} & set(result.shifted.drifted_features)
+    assert result.html["shifted"].is_file()
