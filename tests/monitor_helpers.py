@@ -22,6 +22,19 @@ def kserve_headers(event_id: str, event_type: str, content_type: str = "applicat
 
 def verdict(label: str = "AI", snr: float = 12.5) -> dict:
     """A transformer verdict carrying its monitoring row (as veracity.serving answers)."""
-    row = {"snr_db": snr, "s1_score": 0.91, "aasist_score": 0.7, "label": label,
-           "rule": "tier1_ai", "model_version": "4", "codec": "pcm_s16le"}
-    return {"label": label, "score": 0.9, "confidence": 0.8, "reason": "tier1_ai", "monitoring": row}
+    row = {
+        "snr_db": snr,
+        "s1_score": 0.91,
+        "aasist_score": 0.7,
+        "label": label,
+        "rule": "tier1_ai",
+        "model_version": "4",
+        "codec": "wav",
+    }
+    return {
+        "label": label,
+        "score": 0.9,
+        "confidence": 0.8,
+        "reason": "tier1_ai",
+        "monitoring": row,
+    }

@@ -25,8 +25,12 @@ WINDOW = {"since": "test", "start": "-", "end": "-"}
 
 def _feature_row(wave: np.ndarray, sr: int, features_cfg) -> dict:
     clip = prepare_clip(wave, sr, features_cfg)
-    return {**clip.handcrafted, "duration_s": clip.duration_s, "sample_rate": sr,
-            "speech_ratio": clip.speech_ratio}
+    return {
+        **clip.handcrafted,
+        "duration_s": clip.duration_s,
+        "sample_rate": sr,
+        "speech_ratio": clip.speech_ratio,
+    }
 
 
 def _codec_batch(waves: list[np.ndarray], sr: int, shifts_cfg) -> list[np.ndarray]:
@@ -34,8 +38,9 @@ def _codec_batch(waves: list[np.ndarray], sr: int, shifts_cfg) -> list[np.ndarra
     per-clip calls): clips joined with 0.25 s gaps, degraded, cut back at the same offsets."""
     gap = np.zeros(sr // 4, dtype=np.float32)
     joined = np.concatenate([np.concatenate([w, gap]) for w in waves])
-    moved = codec_roundtrip(joined, sr, shifts_cfg.codec, shifts_cfg.codec_format,
-                            shifts_cfg.codec_bitrate)
+    moved = codec_roundtrip(
+        joined, sr, shifts_cfg.codec, shifts_cfg.codec_format, shifts_cfg.codec_bitrate
+    )
     out, pos = [], 0
     for w in waves:
         out.append(moved[pos : pos + len(w)])

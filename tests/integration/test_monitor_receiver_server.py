@@ -23,9 +23,23 @@ def receiver(tmp_path, repo_root):
     port = find_free_port()
     sink = tmp_path / "payloads"
     log_path = tmp_path / "receiver.log"
-    cmd = [sys.executable, "-m", "veracity", "--params", str(repo_root / "params.yaml"),
-           "--set", f"monitoring.sink={sink}", "--set", "monitoring.flush_interval_s=0.2",
-           "monitor", "collect", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "veracity",
+        "--params",
+        str(repo_root / "params.yaml"),
+        "--set",
+        f"monitoring.sink={sink}",
+        "--set",
+        "monitoring.flush_interval_s=0.2",
+        "monitor",
+        "collect",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -50,10 +64,15 @@ def test_receiver_process_logs_rows_and_rejects_malformed(cfg, receiver):
     url, proc, sink = receiver
     for i in range(5):
         rid = f"req-{i}"
-        r = httpx.post(url, content=b"OggS fake upload", headers=kserve_headers(rid, CE_REQUEST, "audio/ogg"))
+        r = httpx.post(
+            url, content=b"OggS fake upload", headers=kserve_headers(rid, CE_REQUEST, "audio/ogg")
+        )
         assert r.status_code == 200, r.text
-        r = httpx.post(url, content=json.dumps(verdict("INCONCLUSIVE" if i % 2 else "AI", 10.0 + i)),
-                       headers=kserve_headers(rid, CE_RESPONSE))
+        r = httpx.post(
+            url,
+            content=json.dumps(verdict("INCONCLUSIVE" if i % 2 else "AI", 10.0 + i)),
+            headers=kserve_headers(rid, CE_RESPONSE),
+        )
         assert r.status_code == 200, r.text
     bad = kserve_headers("x", CE_RESPONSE)
     del bad["ce-source"]

@@ -29,23 +29,52 @@ def own_s3(tmp_path, monkeypatch):
     """A SeaweedFS S3 server for this test only; yields (server, proc)."""
     weed = _weed_binary()
     access, secret = f"AK{secrets.token_hex(8)}", secrets.token_hex(20)
-    (tmp_path / "identities.json").write_text(json.dumps({"identities": [{
-        "name": "monitor-test", "credentials": [{"accessKey": access, "secretKey": secret}],
-        "actions": ["Admin", "Read", "Write", "List"]}]}))
+    (tmp_path / "identities.json").write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "monitor-test",
+                        "credentials": [{"accessKey": access, "secretKey": secret}],
+                        "actions": ["Admin", "Read", "Write", "List"],
+                    }
+                ]
+            }
+        )
+    )
     (tmp_path / "data").mkdir()
     ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
-    cmd = [weed, "server", f"-dir={tmp_path / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-           f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-           f"-filer.port={ports['filer']}", "-filer", "-s3", f"-s3.port={ports['s3']}",
-           f"-s3.config={tmp_path / 'identities.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-           "-master.volumeSizeLimitMB=64", "-volume.max=20",
-           f"-filer.localSocket={tmp_path / 'filer.sock'}", f"-s3.localSocket={tmp_path / 's3.sock'}"]
+    cmd = [
+        weed,
+        "server",
+        f"-dir={tmp_path / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={ports['master']}",
+        f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}",
+        "-filer",
+        "-s3",
+        f"-s3.port={ports['s3']}",
+        f"-s3.config={tmp_path / 'identities.json'}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=20",
+        f"-filer.localSocket={tmp_path / 'filer.sock'}",
+        f"-s3.localSocket={tmp_path / 's3.sock'}",
+    ]
     log_path = tmp_path / "weed.log"
     with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmp_path,
-                                start_new_session=True)
-    server = S3Server(endpoint=f"http://127.0.0.1:{ports['s3']}", access_key=access,
-                      secret_key=secret, pid=proc.pid)
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True
+        )
+    server = S3Server(
+        endpoint=f"http://127.0.0.1:{ports['s3']}",
+        access_key=access,
+        secret_key=secret,
+        pid=proc.pid,
+    )
     try:
         _wait_ready(server, proc, log_path)
         for key, value in server.env.items():
@@ -65,8 +94,9 @@ def test_s3_sink_outage_is_counted_and_never_fails_logging(cfg, own_s3):
     server, proc = own_s3
     bucket = server.make_bucket()
     uri = f"s3://{bucket}/payloads"
-    mcfg = cfg.monitoring.model_copy(update={"sink": uri, "flush_interval_s": 0.1,
-                                             "buffer_rows": 5, "max_flush_retries": 1})
+    mcfg = cfg.monitoring.model_copy(
+        update={"sink": uri, "flush_interval_s": 0.1, "buffer_rows": 5, "max_flush_retries": 1}
+    )
     storage = server.storage_cfg()
     logger = PayloadLogger(mcfg, storage)
     for i in range(10):

@@ -29,8 +29,12 @@ N_CLIPS = 24
 
 def _features(wave, sr, features_cfg) -> dict:
     clip = prepare_clip(wave, sr, features_cfg)
-    return {**clip.handcrafted, "duration_s": clip.duration_s, "sample_rate": sr,
-            "speech_ratio": clip.speech_ratio}
+    return {
+        **clip.handcrafted,
+        "duration_s": clip.duration_s,
+        "sample_rate": sr,
+        "speech_ratio": clip.speech_ratio,
+    }
 
 
 def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
@@ -49,16 +53,30 @@ def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
         clips.append(path)
 
     sink = tmp_path / "payloads"
-    ports = {k: find_free_port() for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")}
+    ports = {
+        k: find_free_port()
+        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
+    }
     predictor, transformer = start_stack(
-        cfg, model=str(bundle), params=repo_root / "params.yaml",
+        cfg,
+        model=str(bundle),
+        params=repo_root / "params.yaml",
         overrides=[f"monitoring.sink={sink}", "monitoring.flush_interval_s=0.2"],
-        log_dir=tmp_path / "logs", ports=ports,
+        log_dir=tmp_path / "logs",
+        ports=ports,
     )
     try:
-        demo_cfg = cfg.model_copy(update={"monitoring": cfg.monitoring.model_copy(update={
-            "sink": str(sink), "flush_interval_s": 0.2,
-            "drift": cfg.monitoring.drift.model_copy(update={"min_rows": 10})})})
+        demo_cfg = cfg.model_copy(
+            update={
+                "monitoring": cfg.monitoring.model_copy(
+                    update={
+                        "sink": str(sink),
+                        "flush_interval_s": 0.2,
+                        "drift": cfg.monitoring.drift.model_copy(update={"min_rows": 10}),
+                    }
+                )
+            }
+        )
         result = run_drift_demo(demo_cfg, bundle, transformer.url, clips, tmp_path / "demo")
     finally:
         stop_server(transformer)

@@ -23,10 +23,24 @@ from veracity.monitoring.drift import (
 from veracity.monitoring.sinks import LocalSink
 
 REPORT_KEYS = {
-    "schema_version", "generated_at", "model", "model_versions", "window", "n_rows",
-    "n_reference", "stattest", "stattest_threshold", "drift_share_threshold", "drift_share",
-    "dataset_drift", "drifted_features", "features", "score_drift", "verdict_mix",
-    "inconclusive_rate_series", "status",
+    "schema_version",
+    "generated_at",
+    "model",
+    "model_versions",
+    "window",
+    "n_rows",
+    "n_reference",
+    "stattest",
+    "stattest_threshold",
+    "drift_share_threshold",
+    "drift_share",
+    "dataset_drift",
+    "drifted_features",
+    "features",
+    "score_drift",
+    "verdict_mix",
+    "inconclusive_rate_series",
+    "status",
 }
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -61,8 +75,12 @@ def test_parse_window():
 
 
 def test_select_window_and_verdict_mix():
-    rows = pd.DataFrame({"timestamp": [(NOW - timedelta(days=d)).isoformat() for d in (1, 2, 9)]
-                         + ["garbage"], "label": ["AI", "INCONCLUSIVE", "HUMAN", "HUMAN"]})
+    rows = pd.DataFrame(
+        {
+            "timestamp": [(NOW - timedelta(days=d)).isoformat() for d in (1, 2, 9)] + ["garbage"],
+            "label": ["AI", "INCONCLUSIVE", "HUMAN", "HUMAN"],
+        }
+    )
     inside = select_window(rows, NOW - timedelta(days=7), NOW)
     assert inside["label"].tolist() == ["AI", "INCONCLUSIVE"]
     mix = verdict_mix(inside["label"])
@@ -81,11 +99,15 @@ def test_shifted_window_drifts_in_the_shifted_features(cfg):
     shifted = ["snr_db", "spectral_flatness", "hnr_db", "spectral_rolloff_hz", "rms_db"]
     cur = _frame(200, seed=2, shift={c: 1.0 for c in shifted})
     cur["s1_score"] = cur["s1_score"] + 0.3
-    summary, _ = build_drift_report(ref, cur, cfg.monitoring.drift, window=_window(), model="m@champion")
+    summary, _ = build_drift_report(
+        ref, cur, cfg.monitoring.drift, window=_window(), model="m@champion"
+    )
     assert summary.dataset_drift is True and summary.status == "drift"
     _check_schema(json.loads(json.dumps(summary.to_dict())))
     assert set(shifted) <= set(summary.drifted_features)
-    assert summary.drift_share == pytest.approx(len(summary.drifted_features) / len(MONITORING_COLUMNS))
+    assert summary.drift_share == pytest.approx(
+        len(summary.drifted_features) / len(MONITORING_COLUMNS)
+    )
     assert summary.score_drift["reference"] == "reference_profile"
     assert summary.score_drift["columns"]["s1_score"]["drifted"] is True
     assert summary.score_drift["columns"]["aasist_score"]["drifted"] is False
@@ -125,8 +147,21 @@ def _write_log(root, frame):
 
 @pytest.mark.parametrize(
     ("n_rows", "shift", "expected"),
-    [(80, {}, 0), (80, {"snr_db": 1.5, "hnr_db": 1.5, "rms_db": 1.5, "pause_ratio": 1.5,
-                        "spectral_flatness": 1.5}, 10), (10, {}, 11)],
+    [
+        (80, {}, 0),
+        (
+            80,
+            {
+                "snr_db": 1.5,
+                "hnr_db": 1.5,
+                "rms_db": 1.5,
+                "pause_ratio": 1.5,
+                "spectral_flatness": 1.5,
+            },
+            10,
+        ),
+        (10, {}, 11),
+    ],
 )
 def test_cli_exit_status(tmp_path, repo_root, n_rows, shift, expected, capsys):
     ref_path = tmp_path / "reference_profile.parquet"
@@ -138,9 +173,23 @@ def test_cli_exit_status(tmp_path, repo_root, n_rows, shift, expected, capsys):
     cur["timestamp"] = [(now - timedelta(hours=1 + i % 20)).isoformat() for i in range(n_rows)]
     _write_log(tmp_path / "payloads", cur)
     out = tmp_path / "report"
-    code = main(["--params", str(repo_root / "params.yaml"), "monitor", "drift", "--since", "2d",
-                 "--reference", str(ref_path), "--payloads", str(tmp_path / "payloads"),
-                 "--out", str(out), "--no-mlflow"])
+    code = main(
+        [
+            "--params",
+            str(repo_root / "params.yaml"),
+            "monitor",
+            "drift",
+            "--since",
+            "2d",
+            "--reference",
+            str(ref_path),
+            "--payloads",
+            str(tmp_path / "payloads"),
+            "--out",
+            str(out),
+            "--no-mlflow",
+        ]
+    )
     assert code == expected
     if expected == 11:
         assert "not enough data" in capsys.readouterr().err
@@ -153,3 +202,20 @@ def test_cli_exit_status(tmp_path, repo_root, n_rows, shift, expected, capsys):
         assert report["dataset_drift"] is (expected == 10) and report["n_rows"] == n_rows
         assert (out / "drift_report.html").stat().st_size > 1000
         assert (out / "inconclusive_rate.png").exists()
+
+
+def test_retrain_on_drift_needs_a_host(tmp_path, repo_root, capsys):
+    code = main(
+        [
+            "--params",
+            str(repo_root / "params.yaml"),
+            "monitor",
+            "drift",
+            "--reference",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--retrain-on-drift",
+        ]
+    )
+    assert code == 2 and "--host" in capsys.readouterr().err

@@ -32,7 +32,9 @@ def test_receiver_service_matches_params_and_kserve_logger(cfg, repo_root):
     argv = _veracity_argv(container["args"][0])
     args = build_parser().parse_args(argv)
     assert args.monitor_command == "collect" and args.port == port
-    isvc = yaml.safe_load((repo_root / "infra" / "kserve" / "base" / "inferenceservice.yaml").read_text())
+    isvc = yaml.safe_load(
+        (repo_root / "infra" / "kserve" / "base" / "inferenceservice.yaml").read_text()
+    )
     url = urlparse(isvc["spec"]["transformer"]["logger"]["url"])
     assert url.hostname.split(".")[0] == service["metadata"]["name"] and url.port == port
 

@@ -19,25 +19,38 @@ from veracity.monitoring.sinks import read_payloads
 
 @pytest.fixture
 def app_and_sink(cfg, tmp_path):
-    mcfg = cfg.monitoring.model_copy(update={"sink": str(tmp_path / "payloads"),
-                                             "flush_interval_s": 0.05})
+    mcfg = cfg.monitoring.model_copy(
+        update={"sink": str(tmp_path / "payloads"), "flush_interval_s": 0.05}
+    )
     return create_receiver_app(mcfg, cfg.storage), tmp_path / "payloads"
 
 
 def test_pairs_request_and_response_into_one_row(app_and_sink, cfg):
     app, sink = app_and_sink
     with TestClient(app) as client:
-        r = client.post("/", content=b"RIFF....WAVEfmt audio bytes",
-                        headers=kserve_headers("req-1", CE_REQUEST, "audio/wav"))
+        r = client.post(
+            "/",
+            content=b"RIFF....WAVEfmt audio bytes",
+            headers=kserve_headers("req-1", CE_REQUEST, "audio/wav"),
+        )
         assert r.status_code == 200, r.text
-        r = client.post("/", content=json.dumps({"predictions": [verdict()]}),
-                        headers=kserve_headers("req-1", CE_RESPONSE))
+        r = client.post(
+            "/",
+            content=json.dumps({"predictions": [verdict()]}),
+            headers=kserve_headers("req-1", CE_RESPONSE),
+        )
         assert r.status_code == 200, r.text
         # response first, request later: still paired
-        client.post("/events", content=json.dumps(verdict("HUMAN", 30.0)),
-                    headers=kserve_headers("req-2", CE_RESPONSE))
-        client.post("/events", content=json.dumps({"instances": []}),
-                    headers=kserve_headers("req-2", CE_REQUEST))
+        client.post(
+            "/events",
+            content=json.dumps(verdict("HUMAN", 30.0)),
+            headers=kserve_headers("req-2", CE_RESPONSE),
+        )
+        client.post(
+            "/events",
+            content=json.dumps({"instances": []}),
+            headers=kserve_headers("req-2", CE_REQUEST),
+        )
         # the predictor's own events (tensors, no verdict) are acknowledged and skipped
         predictor = kserve_headers("req-1", CE_RESPONSE) | {"ce-component": "predictor"}
         r = client.post("/", content=b'{"outputs": []}', headers=predictor)

@@ -41,8 +41,13 @@ def _format_summary(summary) -> str:
     ]
     scores = summary.score_drift["columns"]
     if scores:
-        lines.append("  score drift: " + ", ".join(
-            f"{c} {'DRIFT' if v['drifted'] else 'ok'} ({v['score']:.3g})" for c, v in scores.items()))
+        lines.append(
+            "  score drift: "
+            + ", ".join(
+                f"{c} {'DRIFT' if v['drifted'] else 'ok'} ({v['score']:.3g})"
+                for c, v in scores.items()
+            )
+        )
     else:
         lines.append("  score drift: not compared (the reference has no model scores)")
     lines.append("  verdict mix: " + ", ".join(f"{k} {v:.0%}" for k, v in mix.items() if v))
@@ -57,8 +62,13 @@ def _drift(args, cfg) -> int:
     out = Path(args.out)
     try:
         summary = run_drift_job(
-            cfg, out, model=args.model, since=args.since, payloads=args.payloads,
-            reference=args.reference, mlflow_log=not args.no_mlflow,
+            cfg,
+            out,
+            model=args.model,
+            since=args.since,
+            payloads=args.payloads,
+            reference=args.reference,
+            mlflow_log=not args.no_mlflow,
         )
     except NotEnoughDataError as exc:
         print(f"not enough data: {exc}", file=sys.stderr)
@@ -83,7 +93,9 @@ def register(sub) -> None:
 
     c = msub.add_parser("collect", help="receive KServe logger CloudEvents into the payload log")
     c.add_argument("--host", default=None, help="bind address (default: monitoring.receiver.host)")
-    c.add_argument("--port", type=int, default=None, help="port (default: monitoring.receiver.port)")
+    c.add_argument(
+        "--port", type=int, default=None, help="port (default: monitoring.receiver.port)"
+    )
     c.set_defaults(func=_collect)
 
     d = msub.add_parser(
@@ -91,16 +103,32 @@ def register(sub) -> None:
         help="drift report of the logged window vs the model's reference profile",
         description="Exit status: 0 no drift, 10 drift detected, 11 not enough data.",
     )
-    d.add_argument("--model", default=None,
-                   help="registered model, e.g. veracity-voice@champion (its bundle holds the reference)")
-    d.add_argument("--since", default=None, help="window length, e.g. 7d, 24h (default: monitoring.drift.window)")
+    d.add_argument(
+        "--model",
+        default=None,
+        help="registered model, e.g. veracity-voice@champion (its bundle holds the reference)",
+    )
+    d.add_argument(
+        "--since",
+        default=None,
+        help="window length, e.g. 7d, 24h (default: monitoring.drift.window)",
+    )
     d.add_argument("--out", required=True, help="directory for drift_report.{html,json}")
-    d.add_argument("--payloads", default=None,
-                   help="payload log: local dir/file or s3:// prefix (default: monitoring.sink)")
-    d.add_argument("--reference", default=None,
-                   help="reference_profile.parquet or a bundle dir/s3:// URI (default: from --model)")
+    d.add_argument(
+        "--payloads",
+        default=None,
+        help="payload log: local dir/file or s3:// prefix (default: monitoring.sink)",
+    )
+    d.add_argument(
+        "--reference",
+        default=None,
+        help="reference_profile.parquet or a bundle dir/s3:// URI (default: from --model)",
+    )
     d.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
-    d.add_argument("--retrain-on-drift", action="store_true",
-                   help="on drift, submit a retraining pipeline run to --host")
+    d.add_argument(
+        "--retrain-on-drift",
+        action="store_true",
+        help="on drift, submit a retraining pipeline run to --host",
+    )
     d.add_argument("--host", default=None, help="Kubeflow Pipelines API URL for --retrain-on-drift")
     d.set_defaults(func=_drift)

@@ -22,7 +22,13 @@ from veracity.errors import NotEnoughDataError, VeracityError
 from veracity.media import load_waveform
 from veracity.monitoring.drift import DriftSummary, select_window
 from veracity.monitoring.job import REPORT_HTML, run_drift_job
-from veracity.monitoring.shifts import SHIFT_NAMES, add_noise, encode_codec, telephone_band, wav_bytes
+from veracity.monitoring.shifts import (
+    SHIFT_NAMES,
+    add_noise,
+    encode_codec,
+    telephone_band,
+    wav_bytes,
+)
 from veracity.monitoring.sinks import read_payloads
 
 log = logging.getLogger(__name__)
@@ -41,14 +47,18 @@ class DriftDemoResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "sent": self.sent, "failed": self.failed, "notes": self.notes,
+            "sent": self.sent,
+            "failed": self.failed,
+            "notes": self.notes,
             "html": {k: str(v) for k, v in self.html.items()},
             "clean": self.clean.to_dict() if self.clean else None,
             "shifted": self.shifted.to_dict() if self.shifted else None,
         }
 
 
-def shifted_upload(path: Path, shift: str, cfg: Config, rng: np.random.Generator, out_dir: Path) -> Path:
+def shifted_upload(
+    path: Path, shift: str, cfg: Config, rng: np.random.Generator, out_dir: Path
+) -> Path:
     """Write the ``shift``-degraded version of the clip at ``path`` as an upload file."""
     s = cfg.monitoring.shifts
     wave, sr = load_waveform(path)
@@ -56,9 +66,14 @@ def shifted_upload(path: Path, shift: str, cfg: Config, rng: np.random.Generator
     if shift == "noise":
         data, suffix = wav_bytes(add_noise(mono, s.noise_snr_db, rng), sr), ".wav"
     elif shift == "codec":
-        data, suffix = encode_codec(mono, sr, s.codec, s.codec_format, s.codec_bitrate), f".{s.codec_format}"
+        data, suffix = (
+            encode_codec(mono, sr, s.codec, s.codec_format, s.codec_bitrate),
+            f".{s.codec_format}",
+        )
     else:
-        narrow, narrow_sr = telephone_band(mono, sr, s.telephone_sample_rate, tuple(s.telephone_band_hz))
+        narrow, narrow_sr = telephone_band(
+            mono, sr, s.telephone_sample_rate, tuple(s.telephone_band_hz)
+        )
         data, suffix = wav_bytes(narrow, narrow_sr), ".wav"
     target = out_dir / f"{path.stem}-{shift}{suffix}"
     target.write_bytes(data)
@@ -87,8 +102,11 @@ def _wait_for_rows(cfg: Config, payloads: str, start: datetime, expected: int) -
     found = 0
     while time.monotonic() < deadline:
         try:
-            found = len(select_window(read_payloads(payloads, cfg.storage, since=start),
-                                      start, datetime.now(UTC)))
+            found = len(
+                select_window(
+                    read_payloads(payloads, cfg.storage, since=start), start, datetime.now(UTC)
+                )
+            )
         except VeracityError:
             found = 0  # the sink directory may not exist before the first flush
         if found >= expected:
@@ -99,17 +117,30 @@ def _wait_for_rows(cfg: Config, payloads: str, start: datetime, expected: int) -
 
 def _report(cfg, out, payloads, reference, start, end, notes) -> DriftSummary | None:
     try:
-        return run_drift_job(cfg, out, payloads=payloads, reference=reference, start=start,
-                             end=end, since=f"{max(1, int((end - start).total_seconds()))}s",
-                             mlflow_log=False)
+        return run_drift_job(
+            cfg,
+            out,
+            payloads=payloads,
+            reference=reference,
+            start=start,
+            end=end,
+            since=f"{max(1, int((end - start).total_seconds()))}s",
+            mlflow_log=False,
+        )
     except NotEnoughDataError as exc:
         notes.append(f"{out.name}: {exc}")
         log.warning("%s", exc)
         return None
 
 
-def run_drift_demo(cfg: Config, reference: str | Path, transformer_url: str, clips: list[Path],
-                   out: Path, payloads: str | None = None) -> DriftDemoResult:
+def run_drift_demo(
+    cfg: Config,
+    reference: str | Path,
+    transformer_url: str,
+    clips: list[Path],
+    out: Path,
+    payloads: str | None = None,
+) -> DriftDemoResult:
     """Send ``clips`` clean, then shifted (noise, low-bitrate codec, telephone band in
     turn), through the transformer at ``transformer_url``; write drift reports of both
     windows under ``out/clean`` and ``out/shifted``.
@@ -126,19 +157,28 @@ def run_drift_demo(cfg: Config, reference: str | Path, transformer_url: str, cli
     t0 = datetime.now(UTC)
     clean_ok, clean_failed = _send(list(clips), transformer_url, cfg)
     t1 = datetime.now(UTC)
-    shifted_paths = [shifted_upload(Path(p), SHIFT_NAMES[i % len(SHIFT_NAMES)], cfg, rng, uploads)
-                     for i, p in enumerate(clips)]
+    shifted_paths = [
+        shifted_upload(Path(p), SHIFT_NAMES[i % len(SHIFT_NAMES)], cfg, rng, uploads)
+        for i, p in enumerate(clips)
+    ]
     shift_ok, shift_failed = _send(shifted_paths, transformer_url, cfg)
     t2 = datetime.now(UTC)
     found = _wait_for_rows(cfg, payloads, t0, clean_ok + shift_ok)
     if found < clean_ok + shift_ok:
-        notes.append(f"only {found} of {clean_ok + shift_ok} payload rows reached {payloads}; "
-                     "is the transformer logging to the same monitoring.sink?")
+        notes.append(
+            f"only {found} of {clean_ok + shift_ok} payload rows reached {payloads}; "
+            "is the transformer logging to the same monitoring.sink?"
+        )
     clean = _report(cfg, out / "clean", payloads, str(reference), t0, t1, notes)
     shifted = _report(cfg, out / "shifted", payloads, str(reference), t1, t2, notes)
-    html = {name: out / name / REPORT_HTML for name, s in (("clean", clean), ("shifted", shifted)) if s}
+    html = {
+        name: out / name / REPORT_HTML for name, s in (("clean", clean), ("shifted", shifted)) if s
+    }
     return DriftDemoResult(
         sent={"clean": clean_ok, "shifted": shift_ok},
         failed={"clean": clean_failed, "shifted": shift_failed},
-        clean=clean, shifted=shifted, html=html, notes=notes,
+        clean=clean,
+        shifted=shifted,
+        html=html,
+        notes=notes,
     )

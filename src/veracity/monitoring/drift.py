@@ -126,7 +126,9 @@ def inconclusive_series(rows: pd.DataFrame, freq: str) -> list[dict[str, Any]]:
     out = []
     for period, group in grouped:
         if len(group):
-            out.append({"period": period.isoformat(), "n": int(len(group)), "rate": float(group.mean())})
+            out.append(
+                {"period": period.isoformat(), "n": int(len(group)), "rate": float(group.mean())}
+            )
     return out
 
 
@@ -139,7 +141,10 @@ def comparable_columns(reference: pd.DataFrame, current: pd.DataFrame, candidate
     out = []
     for col in candidates:
         if col in reference and col in current:
-            if _numeric(reference, [col])[col].notna().any() and _numeric(current, [col])[col].notna().any():
+            if (
+                _numeric(reference, [col])[col].notna().any()
+                and _numeric(current, [col])[col].notna().any()
+            ):
                 out.append(col)
     return out
 
@@ -149,8 +154,13 @@ def _status(test: dict) -> str:
     return str(getattr(status, "value", status)).upper()
 
 
-def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, features: list[str],
-                  scores: list[str], drift_cfg: DriftConfig):
+def run_evidently(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    features: list[str],
+    scores: list[str],
+    drift_cfg: DriftConfig,
+):
     """The Evidently snapshot plus per-column results ``{col: (score, drifted)}`` and the
     dataset-drift test outcome."""
     from evidently import DataDefinition, Dataset, Report
@@ -175,8 +185,12 @@ def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, features: list
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant columns in correlation widgets
         snapshot = report.run(
-            current_data=Dataset.from_pandas(_numeric(current, columns), data_definition=definition),
-            reference_data=Dataset.from_pandas(_numeric(reference, columns), data_definition=definition),
+            current_data=Dataset.from_pandas(
+                _numeric(current, columns), data_definition=definition
+            ),
+            reference_data=Dataset.from_pandas(
+                _numeric(reference, columns), data_definition=definition
+            ),
         )
     data = snapshot.dict()
     by_id = {m["id"]: m for m in data["metrics"]}
@@ -192,8 +206,14 @@ def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, features: list
     return snapshot, results, dataset_test
 
 
-def build_drift_report(reference: pd.DataFrame, current: pd.DataFrame, drift_cfg: DriftConfig, *,
-                       window: dict[str, Any], model: str | None = None):
+def build_drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    drift_cfg: DriftConfig,
+    *,
+    window: dict[str, Any],
+    model: str | None = None,
+):
     """Compare the logged rows of one window with the reference profile.
 
     Returns ``(DriftSummary, evidently_snapshot)``. Raises :class:`NotEnoughDataError` when
@@ -216,24 +236,38 @@ def build_drift_report(reference: pd.DataFrame, current: pd.DataFrame, drift_cfg
     scores = comparable_columns(reference, current, SCORE_COLUMNS)
     snapshot, results, dataset_test = run_evidently(reference, current, features, scores, drift_cfg)
     per_feature = {
-        col: {"stattest": drift_cfg.stattest, "score": results[col][0],
-              "threshold": drift_cfg.stattest_threshold, "drifted": results[col][1]}
+        col: {
+            "stattest": drift_cfg.stattest,
+            "score": results[col][0],
+            "threshold": drift_cfg.stattest_threshold,
+            "drifted": results[col][1],
+        }
         for col in features
     }
     drifted = [c for c in features if per_feature[c]["drifted"]]
     share = len(drifted) / len(features)
     dataset_drift = share >= drift_cfg.drift_share
     if dataset_test is not None and dataset_test != dataset_drift:
-        log.warning("evidently's dataset-drift test disagrees with share %.3f; using the share", share)
+        log.warning(
+            "evidently's dataset-drift test disagrees with share %.3f; using the share", share
+        )
     score_drift = {
         "reference": "reference_profile" if scores else "none",
         "columns": {
-            col: {"stattest": drift_cfg.stattest, "score": results[col][0],
-                  "threshold": drift_cfg.stattest_threshold, "drifted": results[col][1]}
+            col: {
+                "stattest": drift_cfg.stattest,
+                "score": results[col][0],
+                "threshold": drift_cfg.stattest_threshold,
+                "drifted": results[col][1],
+            }
             for col in scores
         },
     }
-    versions = current["model_version"].dropna().astype(str).unique().tolist() if "model_version" in current else []
+    versions = (
+        current["model_version"].dropna().astype(str).unique().tolist()
+        if "model_version" in current
+        else []
+    )
     summary = DriftSummary(
         window=window,
         n_rows=int(len(current)),
@@ -246,7 +280,9 @@ def build_drift_report(reference: pd.DataFrame, current: pd.DataFrame, drift_cfg
         drifted_features=drifted,
         features=per_feature,
         score_drift=score_drift,
-        verdict_mix=verdict_mix(current["label"]) if "label" in current else verdict_mix(pd.Series([], dtype=str)),
+        verdict_mix=verdict_mix(current["label"])
+        if "label" in current
+        else verdict_mix(pd.Series([], dtype=str)),
         inconclusive_rate_series=inconclusive_series(current, drift_cfg.series_freq),
         model=model,
         model_versions=sorted(versions),

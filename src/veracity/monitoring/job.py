@@ -74,21 +74,20 @@ def plot_inconclusive(series: list[dict], path: Path) -> Path | None:
     """A small PNG of the INCONCLUSIVE rate over time (None when there is no series)."""
     if not series:
         return None
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    times = pd.to_datetime([p["period"] for p in series])
-    fig, ax = plt.subplots(figsize=(6, 2.5), dpi=100)
-    ax.plot(times, [p["rate"] for p in series], marker="o")
-    ax.set_ylim(0, 1)
+    # Bars on a categorical axis: readable for one bucket as for sixty.
+    labels = [p["period"][:16].replace("T00:00", "").replace("T", " ") for p in series]
+    fig = Figure(figsize=(max(4.0, 0.35 * len(series) + 2), 2.8), dpi=100)
+    ax = fig.subplots()
+    bars = ax.bar(range(len(series)), [p["rate"] for p in series], color="#c77c02")
+    ax.bar_label(bars, labels=[f"n={p['n']}" for p in series], fontsize=7)
+    ax.set_xticks(range(len(series)), labels, rotation=45, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.1)
     ax.set_ylabel("INCONCLUSIVE rate")
-    ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
+    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -99,7 +98,9 @@ def _select_experiment(mlflow, cfg: Config) -> None:
     name = cfg.monitoring.drift.experiment
     if client.get_experiment_by_name(name) is None:
         training = client.get_experiment_by_name(cfg.tracking.experiment)
-        client.create_experiment(name, artifact_location=training.artifact_location if training else None)
+        client.create_experiment(
+            name, artifact_location=training.artifact_location if training else None
+        )
     mlflow.set_experiment(name)
 
 
@@ -114,14 +115,17 @@ def log_to_mlflow(cfg: Config, summary: DriftSummary, out: Path) -> str | None:
         configure_tracking(cfg)
         _select_experiment(mlflow, cfg)
         with mlflow.start_run(run_name=f"drift-{summary.window.get('end', '')[:19]}") as run:
-            mlflow.set_tags({"veracity.kind": "drift", "model": summary.model or "",
-                             "status": summary.status})
-            mlflow.log_metrics({
-                "drift_share": summary.drift_share,
-                "dataset_drift": float(summary.dataset_drift),
-                "n_rows": float(summary.n_rows),
-                "inconclusive_share": summary.verdict_mix["share"].get("INCONCLUSIVE", 0.0),
-            })
+            mlflow.set_tags(
+                {"veracity.kind": "drift", "model": summary.model or "", "status": summary.status}
+            )
+            mlflow.log_metrics(
+                {
+                    "drift_share": summary.drift_share,
+                    "dataset_drift": float(summary.dataset_drift),
+                    "n_rows": float(summary.n_rows),
+                    "inconclusive_share": summary.verdict_mix["share"].get("INCONCLUSIVE", 0.0),
+                }
+            )
             mlflow.log_artifacts(str(out), artifact_path="drift")
             return run.info.run_id
     except Exception as exc:  # monitoring must still produce its files
@@ -159,11 +163,17 @@ def run_drift_job(
     source = payloads or cfg.monitoring.sink
     rows = read_payloads(source, cfg.storage, since=start)
     current = drop_duplicate_requests(select_window(rows, start, end))
-    window = {"since": since, "start": start.isoformat(), "end": end.isoformat(),
-              "payloads": str(source), "reference": str(reference or model)}
+    window = {
+        "since": since,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "payloads": str(source),
+        "reference": str(reference or model),
+    }
     log.info("drift window %s .. %s: %d of %d logged rows", start, end, len(current), len(rows))
-    summary, snapshot = build_drift_report(ref_df, current, cfg.monitoring.drift,
-                                           window=window, model=model)
+    summary, snapshot = build_drift_report(
+        ref_df, current, cfg.monitoring.drift, window=window, model=model
+    )
     snapshot.save_html(str(out / REPORT_HTML))
     plot_inconclusive(summary.inconclusive_rate_series, out / SERIES_PNG)
     (out / REPORT_JSON).write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True))

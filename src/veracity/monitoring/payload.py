@@ -34,8 +34,10 @@ class PayloadLogger:
 
     def __init__(self, monitoring_cfg: MonitoringConfig, storage_cfg: StorageConfig, sink=None):
         self.cfg = monitoring_cfg
-        self._sink = sink if sink is not None else make_sink(
-            monitoring_cfg.sink, monitoring_cfg.format, storage_cfg
+        self._sink = (
+            sink
+            if sink is not None
+            else make_sink(monitoring_cfg.sink, monitoring_cfg.format, storage_cfg)
         )
         self._queue: queue.Queue = queue.Queue(maxsize=monitoring_cfg.max_queue_rows)
         self._lock = threading.Lock()
@@ -146,7 +148,9 @@ class PayloadLogger:
                 where = self._sink.write(rows)
             except Exception as exc:
                 attempts += 1
-                message = f"writing {len(rows)} rows to {getattr(self._sink, 'uri', '?')} failed: {exc}"
+                message = (
+                    f"writing {len(rows)} rows to {getattr(self._sink, 'uri', '?')} failed: {exc}"
+                )
                 with self._lock:
                     self._counts["failures"] += 1
                     self._set_error(message)

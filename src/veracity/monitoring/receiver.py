@@ -36,8 +36,13 @@ REQUIRED_HEADERS = ("ce-id", "ce-type", "ce-source", "ce-specversion")
 SPEC_VERSIONS = ("1.0",)
 # The InferenceService logs every component; only the transformer's verdicts carry rows.
 IGNORED_COMPONENTS = ("predictor", "explainer")
-EXTENSIONS = {"ce-inferenceservicename": "inference_service", "ce-namespace": "namespace",
-              "ce-component": "component", "ce-endpoint": "endpoint", "ce-time": "event_time"}
+EXTENSIONS = {
+    "ce-inferenceservicename": "inference_service",
+    "ce-namespace": "namespace",
+    "ce-component": "component",
+    "ce-endpoint": "endpoint",
+    "ce-time": "event_time",
+}
 
 
 class EventError(ValueError):
@@ -127,12 +132,17 @@ def parse_event(headers: dict[str, str], body: bytes) -> tuple[str, str, dict, A
     try:
         payload = json.loads(body) if body else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventError(f"expected a JSON body for {event_type}, got undecodable data: {exc}") from exc
+        raise EventError(
+            f"expected a JSON body for {event_type}, got undecodable data: {exc}"
+        ) from exc
     if not isinstance(payload, dict):
-        raise EventError(f"expected a JSON object body for {event_type}, got {type(payload).__name__}")
+        raise EventError(
+            f"expected a JSON object body for {event_type}, got {type(payload).__name__}"
+        )
     if event_type == CE_REQUEST:
-        meta.update({"request_content_type": content_type or "application/json",
-                     "request_bytes": len(body)})
+        meta.update(
+            {"request_content_type": content_type or "application/json", "request_bytes": len(body)}
+        )
     return headers["ce-id"], event_type, meta, payload
 
 
@@ -152,8 +162,11 @@ def verdicts_of(payload: dict) -> list[dict]:
     return found
 
 
-def create_receiver_app(monitoring_cfg: MonitoringConfig, storage_cfg: StorageConfig,
-                        payload_logger: PayloadLogger | None = None) -> FastAPI:
+def create_receiver_app(
+    monitoring_cfg: MonitoringConfig,
+    storage_cfg: StorageConfig,
+    payload_logger: PayloadLogger | None = None,
+) -> FastAPI:
     """The FastAPI app: ``POST /`` (and ``/events``) takes events; ``GET /healthz``,
     ``GET /stats`` report. The payload logger is closed (flushed) at shutdown."""
     rcfg = monitoring_cfg.receiver
@@ -206,8 +219,12 @@ def create_receiver_app(monitoring_cfg: MonitoringConfig, storage_cfg: StorageCo
 
     @app.get("/stats")
     async def stats():
-        return {"accepted": state["accepted"], "rejected": state["rejected"],
-                "ignored": state["ignored"],
-                "pairing": dict(pairer.counts), "payload_log": state["logger"].stats()}
+        return {
+            "accepted": state["accepted"],
+            "rejected": state["rejected"],
+            "ignored": state["ignored"],
+            "pairing": dict(pairer.counts),
+            "payload_log": state["logger"].stats(),
+        }
 
     return app

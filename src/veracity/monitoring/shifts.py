@@ -55,7 +55,9 @@ def _ffmpeg(args: list[str], data: bytes) -> bytes:
     try:
         proc = subprocess.run(cmd, input=data, capture_output=True, timeout=60, check=False)
     except FileNotFoundError as exc:
-        raise AudioDecodeError("ffmpeg is not installed; install it (apt-get install ffmpeg)") from exc
+        raise AudioDecodeError(
+            "ffmpeg is not installed; install it (apt-get install ffmpeg)"
+        ) from exc
     if proc.returncode != 0 or not proc.stdout:
         raise AudioDecodeError(
             f"ffmpeg {' '.join(args)} failed (exit {proc.returncode}): "
@@ -75,8 +77,9 @@ def encode_codec(wave: np.ndarray, sr: int, codec: str, fmt: str, bitrate: str) 
 def codec_roundtrip(wave: np.ndarray, sr: int, codec: str, fmt: str, bitrate: str) -> np.ndarray:
     """``wave`` after a lossy encode/decode round trip, back at ``sr`` and the same length."""
     encoded = encode_codec(wave, sr, codec, fmt, bitrate)
-    decoded = _ffmpeg(["-f", fmt, "-i", "pipe:0", "-ac", "1", "-ar", str(sr), "-f", "wav", "pipe:1"],
-                      encoded)
+    decoded = _ffmpeg(
+        ["-f", fmt, "-i", "pipe:0", "-ac", "1", "-ar", str(sr), "-f", "wav", "pipe:1"], encoded
+    )
     out, _ = sf.read(io.BytesIO(decoded), dtype="float32", always_2d=False)
     n = _mono(wave).shape[0]
     out = out[:n] if out.shape[0] >= n else np.pad(out, (0, n - out.shape[0]))

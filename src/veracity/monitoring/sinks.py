@@ -151,7 +151,9 @@ def read_payloads(
             )
         files = [root] if root.is_file() else sorted(root.rglob("*"))
         for path in files:
-            if path.is_file() and wanted(path.relative_to(root).as_posix() if path != root else path.name):
+            if path.is_file() and wanted(
+                path.relative_to(root).as_posix() if path != root else path.name
+            ):
                 frames.append(decode_rows(path.read_bytes(), path.name))
     frames = [f for f in frames if not f.empty]
     if not frames:

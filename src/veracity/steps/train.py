@@ -109,6 +109,10 @@ def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult
     features, out = Path(features), Path(out)
     meta = read_features_json(features)
     dataset_version = str(meta.get("dataset_version") or "unknown")
+    if dataset_version == "unknown":
+        log.warning(
+            "%s/features.json names no dataset_version; the run is tagged 'unknown'", features
+        )
     train_set = window_set_from_split(load_split(features, "train"), "train")
     dev_set = window_set_from_split(load_split(features, "dev"), "dev")
     run_cfg = run_config_for(cfg, model)
