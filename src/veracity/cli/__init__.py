@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "pipeline",
     "serving",
     "monitor",
+    "demo",
 )
 
 log = logging.getLogger(__name__)
