@@ -143,6 +143,8 @@ def run_local(
     with open(log_path, "w") as task_log, tracker, warnings.catch_warnings():
         # the images are ours and hold exactly what the subprocess runner uses here
         warnings.filterwarnings("ignore", message="You may be attemping", category=RuntimeWarning)
+        # accelerators/limits are for the cluster; docs/pipeline.md lists what local ignores
+        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
         redirect = contextlib.redirect_stdout(task_log) if quiet else contextlib.nullcontext()
         with redirect:
             pipeline(

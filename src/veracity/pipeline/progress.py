@@ -61,6 +61,7 @@ class ProgressTracker(logging.Filter):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._level = logging.NOTSET
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Turn a kfp log record into a task event; hide kfp's lines when quiet."""
@@ -105,7 +106,11 @@ class ProgressTracker(logging.Filter):
                     self._print(running[-1], final=False)
 
     def __enter__(self) -> ProgressTracker:
-        logging.getLogger().addFilter(self)
+        root = logging.getLogger()
+        # kfp logs its task events at INFO, some (cache hits) outside its own logger context
+        self._level = root.level
+        root.setLevel(min(root.level or logging.WARNING, logging.INFO))
+        root.addFilter(self)
         if self._live:
             self._ticker = threading.Thread(target=self._tick, daemon=True)
             self._ticker.start()
@@ -115,7 +120,9 @@ class ProgressTracker(logging.Filter):
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=2)
-        logging.getLogger().removeFilter(self)
+        root = logging.getLogger()
+        root.removeFilter(self)
+        root.setLevel(self._level)
 
     def results(self) -> list[dict]:
         """Every task seen, in start order, as JSON-safe dicts."""
