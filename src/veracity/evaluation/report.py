@@ -21,7 +21,7 @@ _ROWS = [
     ("precision_human", "precision human", "pct"),
     ("recall_human", "recall human", "pct"),
     ("f1_macro", "F1 macro", "num"),
-    ("fpr_at_tpr", "FPR at 95 % TPR", "pct"),
+    ("fpr_at_tpr", "FPR at target TPR (evaluation.fpr_at_tpr)", "pct"),
     ("ece", "ECE (calibrated)", "num"),
     ("brier", "Brier", "num"),
     ("min_tdcf", "min t-DCF", "num"),
