@@ -98,7 +98,10 @@ def test_schedule_uploads_pipeline_and_creates_monthly_recurring_run(kfp_api, cf
     monkeypatch.chdir(REPO)
     host, requests = kfp_api
     args = run_arguments(
-        cfg, source="s3://corpus/v7", data_version="v7", overrides=["gate.max_eer=0.2"]
+        cfg,
+        source="s3://corpus/v7",
+        data_version="v7",
+        overrides=["gate.max_eer=0.2", "training.aasist.epochs=2"],
     )
     result = schedule_run(cfg, host, arguments=args)
     assert result["recurring_run_id"] == "rr-1"

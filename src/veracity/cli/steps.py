@@ -52,7 +52,13 @@ def _evaluate(args, cfg):
     from veracity.steps.evaluate import run_evaluate
 
     return _report(
-        run_evaluate(cfg, [Path(m) for m in args.model], Path(args.features), Path(args.out))
+        run_evaluate(
+            cfg,
+            [Path(m) for m in args.model],
+            Path(args.features),
+            Path(args.out),
+            asv_scores=Path(args.asv_scores) if args.asv_scores else None,
+        )
     )
 
 
@@ -98,6 +104,8 @@ def register(sub) -> None:
                    help="model artifact or bundle directory (repeat to compare several)")
     p.add_argument("--features", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--asv-scores", default=None,
+                   help="ASVspoof 2019 ASV score file; with it min t-DCF is reported")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("gate", help="check quality gates; on pass register the challenger")
