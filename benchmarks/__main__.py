@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     cfg = load_config(args.params)
-    found = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
+    found = sorted(
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
+    )
     chosen = [n for n in found if not args.names or n.removeprefix("bench_") in args.names]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

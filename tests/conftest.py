@@ -35,5 +35,7 @@ def repo_root() -> Path:
 def require_shared(path: Path) -> Path:
     """Skip with a clear reason when ../shared (the published fixtures) is absent."""
     if not path.exists():
-        pytest.skip(f"{path} is absent: the published-model fixtures live in ../shared beside the repo")
+        pytest.skip(
+            f"{path} is absent: the published-model fixtures live in ../shared beside the repo"
+        )
     return path

@@ -443,7 +443,9 @@ def parse_config(raw: dict[str, Any], overrides: dict | list[str] | None = None)
         raise ConfigError(f"params are invalid: {problems}; fix params.yaml") from exc
 
 
-def load_config(path: str | Path = DEFAULT_PARAMS, overrides: dict | list[str] | None = None) -> Config:
+def load_config(
+    path: str | Path = DEFAULT_PARAMS, overrides: dict | list[str] | None = None
+) -> Config:
     """Read params.yaml (the one source of every number) into a typed :class:`Config`."""
     path = Path(path)
     if not path.is_file():

@@ -12,8 +12,20 @@ def configure_logging(verbose: bool = False) -> None:
     """Configure the root logger once; quiet the chattiest third-party loggers."""
     level = logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format=_FORMAT, datefmt="%H:%M:%S")
-    for noisy in ("botocore", "urllib3", "git", "alembic", "matplotlib", "numba", "PIL",
-                  "great_expectations", "httpx", "filelock", "fsspec", "asyncio"):
+    for noisy in (
+        "botocore",
+        "urllib3",
+        "git",
+        "alembic",
+        "matplotlib",
+        "numba",
+        "PIL",
+        "great_expectations",
+        "httpx",
+        "filelock",
+        "fsspec",
+        "asyncio",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # MLflow sends usage telemetry by default; Veracity never does.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

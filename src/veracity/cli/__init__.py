@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="veracity",
         description="Veracity: retrain, gate, approve, serve and monitor synthetic-media detectors.",
     )
-    parser.add_argument("--params", default=DEFAULT_PARAMS, help="params.yaml to read (default: %(default)s)")
+    parser.add_argument(
+        "--params", default=DEFAULT_PARAMS, help="params.yaml to read (default: %(default)s)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
-        cfg = load_config(args.params, args.overrides) if getattr(args, "needs_config", True) else None
+        cfg = (
+            load_config(args.params, args.overrides)
+            if getattr(args, "needs_config", True)
+            else None
+        )
         code = args.func(args, cfg)
     except VeracityError as exc:
         print(f"error: {exc}", file=sys.stderr)

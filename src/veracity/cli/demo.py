@@ -93,9 +93,10 @@ def _demo(args, cfg) -> int:
             _print_verdict(kind, path, predict_file(path, url, cfg.serving.model_name))
 
         _banner(4, "drift: clean clips, then noisy / low-bitrate / telephone-band clips")
-        sample = clips["bonafide"][: cfg.monitoring.drift.min_rows] + clips["spoof"][
-            : cfg.monitoring.drift.min_rows
-        ]
+        sample = (
+            clips["bonafide"][: cfg.monitoring.drift.min_rows]
+            + clips["spoof"][: cfg.monitoring.drift.min_rows]
+        )
         result = run_drift_demo(cfg, bundle, url, sample, run_dir / "drift")
         for window, drift in (("clean", result.clean), ("shifted", result.shifted)):
             if drift is None:

@@ -27,12 +27,19 @@ def register(sub) -> None:
     msub = models.add_subparsers(dest="models_command", metavar="ACTION")
     msub.required = True
 
-    p = msub.add_parser("import-aasist", help="turn an official AASIST .pth into a Veracity artifact")
+    p = msub.add_parser(
+        "import-aasist", help="turn an official AASIST .pth into a Veracity artifact"
+    )
     p.add_argument("path", help="published checkpoint (.pth), loaded with weights_only=True")
     p.add_argument("--variant", required=True, choices=["AASIST", "AASIST-L"])
     p.add_argument("--out", required=True, help="model artifact directory to write")
     p.set_defaults(func=_import_aasist)
 
     p = msub.add_parser("list", help="versions, aliases, gate results and approval state")
-    p.add_argument("name", nargs="?", default=None, help="registered model (default: tracking.registered_model)")
+    p.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="registered model (default: tracking.registered_model)",
+    )
     p.set_defaults(func=_list)

@@ -70,10 +70,16 @@ def _gate(args, cfg):
 
 def register(sub) -> None:
     """Add ingest, validate, features, train, calibrate, evaluate and gate."""
-    p = sub.add_parser("ingest", help="copy a corpus into the DVC-tracked data dir and write its manifest")
+    p = sub.add_parser(
+        "ingest", help="copy a corpus into the DVC-tracked data dir and write its manifest"
+    )
     p.add_argument("--source", required=True, help="local directory or s3://bucket/prefix")
-    p.add_argument("--format", choices=["asvspoof2019", "csv"], default=None,
-                   help="corpus layout (default: ingest.format in params.yaml)")
+    p.add_argument(
+        "--format",
+        choices=["asvspoof2019", "csv"],
+        default=None,
+        help="corpus layout (default: ingest.format in params.yaml)",
+    )
     p.add_argument("--out", required=True, help="DVC-tracked corpus directory to write")
     p.set_defaults(func=_ingest)
 
@@ -93,24 +99,37 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="model artifact directory to write")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("calibrate", help="fit temperature scaling and the operating threshold on dev")
+    p = sub.add_parser(
+        "calibrate", help="fit temperature scaling and the operating threshold on dev"
+    )
     p.add_argument("--model", required=True, help="model artifact directory")
     p.add_argument("--features", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("evaluate", help="evaluate calibrated models on the eval split")
-    p.add_argument("--model", required=True, action="append",
-                   help="model artifact or bundle directory (repeat to compare several)")
+    p.add_argument(
+        "--model",
+        required=True,
+        action="append",
+        help="model artifact or bundle directory (repeat to compare several)",
+    )
     p.add_argument("--features", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--asv-scores", default=None,
-                   help="ASVspoof 2019 ASV score file; with it min t-DCF is reported")
+    p.add_argument(
+        "--asv-scores",
+        default=None,
+        help="ASVspoof 2019 ASV score file; with it min t-DCF is reported",
+    )
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("gate", help="check quality gates; on pass register the challenger")
-    p.add_argument("--model", required=True, action="append",
-                   help="calibrated model artifact directory (repeat: stage1 and aasist)")
+    p.add_argument(
+        "--model",
+        required=True,
+        action="append",
+        help="calibrated model artifact directory (repeat: stage1 and aasist)",
+    )
     p.add_argument("--eval", required=True, help="evaluate step output directory")
     p.add_argument("--out", required=True, help="bundle directory to write (what gets registered)")
     p.set_defaults(func=_gate)
