@@ -160,6 +160,7 @@ class TrainRunConfig(_Section):
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     max_windows_per_epoch: int = Field(ge=0)
+    crop_samples: int = Field(ge=0)
     max_dev_windows: int = Field(ge=0)
     patience: int = Field(gt=0)
 

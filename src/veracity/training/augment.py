@@ -114,3 +114,17 @@ def augment_batch(
     if do_gain.any():
         out = apply_gain(out, torch.where(do_gain, gains, torch.zeros_like(gains)))
     return out
+
+
+def random_crop(waves: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
+    """A random ``length``-sample excerpt of every window of ``waves`` [B, L].
+
+    Training on excerpts makes each step several times cheaper on CPU; both detectors
+    accept any input length, and dev/eval always score whole windows.
+    """
+    total = waves.shape[-1]
+    if length <= 0 or length >= total:
+        return waves
+    starts = torch.randint(0, total - length + 1, (waves.shape[0], 1), generator=generator)
+    index = starts + torch.arange(length).unsqueeze(0)
+    return waves.gather(1, index)

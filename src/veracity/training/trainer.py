@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from veracity.config import TrainingConfig, TrainRunConfig
 from veracity.errors import TrainingError
 from veracity.evaluation.metrics import compute_eer
-from veracity.training.augment import augment_batch
+from veracity.training.augment import augment_batch, random_crop
 from veracity.training.dataset import WindowSet, balanced_subset, class_weights
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def train_model(
             disable=None if progress else True,
         )
         for idx in bar:
-            x = train.waveforms[idx]
+            x = random_crop(train.waveforms[idx], run_cfg.crop_samples, gen)
             if augment:
                 x = augment_batch(x, training_cfg.augment, gen, sample_rate)
             y = train.targets[idx].to(device)
