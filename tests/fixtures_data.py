@@ -136,20 +136,18 @@ def _wait_ready(server: S3Server, proc: subprocess.Popen, log_path: Path) -> Non
     raise RuntimeError(f"SeaweedFS did not answer in {S3_START_TIMEOUT_S}s: {last}")
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """Start SeaweedFS (master, volume, filer, S3) on free ports; yield an :class:`S3Server`.
+def start_seaweedfs(base: Path, user: str = "veracity-test") -> tuple[S3Server, subprocess.Popen]:
+    """Start SeaweedFS (master, volume, filer, S3) on free loopback ports under ``base``.
 
-    The AWS_* credentials are exported for the session (boto3 and DVC read them) and
-    restored afterwards; the server is stopped by pid.
+    Returns the server description and its process (its own session, so the caller stops
+    the whole group by pid); waits until the S3 API answers.
     """
     weed = _weed_binary()
-    base = tmp_path_factory.mktemp("seaweedfs")
     access, secret = f"AK{secrets.token_hex(8)}", secrets.token_hex(20)
     identities = {
         "identities": [
             {
-                "name": "veracity-test",
+                "name": user,
                 "credentials": [{"accessKey": access, "secretKey": secret}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             }
@@ -189,9 +187,26 @@ def s3_server(tmp_path_factory):
         secret_key=secret,
         pid=proc.pid,
     )
-    saved = {k: os.environ.get(k) for k in server.env}
     try:
         _wait_ready(server, proc, log_path)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        raise
+    return server, proc
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """Start SeaweedFS (master, volume, filer, S3) on free ports; yield an :class:`S3Server`.
+
+    The AWS_* credentials are exported for the session (boto3 and DVC read them) and
+    restored afterwards; the server is stopped by pid.
+    """
+    base = tmp_path_factory.mktemp("seaweedfs")
+    server, proc = start_seaweedfs(base)
+    saved = {k: os.environ.get(k) for k in server.env}
+    try:
         os.environ.update(server.env)
         yield server
     finally:

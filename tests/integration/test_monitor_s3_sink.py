@@ -8,15 +8,12 @@ before the outage can be read back by the drift job's reader.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import signal
-import subprocess
 import time
 
 import pytest
-from fixtures_data import S3Server, _wait_ready, _weed_binary, free_port
+from fixtures_data import start_seaweedfs
 
 from veracity.monitoring.payload import PayloadLogger
 from veracity.monitoring.sinks import read_payloads
@@ -27,56 +24,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_s3(tmp_path, monkeypatch):
     """A SeaweedFS S3 server for this test only; yields (server, proc)."""
-    weed = _weed_binary()
-    access, secret = f"AK{secrets.token_hex(8)}", secrets.token_hex(20)
-    (tmp_path / "identities.json").write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "monitor-test",
-                        "credentials": [{"accessKey": access, "secretKey": secret}],
-                        "actions": ["Admin", "Read", "Write", "List"],
-                    }
-                ]
-            }
-        )
-    )
-    (tmp_path / "data").mkdir()
-    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
-    cmd = [
-        weed,
-        "server",
-        f"-dir={tmp_path / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-master.port={ports['master']}",
-        f"-volume.port={ports['volume']}",
-        f"-filer.port={ports['filer']}",
-        "-filer",
-        "-s3",
-        f"-s3.port={ports['s3']}",
-        f"-s3.config={tmp_path / 'identities.json'}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=64",
-        "-volume.max=20",
-        f"-filer.localSocket={tmp_path / 'filer.sock'}",
-        f"-s3.localSocket={tmp_path / 's3.sock'}",
-    ]
-    log_path = tmp_path / "weed.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True
-        )
-    server = S3Server(
-        endpoint=f"http://127.0.0.1:{ports['s3']}",
-        access_key=access,
-        secret_key=secret,
-        pid=proc.pid,
-    )
+    server, proc = start_seaweedfs(tmp_path, user="monitor-test")
     try:
-        _wait_ready(server, proc, log_path)
         for key, value in server.env.items():
             monkeypatch.setenv(key, value)
         yield server, proc

@@ -102,3 +102,21 @@ def test_augment_batch_gain_within_configured_range():
 def test_augment_batch_rejects_1d_input():
     with pytest.raises(ValueError, match=r"\[B, L\]"):
         augment_batch(torch.zeros(100), _cfg(), torch.Generator(), SR)
+
+
+def test_random_crop_takes_contiguous_excerpts_of_each_window():
+    import torch
+
+    from veracity.training.augment import random_crop
+
+    waves = torch.arange(3 * 100, dtype=torch.float32).reshape(3, 100)
+    gen = torch.Generator().manual_seed(0)
+    out = random_crop(waves, 40, gen)
+    assert out.shape == (3, 40)
+    for row, crop in zip(waves, out, strict=True):
+        start = int(crop[0] - row[0])
+        assert 0 <= start <= 60
+        assert torch.equal(crop, row[start : start + 40])
+    # 0 or a length >= the window keeps whole windows (dev/eval path)
+    assert random_crop(waves, 0, gen) is waves
+    assert random_crop(waves, 100, gen) is waves

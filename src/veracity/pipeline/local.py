@@ -96,6 +96,20 @@ def _cached_records(task: str, cache_root: Path, key_prefix: str) -> dict[str, d
     return {}
 
 
+def ensure_workspace_dvc(local_root: Path) -> None:
+    """Make the local runs directory its own DVC repository (no git).
+
+    Local runs live under a git-ignored folder; DVC inside the project's git repository
+    refuses to track data there, so the ingest step of a local run versions its corpus in
+    this workspace repository instead (remote from params.yaml ``ingest``).
+    """
+    from dvc.repo import Repo
+
+    if not (local_root / ".dvc").is_dir():
+        local_root.mkdir(parents=True, exist_ok=True)
+        Repo.init(str(local_root), no_scm=True)
+
+
 def run_local(
     cfg: Config,
     params_yaml: str,
@@ -124,6 +138,7 @@ def run_local(
     local_root = (root / cfg.pipeline.local_root).resolve()
     pipeline_root = local_root / "kfp"
     pipeline_root.mkdir(parents=True, exist_ok=True)
+    ensure_workspace_dvc(local_root)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(pipeline_root),
