@@ -221,6 +221,7 @@ class GateConfig(_Section):
     max_ece: float
     max_attack_eer: float
     max_eer_regression: float
+    aasist_slack: float = Field(ge=0)
     audit_log: str
     artifacts_destination: str
 

@@ -191,17 +191,18 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
         met = json.loads(Path(entry["metrics"]).read_text())
         artifacts[role], metrics[role] = model_dir, met
         chall_scores[role] = pd.read_parquet(entry["scores"])
+        slack = g.aasist_slack if role == "aasist" else 0.0
         checks += [
-            check(role, "eer", met["eer"], g.max_eer, notes),
+            check(role, "eer", met["eer"], g.max_eer + slack, notes),
             check(
                 role,
                 "unseen_attack_eer",
                 met.get("unseen_attack_eer"),
-                g.max_unseen_attack_eer,
+                g.max_unseen_attack_eer + slack,
                 notes,
             ),
-            check(role, "ece", met["ece"], g.max_ece, notes),
-            check(role, "max_attack_eer", met["max_attack_eer"], g.max_attack_eer, notes),
+            check(role, "ece", met["ece"], g.max_ece + slack, notes),
+            check(role, "max_attack_eer", met["max_attack_eer"], g.max_attack_eer + slack, notes),
         ]
     if not artifacts:
         raise InputError("expected at least one --model directory for the gate, got none")
