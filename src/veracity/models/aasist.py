@@ -213,6 +213,21 @@ class GraphPool(nn.Module):
         return torch.gather(h * scores, 1, index)
 
 
+def read_out(out_t: torch.Tensor, out_s: torch.Tensor, master: torch.Tensor) -> torch.Tensor:
+    """The paper's readout: max-abs and mean over temporal and spectral nodes, plus the
+    master node, concatenated into the hidden embedding [B, 5 * D]."""
+    return torch.cat(
+        [
+            out_t.abs().amax(dim=1),
+            out_t.mean(dim=1),
+            out_s.abs().amax(dim=1),
+            out_s.mean(dim=1),
+            master.squeeze(1).expand(out_t.shape[0], -1),
+        ],
+        dim=1,
+    )
+
+
 class AASIST(nn.Module):
     """AASIST / AASIST-L detector. ``forward`` returns logits ``[B, 2]`` (index 1 = bonafide).
 
@@ -340,16 +355,7 @@ class AASIST(nn.Module):
         out_t = torch.maximum(self.drop_way(t1), self.drop_way(t2))
         out_s = torch.maximum(self.drop_way(s1), self.drop_way(s2))
         master = torch.maximum(self.drop_way(m1), self.drop_way(m2))
-        hidden = torch.cat(
-            [
-                out_t.abs().amax(dim=1),
-                out_t.mean(dim=1),
-                out_s.abs().amax(dim=1),
-                out_s.mean(dim=1),
-                master.squeeze(1).expand(out_t.shape[0], -1),
-            ],
-            dim=1,
-        )
+        hidden = read_out(out_t, out_s, master)
         return hidden, self.out_layer(self.drop(hidden))
 
     def forward(self, wave: Tensor) -> Tensor:

@@ -33,7 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from veracity.config import FastPathConfig
-from veracity.models.aasist import AASIST, GraphAttention, GraphPool, HeteroGraphAttention
+from veracity.models.aasist import (
+    AASIST,
+    GraphAttention,
+    GraphPool,
+    HeteroGraphAttention,
+    read_out,
+)
 
 log = logging.getLogger(__name__)
 
@@ -314,16 +320,7 @@ class FastAASIST(nn.Module):
                 torch.maximum(s1, s2),
                 torch.maximum(m1, m2),
             )
-            hidden = torch.cat(
-                [
-                    out_t.abs().amax(dim=1),
-                    out_t.mean(dim=1),
-                    out_s.abs().amax(dim=1),
-                    out_s.mean(dim=1),
-                    master.squeeze(1).expand(out_t.shape[0], -1),
-                ],
-                dim=1,
-            )
+            hidden = read_out(out_t, out_s, master)
             return hidden, self.out_layer(hidden)
 
     def forward(self, wave: Tensor) -> Tensor:
