@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,17 @@ def _report(result) -> int:
 def _ingest(args, cfg):
     from veracity.steps.ingest import run_ingest
 
-    return _report(run_ingest(cfg, args.source, args.format or cfg.ingest.format, Path(args.out)))
+    # Under `dvc repro` (DVC sets DVC_STAGE) the stage output is versioned by DVC itself.
+    under_dvc_stage = bool(os.environ.get("DVC_STAGE"))
+    return _report(
+        run_ingest(
+            cfg,
+            args.source,
+            args.format or cfg.ingest.format,
+            Path(args.out),
+            version_with_dvc=not under_dvc_stage,
+        )
+    )
 
 
 def _validate(args, cfg):

@@ -161,9 +161,15 @@ def _remove_stale(out: Path, keep: set[str]) -> int:
     return removed
 
 
-def run_ingest(cfg: Config, source: str, fmt: str, out: Path) -> IngestResult:
+def run_ingest(
+    cfg: Config, source: str, fmt: str, out: Path, version_with_dvc: bool = True
+) -> IngestResult:
     """Ingest the corpus at ``source`` (dir or s3://bucket/prefix) in layout ``fmt`` into
-    ``out``, version it with DVC and push it to the configured remote."""
+    ``out``, version it with DVC and push it to the configured remote.
+
+    ``version_with_dvc=False`` is for runs under ``dvc repro``, where ``out`` is the output
+    of the ingest stage and DVC itself records its hash in dvc.lock.
+    """
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="veracity-ingest-") as staging:
         if is_s3_uri(source):
@@ -210,13 +216,17 @@ def run_ingest(cfg: Config, source: str, fmt: str, out: Path) -> IngestResult:
         )
     for q in quarantine:
         log.warning("quarantined %s: %s", q["path"], q["reason"])
-    repo_root = dvc_io.ensure_dvc_repo(out)
-    dvc_io.ensure_dvcignore(repo_root)
-    remote_url = dvc_io.configure_remote(
-        repo_root, cfg.ingest.dvc_remote, cfg.ingest.dvc_remote_url, cfg.storage
-    )
-    version = dvc_io.dvc_add(repo_root, out)
-    pushed = dvc_io.dvc_push(repo_root, out, cfg.ingest.dvc_remote)
+    if version_with_dvc:
+        repo_root = dvc_io.ensure_dvc_repo(out)
+        dvc_io.ensure_dvcignore(repo_root)
+        remote_url = dvc_io.configure_remote(
+            repo_root, cfg.ingest.dvc_remote, cfg.ingest.dvc_remote_url, cfg.storage
+        )
+        version = dvc_io.dvc_add(repo_root, out)
+        pushed = dvc_io.dvc_push(repo_root, out, cfg.ingest.dvc_remote)
+    else:
+        log.info("%s is a DVC stage output: dvc repro records its version in dvc.lock", out)
+        version, remote_url, pushed = "dvc-stage-output (see dvc.lock)", "", 0
     report["dataset_version"] = version
     (out / "ingest_report.json").write_text(json.dumps(report, indent=2) + "\n")
     result = IngestResult(
