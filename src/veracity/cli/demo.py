@@ -29,15 +29,29 @@ def _banner(step: int, text: str) -> None:
     print(f"\n== {step}/4 {text}", flush=True)
 
 
-def eval_clips(corpus: Path) -> dict[str, list[Path]]:
-    """Eval-split clips of an ASVspoof-layout corpus, by label (``bonafide``/``spoof``)."""
+def clips_by_split(corpus: Path) -> dict[str, dict[str, list[Path]]]:
+    """Clips of an ASVspoof-layout corpus, by split then label (``bonafide``/``spoof``)."""
     from veracity.data.readers import read_asvspoof2019
 
-    found: dict[str, list[Path]] = {"bonafide": [], "spoof": []}
+    found: dict[str, dict[str, list[Path]]] = {}
     for entry in read_asvspoof2019(corpus).entries:
-        if entry.split == "eval":
-            found[entry.label].append(corpus / entry.rel_path)
+        by_label = found.setdefault(entry.split, {"bonafide": [], "spoof": []})
+        by_label[entry.label].append(corpus / entry.rel_path)
     return found
+
+
+def reference_like_sample(clips: dict[str, dict[str, list[Path]]], n: int, seed: int) -> list[Path]:
+    """``n`` clips drawn from the train and eval splits, the mix the reference profile holds.
+
+    The drift reference is the train + eval monitoring profile; a "clean" window drawn from
+    eval alone would differ from it by speaker (pitch, pauses) and flag drift that a real
+    deployment would not see.
+    """
+    import numpy as np
+
+    pool = [p for split in ("train", "eval") for paths in clips[split].values() for p in paths]
+    rng = np.random.default_rng(seed)
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
 
 
 def _print_verdict(kind: str, path: Path, verdict: dict) -> None:
@@ -87,16 +101,13 @@ def _demo(args, cfg) -> int:
     )
     url = f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
     try:
-        clips = eval_clips(corpus)
+        clips = clips_by_split(corpus)
         for kind in ("bonafide", "spoof"):
-            path = clips[kind][0]
+            path = clips["eval"][kind][0]
             _print_verdict(kind, path, predict_file(path, url, cfg.serving.model_name))
 
         _banner(4, "drift: clean clips, then noisy / low-bitrate / telephone-band clips")
-        sample = (
-            clips["bonafide"][: cfg.monitoring.drift.min_rows]
-            + clips["spoof"][: cfg.monitoring.drift.min_rows]
-        )
+        sample = reference_like_sample(clips, 2 * cfg.monitoring.drift.min_rows, cfg.seed)
         result = run_drift_demo(cfg, bundle, url, sample, run_dir / "drift")
         for window, drift in (("clean", result.clean), ("shifted", result.shifted)):
             if drift is None:
