@@ -63,3 +63,24 @@ def tone(seconds: float, sr: int = 16000) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(
         np.float32
     )
+
+
+def start_standin_stack(cfg: Config, tmp: Path, repo_root: Path):
+    """Predictor + transformer processes on free loopback ports serving a stand-in bundle
+    (stage-1 biased towards spoof so AASIST is consulted); payloads logged under ``tmp``.
+    Returns ``(predictor, transformer)``; the caller stops both by pid with ``stop_server``."""
+    from veracity.serving.process import find_free_port, start_stack
+
+    bundle = make_bundle(tmp / "bundle", cfg, stage1_bias=6.0)
+    ports = {
+        k: find_free_port()
+        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
+    }
+    return start_stack(
+        cfg,
+        model=str(bundle),
+        params=repo_root / "params.yaml",
+        overrides=[f"monitoring.sink={tmp / 'payloads'}"],
+        log_dir=tmp / "logs",
+        ports=ports,
+    )

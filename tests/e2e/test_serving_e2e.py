@@ -18,9 +18,9 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serving_standins import demo_clips, make_bundle, tone, wav_bytes
+from serving_standins import demo_clips, start_standin_stack, tone, wav_bytes
 
-from veracity.serving.process import find_free_port, start_stack, stop_server
+from veracity.serving.process import stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -43,19 +43,7 @@ VERDICT_KEYS = {
 @pytest.fixture(scope="module")
 def stack(cfg, tmp_path_factory, repo_root):
     tmp = tmp_path_factory.mktemp("serving")
-    bundle = make_bundle(tmp / "bundle", cfg, stage1_bias=6.0)
-    ports = {
-        k: find_free_port()
-        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
-    }
-    predictor, transformer = start_stack(
-        cfg,
-        model=str(bundle),
-        params=repo_root / "params.yaml",
-        overrides=[f"monitoring.sink={tmp / 'payloads'}"],
-        log_dir=tmp / "logs",
-        ports=ports,
-    )
+    predictor, transformer = start_standin_stack(cfg, tmp, repo_root)
     yield {"predictor": predictor, "transformer": transformer, "name": cfg.serving.model_name}
     stop_server(transformer)
     stop_server(predictor)

@@ -6,28 +6,16 @@ import json
 import math
 
 import pytest
-from serving_standins import demo_clips, make_bundle
+from serving_standins import demo_clips, start_standin_stack
 
 from benchmarks.bench_serving import run_load
-from veracity.serving.process import find_free_port, start_stack, stop_server
+from veracity.serving.process import stop_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 def test_load_8_clients_60_s(cfg, tmp_path, repo_root):
-    bundle = make_bundle(tmp_path / "bundle", cfg, stage1_bias=6.0)
-    ports = {
-        k: find_free_port()
-        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
-    }
-    predictor, transformer = start_stack(
-        cfg,
-        model=str(bundle),
-        params=repo_root / "params.yaml",
-        overrides=[f"monitoring.sink={tmp_path / 'payloads'}"],
-        log_dir=tmp_path / "logs",
-        ports=ports,
-    )
+    predictor, transformer = start_standin_stack(cfg, tmp_path, repo_root)
     try:
         url = f"{transformer.url}/v1/models/{cfg.serving.model_name}:predict"
         report = run_load(
