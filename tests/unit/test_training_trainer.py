@@ -43,6 +43,22 @@ def _cfgs(cfg, **run):
     return run_cfg, cfg.training.model_copy(update={"device": "cpu", "num_threads": 1})
 
 
+def _train_tiny(cfg, model: nn.Module, n_train: int, n_dev: int, **run):
+    """Train ``model`` without augmentation on separable train/dev sets (seed 1)."""
+    run_cfg, training_cfg = _cfgs(cfg, **run)
+    return train_model(
+        model,
+        _separable(n_train, 1),
+        _separable(n_dev, 2),
+        run_cfg,
+        training_cfg,
+        seed=1,
+        sample_rate=16000,
+        augment=False,
+        progress=False,
+    )
+
+
 def test_trainer_learns_separable_problem_and_stops_early(cfg):
     torch.manual_seed(0)
     model = _Tiny()
@@ -95,18 +111,8 @@ def test_trainer_is_reproducible_with_a_seed(cfg):
 
 
 def test_trainer_cosine_schedule_decays_lr(cfg):
-    run_cfg, training_cfg = _cfgs(cfg, epochs=4, patience=10)
-    out = train_model(
-        _Tiny(),
-        _separable(64, 1),
-        _separable(32, 2),
-        run_cfg,
-        training_cfg,
-        seed=1,
-        sample_rate=16000,
-        augment=False,
-        progress=False,
-    )
+    run_cfg, _ = _cfgs(cfg, epochs=4, patience=10)
+    out = _train_tiny(cfg, _Tiny(), 64, 32, epochs=4, patience=10)
     lrs = [r.lr for r in out.history.epochs]
     assert lrs[0] == pytest.approx(run_cfg.lr)
     assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
@@ -144,32 +150,10 @@ class _Diverging(_Tiny):
 
 
 def test_trainer_stops_with_a_clear_error_when_the_loss_diverges(cfg):
-    run_cfg, training_cfg = _cfgs(cfg, epochs=1)
     with pytest.raises(TrainingError, match="lower the learning rate"):
-        train_model(
-            _Diverging(),
-            _separable(32, 1),
-            _separable(16, 2),
-            run_cfg,
-            training_cfg,
-            seed=1,
-            sample_rate=16000,
-            augment=False,
-            progress=False,
-        )
+        _train_tiny(cfg, _Diverging(), 32, 16, epochs=1)
 
 
 def test_max_dev_windows_fixes_a_balanced_dev_subset(cfg):
-    run_cfg, training_cfg = _cfgs(cfg, epochs=1, max_dev_windows=10)
-    out = train_model(
-        _Tiny(),
-        _separable(32, 1),
-        _separable(40, 2),
-        run_cfg,
-        training_cfg,
-        seed=1,
-        sample_rate=16000,
-        augment=False,
-        progress=False,
-    )
+    out = _train_tiny(cfg, _Tiny(), 32, 40, epochs=1, max_dev_windows=10)
     assert out.history.dev_windows == 10
