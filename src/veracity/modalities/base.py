@@ -1,0 +1,231 @@
+"""The modality contract: what every modality package provides and what shared code may use.
+
+Shared code (steps, gate, registry, serving, monitoring, the pipeline builder) knows a
+modality only through these types. A modality package (``veracity.modalities.<name>``)
+has the same files in every modality: ``params.py`` (its typed params section),
+``segments.py`` (``prepare``: decoded media -> :class:`Segments`, the one function the
+features step and the transformer both call), ``detectors/`` (one architecture per file
+and the :class:`DetectorSpec` list), ``policy.py`` (``plan`` / ``decide``),
+``readers.py``, ``descriptors.py`` (monitoring columns), ``shifts.py`` (deployment shifts
+for robustness and drift demos) and ``demo/`` (the demo corpus generator). Its
+``__init__.py`` exposes ``MODALITY``, an object satisfying :class:`Modality`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+from torch import Tensor, nn
+
+from veracity.errors import InputError
+
+HUMAN, AI, INCONCLUSIVE = "HUMAN", "AI", "INCONCLUSIVE"
+LABELS = (HUMAN, AI, INCONCLUSIVE)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """One recording cut into the segments its detectors read.
+
+    ``inputs`` maps an input name to an array whose first axis is the segment (e.g.
+    ``waveform [N, L]``, ``logmel [N, M, T]``, ``faces [N, T, 3, H, W]``); ``starts_s`` and
+    ``ends_s`` [N] place each segment in the recording's own time; ``descriptors`` are the
+    recording's monitoring columns (scalars); ``info`` holds what the verdict reports about
+    the media (sample rate, speech ratio, ...).
+    """
+
+    inputs: dict[str, np.ndarray]
+    starts_s: np.ndarray
+    ends_s: np.ndarray
+    descriptors: dict[str, float]
+    duration_s: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.starts_s)
+        bad = {k: v.shape for k, v in self.inputs.items() if v.shape[0] != n}
+        if bad or len(self.ends_s) != n:
+            raise InputError(
+                f"expected every segment input to have {n} rows like starts_s, got {bad}; "
+                "the modality's prepare() must cut all inputs into the same segments"
+            )
+
+    @property
+    def n(self) -> int:
+        """Number of segments."""
+        return len(self.starts_s)
+
+
+def default_loss(outputs: Mapping[str, Tensor], targets: Tensor, criterion: nn.Module) -> Tensor:
+    """Cross-entropy on ``outputs["logits"]`` (the loss hook most detectors use)."""
+    return criterion(outputs["logits"], targets)
+
+
+def no_augment(batch: dict[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+    """Training batches as they are (the augmentation hook of detectors that need none)."""
+    return batch
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """One detector role of a modality.
+
+    ``build(params, storage_cfg)`` returns a fresh module whose ``forward`` takes a dict
+    batch of the named ``inputs`` (tensors, first axis = segment) and returns a dict with
+    at least ``logits`` [B, 2] (index 1 = bonafide/human) and ``embedding`` [B, D]; the
+    module carries ``model_config`` (JSON-safe) from which ``rebuild(architecture,
+    model_config)`` makes the same structure. ``loss(outputs, targets, criterion)`` lets a
+    detector train with more than cross-entropy; ``augment(batch, generator)`` changes a
+    training batch (crop, noise). ``optimize(model, params)`` returns the serving form of a
+    loaded model (same outputs). ``depends_on``: roles whose scores the policy reads first.
+    ``required``: the modality cannot pass its gate without this detector; an optional one
+    that fails its bounds is left out of the bundle and the verdict says so.
+    """
+
+    role: str
+    inputs: tuple[str, ...]
+    build: Callable[[Any, Any], nn.Module]
+    rebuild: Callable[[str, dict[str, Any]], nn.Module]
+    loss: Callable[[Mapping[str, Tensor], Tensor, nn.Module], Tensor] = default_loss
+    augment: Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] = no_augment
+    optimize: Callable[[nn.Module, Any], nn.Module] | None = None
+    depends_on: tuple[str, ...] = ()
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict of a modality's policy for one recording.
+
+    ``score`` is the calibrated AI probability of the signal the rule trusted; ``confidence``
+    is ``max(score, 1 - score)``; ``reason`` names the rule (``low_confidence`` when the reject
+    option overrode it); ``rule_label``/``rule`` keep what the rule alone said; ``details``
+    holds the modality's own intermediate values (bands, weighted scores, ...).
+    """
+
+    label: str
+    score: float
+    confidence: float
+    reason: str
+    rule_label: str
+    rule: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe mapping of every field (details flattened in)."""
+        return {
+            "label": self.label,
+            "score": self.score,
+            "confidence": self.confidence,
+            "reason": self.reason,
+            "rule_label": self.rule_label,
+            "rule": self.rule,
+            **self.details,
+        }
+
+
+class Modality(Protocol):
+    """What a modality package's ``MODALITY`` object provides.
+
+    ``params_model`` validates ``modalities.<name>`` of params.yaml. ``detectors(params)``
+    lists the roles in dependency order. ``decode(data_or_path, params)`` turns bytes or a
+    file into media (bounded by the params' limits); ``prepare(media, params)`` cuts it into
+    :class:`Segments`. ``plan(scores, params)`` names the next role to score given the
+    calibrated clip scores so far (None = decide now); ``decide(scores, segments, params)``
+    makes the :class:`Decision`. ``readers`` map an ingest format to a reader function;
+    ``descriptor_columns(params)`` lists the monitoring columns of ``Segments.descriptors``.
+    """
+
+    name: str
+    params_model: type[BaseModel]
+    readers: Mapping[str, Callable[..., Any]]
+
+    def detectors(self, params: Any) -> list[DetectorSpec]: ...
+
+    def decode(self, source: bytes | Path, params: Any) -> Any: ...
+
+    def prepare(self, media: Any, params: Any) -> Segments: ...
+
+    def plan(self, scores: Mapping[str, float], params: Any) -> str | None: ...
+
+    def decide(
+        self, scores: Mapping[str, float], segments: Segments | None, params: Any
+    ) -> Decision: ...
+
+    def descriptor_columns(self, params: Any) -> tuple[str, ...]: ...
+
+    def generate_demo(self, out: Path, size: str, seed: int, params: Any) -> Any: ...
+
+
+def reject_low_confidence(
+    label: str, score: float, rule: str, min_confidence: float, details: dict | None = None
+) -> Decision:
+    """A :class:`Decision` with seed 002's reject option applied.
+
+    ``confidence = max(score, 1 - score)``; a HUMAN/AI label below ``min_confidence``
+    becomes INCONCLUSIVE with reason ``low_confidence`` (the rule's own answer is kept).
+    """
+    score = min(1.0, max(0.0, float(score)))
+    confidence = max(score, 1.0 - score)
+    final, reason = label, rule
+    if label != INCONCLUSIVE and confidence < min_confidence:
+        final, reason = INCONCLUSIVE, "low_confidence"
+    return Decision(final, score, confidence, reason, label, rule, dict(details or {}))
+
+
+def spec_by_role(specs: list[DetectorSpec], role: str) -> DetectorSpec:
+    """The spec of ``role`` (a clear error naming the roles there are)."""
+    for spec in specs:
+        if spec.role == role:
+            return spec
+    raise InputError(
+        f"expected a detector role in {[s.role for s in specs]}, got {role!r}; "
+        "check --role against modalities.<name>.detectors in params.yaml"
+    )
+
+
+@dataclass(frozen=True)
+class ModalityPackage:
+    """A :class:`Modality` assembled from a modality package's module-level functions.
+
+    Each package's ``__init__.py`` builds one from its own files, e.g.
+    ``MODALITY = ModalityPackage(name="voice", params_model=VoiceParams, ...)``.
+    """
+
+    name: str
+    params_model: type[BaseModel]
+    readers: Mapping[str, Callable[..., Any]]
+    detectors_fn: Callable[[Any], list[DetectorSpec]]
+    decode_fn: Callable[[bytes | Path, Any], Any]
+    prepare_fn: Callable[[Any, Any], Segments]
+    plan_fn: Callable[[Mapping[str, float], Any], str | None]
+    decide_fn: Callable[[Mapping[str, float], Segments | None, Any], Decision]
+    descriptor_columns_fn: Callable[[Any], tuple[str, ...]]
+    demo_fn: Callable[[Path, str, int, Any], Any]
+
+    def detectors(self, params: Any) -> list[DetectorSpec]:
+        return self.detectors_fn(params)
+
+    def decode(self, source: bytes | Path, params: Any) -> Any:
+        return self.decode_fn(source, params)
+
+    def prepare(self, media: Any, params: Any) -> Segments:
+        return self.prepare_fn(media, params)
+
+    def plan(self, scores: Mapping[str, float], params: Any) -> str | None:
+        return self.plan_fn(scores, params)
+
+    def decide(self, scores: Mapping[str, float], segments: Segments | None, params: Any):
+        return self.decide_fn(scores, segments, params)
+
+    def descriptor_columns(self, params: Any) -> tuple[str, ...]:
+        return self.descriptor_columns_fn(params)
+
+    def generate_demo(self, out: Path, size: str, seed: int, params: Any) -> Any:
+        return self.demo_fn(out, size, seed, params)
