@@ -3,8 +3,8 @@
 Milliseconds per 4.04 s utterance at each batch size of ``models.fastpath.bench_batch_sizes``
 on ``bench_threads`` intra-op threads, for
 
-* ``eager``: :class:`veracity.models.aasist.AASIST` in eval mode under ``torch.no_grad``;
-* ``fast``: :func:`veracity.models.fastpath.optimize_for_inference` under ``inference_mode``;
+* ``eager``: :class:`veracity.modalities.voice.detectors.aasist.AASIST` in eval mode under ``torch.no_grad``;
+* ``fast``: :func:`veracity.modalities.voice.detectors.aasist_fast.optimize_for_inference` under ``inference_mode``;
 
 each in two allocator settings, measured in subprocesses because glibc reads them at
 start-up: ``default`` and ``tuned`` (``MALLOC_MMAP_MAX_=0``,
@@ -39,9 +39,9 @@ GFLOP_PER_UTTERANCE = 19.1
 
 def _measure(spec: dict) -> dict:
     """Child process: interleaved eager/fast timings for each batch size (ms per utterance)."""
-    from veracity.config import FastPathConfig
-    from veracity.models.aasist import AASIST
-    from veracity.models.fastpath import optimize_for_inference
+    from veracity.modalities.voice.params import FastPathConfig
+    from veracity.modalities.voice.detectors.aasist import AASIST
+    from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
 
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(spec["seed"])
@@ -100,9 +100,9 @@ def _profile_top_ops(spec: dict, n_ops: int = 6) -> dict:
     """Where batch-1 time goes, eager vs fast (self CPU ms of the top ops, one pass)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from veracity.config import FastPathConfig
-    from veracity.models.aasist import AASIST
-    from veracity.models.fastpath import optimize_for_inference
+    from veracity.modalities.voice.params import FastPathConfig
+    from veracity.modalities.voice.detectors.aasist import AASIST
+    from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
 
     torch.set_num_threads(spec["threads"])
     eager = AASIST.from_config(spec["model_config"]).eval()

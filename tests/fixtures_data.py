@@ -31,7 +31,7 @@ S3_START_TIMEOUT_S = 90.0
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory, cfg: Config) -> Path:
     """Root of the tiny demo corpus (seed fixed), generated once per session."""
-    from veracity.data.demo import generate_demo_corpus
+    from veracity.modalities.voice.demo import generate_demo_corpus
 
     root = tmp_path_factory.mktemp("tiny_corpus")
     return generate_demo_corpus(root, "tiny", TINY_SEED, cfg.data.demo, cfg.data.sample_rate)

@@ -41,7 +41,7 @@ def make_bundle(out: Path, cfg: Config, stage1_bias: float = 0.0) -> Path:
 
 def demo_clips(cfg: Config) -> dict[str, bytes]:
     """WAV bytes of one bonafide and one spoofed demo clip."""
-    from veracity.data.demo.corpus import plan_corpus, render_clip
+    from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
 
     plans = plan_corpus("tiny", cfg.seed, cfg.data.demo)
     out = {}

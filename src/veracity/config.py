@@ -15,63 +15,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from veracity.errors import ConfigError
 
 DEFAULT_PARAMS = "params.yaml"
+CHANCE_EER = 0.5  # a detector that guesses; no gate bound may reach it
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DemoSize(_Section):
-    train_speakers: int = Field(gt=0)
-    dev_speakers: int = Field(gt=0)
-    eval_speakers: int = Field(gt=0)
-    utts_per_speaker: int = Field(gt=0)
 
 
-class DemoConfig(_Section):
-    sizes: dict[str, DemoSize]
-    spoof_fraction: float = Field(gt=0, lt=1)
-    min_duration_s: float = Field(gt=0)
-    max_duration_s: float = Field(gt=0)
-    target_rms_db: tuple[float, float]
-    crest_factor_db: tuple[float, float]
-    noise_floor_db: tuple[float, float]
-    train_attacks: list[str]
-    eval_unseen_attacks: list[str]
 
 
-class DataConfig(_Section):
-    root: str
-    demo_dir: str
-    demo_size: str
-    sample_rate: int = Field(gt=0)
-    demo: DemoConfig
 
-
-class IngestConfig(_Section):
-    format: Literal["asvspoof2019", "csv"]
-    max_quarantine_fraction: float = Field(ge=0, le=1)
-    audio_extensions: list[str]
-    dvc_remote: str
-    dvc_remote_url: str
-
-
-class ValidateConfig(_Section):
-    allowed_sample_rates: list[int]
-    min_duration_s: float
-    max_duration_s: float
-    min_rows_per_split: dict[str, int]
-    bonafide_fraction_bounds: tuple[float, float]
-    attack_id_pattern: str
-    max_offending_values: int = Field(gt=0)
-
-
-class VadConfig(_Section):
+class VadConfig(Section):
     frame_ms: float = Field(gt=0)
     hop_ms: float = Field(gt=0)
     threshold_db: float
@@ -79,7 +40,7 @@ class VadConfig(_Section):
     floor_db: float
 
 
-class LogMelConfig(_Section):
+class LogMelConfig(Section):
     n_mels: int = Field(gt=0)
     n_fft: int = Field(gt=0)
     hop_length: int = Field(gt=0)
@@ -89,83 +50,29 @@ class LogMelConfig(_Section):
     log_floor: float = Field(gt=0)
 
 
-class PitchConfig(_Section):
-    f_min_hz: float = Field(gt=0)
-    f_max_hz: float = Field(gt=0)
-    frame_ms: float = Field(gt=0)
-    hop_ms: float = Field(gt=0)
-    voicing_threshold: float = Field(gt=0, lt=1)
-    octave_tolerance: float = Field(gt=0, le=1)
 
 
-class FeaturesConfig(_Section):
-    sample_rate: int = Field(gt=0)
-    window_samples: int = Field(gt=0)
-    window_overlap: float = Field(ge=0, lt=1)
-    vad: VadConfig
-    logmel: LogMelConfig
-    pitch: PitchConfig
-    rolloff_fraction: float = Field(gt=0, lt=1)
-    pause_threshold_db: float
-    snr_noise_percentile: float = Field(ge=0, lt=100)
-    storage_dtype: Literal["float16", "float32"]
-    batch_clips: int = Field(gt=0)
-    num_threads: int = Field(gt=0)
 
 
-class AasistConfig(_Section):
-    variant: Literal["AASIST", "AASIST-L"]
-    nb_samp: int
-    first_conv: int
-    filts: list[Any]
-    gat_dims: list[int]
-    pool_ratios: list[float]
-    temperatures: list[float]
 
 
-class Stage1Config(_Section):
-    pretrained: str
-    freeze_layers: int = Field(ge=0)
-    freeze_feature_encoder: bool
-    hidden_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    intermediate_size: int
-    conv_dim: list[int]
-    conv_kernel: list[int]
-    conv_stride: list[int]
-    head_hidden: int
-    dropout: float = Field(ge=0, lt=1)
-
-
-class FastPathConfig(_Section):
-    tile_columns: int = Field(gt=0)
-    malloc_trim_threshold: int = Field(gt=0)
-    bench_threads: int = Field(gt=0)
-    bench_batch_sizes: list[int]
-    bench_repeats: int = Field(gt=0)
-    bench_rounds: int = Field(gt=0)
-
-
-class ModelsConfig(_Section):
-    aasist: AasistConfig
-    aasist_l: AasistConfig
-    stage1: Stage1Config
-    fastpath: FastPathConfig
-
-
-class TrainRunConfig(_Section):
+class TrainRunConfig(Section):
     epochs: int = Field(gt=0)
     batch_size: int = Field(gt=0)
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     max_windows_per_epoch: int = Field(ge=0)
-    crop_samples: int = Field(ge=0)
+    crop_samples: int = Field(default=0, ge=0)  # random excerpts of this length (0 = whole)
     max_dev_windows: int = Field(ge=0)
     patience: int = Field(gt=0)
 
 
-class AugmentConfig(_Section):
+
+
+
+class AugmentConfig(Section):
+    """Waveform augmentation of training batches (veracity.training.augment)."""
+
     noise_prob: float = Field(ge=0, le=1)
     noise_snr_db: tuple[float, float]
     gain_prob: float = Field(ge=0, le=1)
@@ -173,39 +80,31 @@ class AugmentConfig(_Section):
     bandlimit_prob: float = Field(ge=0, le=1)
     bandlimit_hz: tuple[float, float]
 
+class ShiftsConfig(Section):
+    """Settings of the audio deployment shifts (veracity.media.shifts)."""
 
-class TrainingConfig(_Section):
-    device: Literal["auto", "cpu", "cuda"]
-    num_threads: int = Field(gt=0)
-    aasist: TrainRunConfig
-    stage1: TrainRunConfig
-    optimizer: Literal["adam", "adamw"]
-    class_weights: str
-    augment: AugmentConfig
+    noise_snr_db: float
+    codec: str
+    codec_format: str
+    codec_bitrate: str
+    telephone_sample_rate: int = Field(gt=0)
+    telephone_band_hz: tuple[float, float]
 
-
-class TrackingConfig(_Section):
-    uri: str
-    artifact_root: str
-    experiment: str
-    registered_model: str
-
-
-class CalibrationConfig(_Section):
+class CalibrationConfig(Section):
     threshold_mode: Literal["eer", "target_fpr"]
     target_fpr: float = Field(gt=0, lt=1)
     ece_bins: int = Field(gt=1)
     max_temperature: float = Field(gt=1)
 
 
-class TdcfConfig(_Section):
+class TdcfConfig(Section):
     p_spoof: float = Field(gt=0, lt=1)
     asv_target_share: float = Field(gt=0, lt=1)
     c_miss: float = Field(gt=0)
     c_fa: float = Field(gt=0)
 
 
-class EvaluationConfig(_Section):
+class EvaluationConfig(Section):
     duration_buckets_s: list[float]
     tdcf: TdcfConfig
     plot_dpi: int
@@ -215,60 +114,12 @@ class EvaluationConfig(_Section):
     fpr_at_tpr: float = Field(gt=0, lt=1)
 
 
-class GateConfig(_Section):
-    max_eer: float
-    max_unseen_attack_eer: float
-    max_ece: float
-    max_attack_eer: float
-    max_eer_regression: float
-    aasist_slack: float = Field(ge=0)
-    audit_log: str
-    artifacts_destination: str
 
 
-class Tier1Policy(_Section):
-    aasist_ai: float
-    aasist_human_below: float
-    w_s1: float
-    w_aasist: float
 
 
-class Tier2Policy(_Section):
-    aasist_ai: float
-    aasist_check_below: float
-    w_s1_agree: float
-    w_aasist_agree: float
-    w_s1_weighted: float
-    w_aasist_weighted: float
-    weighted_ai: float
 
-
-class AmbiguousPolicy(_Section):
-    aasist_ai: float
-    aasist_human_below: float
-    w_s1: float
-    w_aasist: float
-    weighted_ai: float
-    weighted_human_below: float
-
-
-class PolicyConfig(_Section):
-    s1_human_below: float
-    s1_ai_above: float
-    tier1_above: float
-    tier2_above: float
-    tier1: Tier1Policy
-    tier2: Tier2Policy
-    tier3: Tier1Policy
-    ambiguous: AmbiguousPolicy
-    no_aasist_ai_above: float
-    human_feature_score_min: float = Field(ge=0, le=1)
-    human_features: dict[str, tuple[float, float]]
-    human_feature_falloff: float = Field(gt=0)
-    min_confidence: float = Field(ge=0.5, le=1)
-
-
-class KServeK8sConfig(_Section):
+class KServeK8sConfig(Section):
     namespace: str
     min_replicas: int = Field(ge=0)
     max_replicas: int = Field(gt=0)
@@ -281,13 +132,154 @@ class KServeK8sConfig(_Section):
     transformer_resources: dict[str, dict[str, str]]
 
 
-class ServingConfig(_Section):
+
+class DriftConfig(Section):
+    stattest: str
+    stattest_threshold: float
+    drift_share: float = Field(gt=0, le=1)
+    min_rows: int = Field(gt=0)
+    window: str
+    series_freq: str
+    experiment: str
+
+
+class ReceiverConfig(Section):
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    pair_timeout_s: float = Field(gt=0)
+    max_pending: int = Field(gt=0)
+
+
+
+
+class StorageConfig(Section):
+    s3_endpoint_url: str
+    s3_region: str
+
+
+
+
+
+class DataConfig(Section):
+    root: str
+    demo_dir: str  # the demo corpus of modality M is written to <demo_dir>/<M>
+    demo_size: str
+
+
+class IngestConfig(Section):
+    max_quarantine_fraction: float = Field(ge=0, le=1)
+    dvc_remote: str
+    dvc_remote_url: str
+
+
+class ValidateConfig(Section):
+    min_rows_per_split: dict[str, int]
+    bonafide_fraction_bounds: tuple[float, float]
+    max_offending_values: int = Field(gt=0)
+
+
+class FeaturesConfig(Section):
+    """How the features step stores segments (what the segments are is the modality's)."""
+
+    storage_dtype: Literal["float16", "float32"]
+    batch_clips: int = Field(gt=0)
+    num_threads: int = Field(gt=0)
+    shard_segments: int = Field(gt=0)
+
+
+class TrainingConfig(Section):
+    device: Literal["auto", "cpu", "cuda"]
+    num_threads: int = Field(gt=0)
+    optimizer: Literal["adam", "adamw"]
+    class_weights: str
+
+
+class TrackingConfig(Section):
+    uri: str
+    artifact_root: str
+    experiment: str
+
+
+def _below_chance(value: float, name: str) -> float:
+    if not 0.0 <= value < CHANCE_EER:
+        raise ValueError(
+            f"{name} = {value} is at or beyond chance (EER {CHANCE_EER}): a model that guesses "
+            f"would pass it; set a bound below {CHANCE_EER}"
+        )
+    return value
+
+
+class DetectorGateBounds(Section):
+    """A detector's gate bounds; every EER bound must sit below chance."""
+
+    max_eer: float
+    max_unseen_attack_eer: float
+    max_ece: float = Field(gt=0, le=1)
+    max_attack_eer: float
+
+    @field_validator("max_eer", "max_unseen_attack_eer", "max_attack_eer")
+    @classmethod
+    def _eer_below_chance(cls, value: float, info) -> float:
+        return _below_chance(value, info.field_name)
+
+
+class VerdictGateBounds(Section):
+    """Bounds on the served verdict, measured by running the policy over the eval split."""
+
+    max_fake_as_human: float = Field(ge=0, lt=0.5)  # share of fakes the policy calls HUMAN
+    max_real_as_ai: float = Field(ge=0, lt=0.5)  # share of real media it calls AI
+    max_inconclusive: float = Field(ge=0, lt=1)  # share of all media left INCONCLUSIVE
+    max_final_eer: float
+
+    @field_validator("max_final_eer")
+    @classmethod
+    def _eer_below_chance(cls, value: float, info) -> float:
+        return _below_chance(value, info.field_name)
+
+
+class DetectorParams(Section):
+    """One detector role of a modality: architecture, training run, gate bounds."""
+
+    architecture: str
+    required: bool = True
+    training: TrainRunConfig
+    gate: DetectorGateBounds
+
+
+class ModalityIngest(Section):
+    format: str
+    extensions: list[str]
+
+
+class ModalityValidate(Section):
+    allowed_sample_rates: list[int]
+    min_duration_s: float
+    max_duration_s: float
+    attack_id_pattern: str
+
+
+class ModalityParams(Section):
+    """What every ``modalities.<name>`` section has; a modality subclasses it with its own."""
+
+    registered_model: str
+    ingest: ModalityIngest
+    validate_: ModalityValidate = Field(alias="validate")
+    detectors: dict[str, DetectorParams]
+    verdict_gate: VerdictGateBounds
+
+
+class GateConfig(Section):
+    max_eer_regression: float
+    audit_log: str
+    artifacts_destination: str
+
+
+class ServingConfig(Section):
     host: str
     predictor_port: int
     predictor_grpc_port: int
     transformer_port: int
     transformer_grpc_port: int
-    model_name: str
     max_audio_seconds: float = Field(gt=0)
     max_body_bytes: int = Field(gt=0)
     min_audio_seconds: float = Field(gt=0)
@@ -302,33 +294,7 @@ class ServingConfig(_Section):
     k8s: KServeK8sConfig
 
 
-class DriftConfig(_Section):
-    stattest: str
-    stattest_threshold: float
-    drift_share: float = Field(gt=0, le=1)
-    min_rows: int = Field(gt=0)
-    window: str
-    series_freq: str
-    experiment: str
-
-
-class ReceiverConfig(_Section):
-    host: str
-    port: int = Field(gt=0, lt=65536)
-    pair_timeout_s: float = Field(gt=0)
-    max_pending: int = Field(gt=0)
-
-
-class ShiftsConfig(_Section):
-    noise_snr_db: float
-    codec: str
-    codec_format: str
-    codec_bitrate: str
-    telephone_sample_rate: int = Field(gt=0)
-    telephone_band_hz: tuple[float, float]
-
-
-class MonitoringConfig(_Section):
+class MonitoringConfig(Section):
     sink: str
     format: Literal["jsonl", "parquet"]
     buffer_rows: int = Field(gt=0)
@@ -338,23 +304,16 @@ class MonitoringConfig(_Section):
     log_raw_audio: bool
     receiver: ReceiverConfig
     drift: DriftConfig
-    shifts: ShiftsConfig
 
 
-class StorageConfig(_Section):
-    s3_endpoint_url: str
-    s3_region: str
-
-
-class PipelineConfig(_Section):
-    name: str
+class PipelineConfig(Section):
+    name: str  # the pipeline of modality M is named <name>-<M>
     cron: str
     max_concurrency: int = Field(gt=0)
     image_registry: str
     image_tag: str
     experiment: str
     source_uri: str
-    aasist_model: Literal["aasist", "aasist-l"]
     local_root: str
     enable_caching: bool
     accelerator_type: str
@@ -363,35 +322,77 @@ class PipelineConfig(_Section):
     train_memory_limit: str
 
 
-class Config(_Section):
-    """The whole of params.yaml, typed."""
+class Config(Section):
+    """The whole of params.yaml, typed; ``modalities`` hold each modality's own model."""
 
     seed: int
+    modality: str
+    modality_packages: dict[str, str]
     data: DataConfig
     ingest: IngestConfig
     validate_: ValidateConfig = Field(alias="validate")
     features: FeaturesConfig
-    models: ModelsConfig
     training: TrainingConfig
     tracking: TrackingConfig
     calibration: CalibrationConfig
     evaluation: EvaluationConfig
     gate: GateConfig
-    policy: PolicyConfig
     serving: ServingConfig
     monitoring: MonitoringConfig
     storage: StorageConfig
     pipeline: PipelineConfig
+    modalities: dict[str, Any]
+
+    @field_validator("modalities", mode="after")
+    @classmethod
+    def _validate_modalities(cls, value: dict[str, Any], info) -> dict[str, Any]:
+        # Each modality validates its own section with the params model of its package.
+        from veracity.modalities import load_modality
+
+        extra = info.data.get("modality_packages") or {}
+        out = {}
+        for name, section in value.items():
+            model = load_modality(name, extra).params_model
+            out[name] = section if isinstance(section, model) else model.model_validate(section)
+        return out
+
+    @model_validator(mode="after")
+    def _default_modality_exists(self) -> Config:
+        if self.modality not in self.modalities:
+            raise ValueError(
+                f"modality {self.modality!r} has no section under modalities "
+                f"(there are {sorted(self.modalities)})"
+            )
+        return self
+
+    def modality_params(self, name: str | None = None) -> Any:
+        """The typed ``modalities.<name>`` section (default: ``modality``)."""
+        name = name or self.modality
+        if name not in self.modalities:
+            raise ConfigError(
+                f"expected a modality in {sorted(self.modalities)}, got {name!r}; "
+                "add its section under modalities: in params.yaml or pick another --modality"
+            )
+        return self.modalities[name]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict in params.yaml's shape (for logging to MLflow, config.json, KFP)."""
         return self.model_dump(mode="json", by_alias=True)
 
     def fingerprint(self, *sections: str) -> str:
-        """Stable hash of the named sections (all when none): a cache key for a step."""
+        """Stable hash of the named sections (all when none): a cache key for a step.
+
+        A dotted name (``modalities.voice.segments``) hashes that sub-section only.
+        """
         data = self.to_dict()
         if sections:
-            data = {name: data[name] for name in sections}
+            picked = {}
+            for name in sections:
+                node = data
+                for part in name.split("."):
+                    node = node[part]
+                picked[name] = node
+            data = picked
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

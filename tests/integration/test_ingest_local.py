@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from veracity.config import parse_config
-from veracity.data.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
+from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import MANIFEST_COLUMNS, read_manifest
 from veracity.errors import PathSafetyError, QuarantineLimitError
 from veracity.steps.ingest import run_ingest

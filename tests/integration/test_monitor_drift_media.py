@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from veracity.data.demo.corpus import plan_corpus, render_clip
+from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
 from veracity.media import MONITORING_COLUMNS, prepare_clip
 from veracity.monitoring.drift import build_drift_report
-from veracity.monitoring.shifts import add_noise, codec_roundtrip
+from veracity.media.shifts import add_noise, codec_roundtrip
 
 pytestmark = pytest.mark.integration
 

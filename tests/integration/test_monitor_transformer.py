@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from serving_standins import make_bundle
 
-from veracity.data.demo.corpus import plan_corpus, render_clip
+from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
 from veracity.media import MONITORING_COLUMNS, prepare_clip
 from veracity.monitoring.demo import run_drift_demo
 from veracity.monitoring.schema import VERDICT_LABELS
-from veracity.monitoring.shifts import wav_bytes
+from veracity.media.shifts import wav_bytes
 from veracity.monitoring.sinks import read_payloads
 from veracity.serving.process import find_free_port, start_stack, stop_server
 

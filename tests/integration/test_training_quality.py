@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from veracity.config import load_config
-from veracity.data.demo.corpus import generate_demo_corpus
+from veracity.modalities.voice.demo.corpus import generate_demo_corpus
 from veracity.evaluation.metrics import compute_eer
 from veracity.features import read_clips
 from veracity.media import HANDCRAFTED_NAMES

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from veracity.data.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
+from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import read_manifest, write_manifest
 from veracity.errors import ValidationFailedError
 from veracity.steps.ingest import run_ingest

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from veracity.data.demo import ATTACKS, apply_attack, generate_demo_corpus, plan_corpus
-from veracity.data.demo.voice import sample_speaker, synthesize_utterance
-from veracity.data.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
+from veracity.modalities.voice.demo import ATTACKS, apply_attack, generate_demo_corpus, plan_corpus
+from veracity.modalities.voice.demo.speech import sample_speaker, synthesize_utterance
+from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.readers import parse_asvspoof_protocol
 
 SPLITS = ("train", "dev", "eval")

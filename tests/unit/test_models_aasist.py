@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import AASIST_FIXTURES, require_shared
 
-from veracity.models.aasist import AASIST, make_sinc_filters
+from veracity.modalities.voice.detectors.aasist import AASIST, make_sinc_filters
 from veracity.models.factory import build_model
-from veracity.models.fastpath import optimize_for_inference
-from veracity.models.importer import read_checkpoint
+from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
+from veracity.modalities.voice.detectors.aasist_import import read_checkpoint
 
 VARIANTS = ("AASIST", "AASIST-L")
 FULL_LENGTH = ("randn_seed0", "sine440", "zeros")  # 64,600 samples: one batch

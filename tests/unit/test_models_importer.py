@@ -11,7 +11,7 @@ from conftest import AASIST_FIXTURES, require_shared
 from veracity.errors import CheckpointError
 from veracity.models.artifact import load_artifact
 from veracity.models.factory import build_model
-from veracity.models.importer import import_aasist, read_checkpoint
+from veracity.modalities.voice.detectors.aasist_import import import_aasist, read_checkpoint
 
 
 class _RunsCodeOnLoad:

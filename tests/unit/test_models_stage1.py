@@ -8,7 +8,7 @@ from transformers import Wav2Vec2Config, Wav2Vec2Model
 
 from veracity.errors import CheckpointError, ConfigError
 from veracity.models.factory import build_model
-from veracity.models.stage1 import Stage1Detector
+from veracity.modalities.voice.detectors.stage1 import Stage1Detector
 
 
 def _stage1_cfg(cfg, **update):

@@ -11,7 +11,7 @@ import pytest
 
 from veracity.cli import main
 from veracity.errors import InputError, NotEnoughDataError
-from veracity.media.handcrafted import MONITORING_COLUMNS
+from veracity.modalities.voice.descriptors import MONITORING_COLUMNS
 from veracity.monitoring.drift import (
     build_drift_report,
     drop_duplicate_requests,

@@ -7,7 +7,7 @@ import pytest
 
 from veracity.errors import InputError
 from veracity.media import decode_audio
-from veracity.monitoring.shifts import (
+from veracity.media.shifts import (
     add_noise,
     apply_shift,
     codec_roundtrip,

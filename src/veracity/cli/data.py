@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _demo(args, cfg):
-    from veracity.data.demo import generate_demo_corpus
+    from veracity.modalities.voice.demo import generate_demo_corpus
 
     demo_cfg = cfg.data.demo
     size = args.size or cfg.data.demo_size

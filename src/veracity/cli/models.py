@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _import_aasist(args, cfg):
-    from veracity.models.importer import import_aasist
+    from veracity.modalities.voice.detectors.aasist_import import import_aasist
 
     out = import_aasist(Path(args.path), args.variant, Path(args.out), cfg)
     print(json.dumps({"artifact": str(out)}))

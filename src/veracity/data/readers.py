@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from veracity.data.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import LABELS, MODALITIES, NO_ATTACK, SPLITS
 from veracity.errors import DataError
 from veracity.storage import safe_join
@@ -54,18 +53,7 @@ class Listing:
     problems: list[ListingProblem] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ProtocolEntry:
-    """A parsed ASVspoof 2019 LA protocol line."""
-
-    speaker: str
-    utt_id: str
-    system: str
-    attack: str
-    label: str
-
-
-def _label_problem(label: str, attack: str) -> str | None:
+def label_problem(label: str, attack: str) -> str | None:
     if label not in LABELS:
         return f"label {label!r} is not one of {'|'.join(LABELS)}"
     if label == "bonafide" and attack != NO_ATTACK:
@@ -73,74 +61,6 @@ def _label_problem(label: str, attack: str) -> str | None:
     if label == "spoof" and attack == NO_ATTACK:
         return f"spoof line has no attack id; expected e.g. A01 instead of '{NO_ATTACK}'"
     return None
-
-
-def parse_asvspoof_protocol(
-    lines: Iterable[str], where: str = "protocol"
-) -> tuple[list[ProtocolEntry], list[ListingProblem]]:
-    """Parse ASVspoof 2019 LA CM protocol lines (``SPEAKER UTT - ATTACK LABEL``).
-
-    Exactly five whitespace-separated fields; blank lines are skipped. Lines with another
-    field count, an unknown label or an attack inconsistent with the label come back as
-    problems with their 1-based line number.
-    """
-    entries: list[ProtocolEntry] = []
-    problems: list[ListingProblem] = []
-    for number, raw in enumerate(lines, start=1):
-        text = raw.strip()
-        if not text:
-            continue
-        fields = text.split()
-        if len(fields) != 5:
-            problems.append(
-                ListingProblem(where, f"expected 5 fields, got {len(fields)}", number, text)
-            )
-            continue
-        speaker, utt_id, system, attack, label = fields
-        reason = _label_problem(label, attack)
-        if reason:
-            problems.append(ListingProblem(where, reason, number, text))
-            continue
-        entries.append(ProtocolEntry(speaker, utt_id, system, attack, label))
-    return entries, problems
-
-
-def read_asvspoof2019(root: str | Path) -> Listing:
-    """List an ASVspoof 2019 LA corpus under ``root`` (protocols + ``flac/`` folders).
-
-    Protocol lines whose audio is missing, and audio files no protocol lists, are reported
-    as problems; utt ids that would escape the root raise PathSafetyError.
-    """
-    root = Path(root)
-    listing = Listing()
-    listed: set[str] = set()
-    for split in SPLITS:
-        rel_protocol = f"{PROTOCOL_DIR}/{PROTOCOL_FILES[split]}"
-        protocol = safe_join(root, rel_protocol)
-        if not protocol.is_file():
-            raise DataError(
-                f"expected the ASVspoof 2019 LA protocol {rel_protocol} under {root}, not found; "
-                "point --source at the folder holding ASVspoof2019_LA_cm_protocols/"
-            )
-        text = protocol.read_text(encoding="utf-8", errors="replace")
-        entries, problems = parse_asvspoof_protocol(text.splitlines(), rel_protocol)
-        listing.problems.extend(problems)
-        for entry in entries:
-            rel = f"{audio_dir(split)}/{entry.utt_id}.flac"
-            safe_join(root, rel)  # an utt id like ../../x is refused outright
-            listed.add(rel)
-            listing.entries.append(
-                ListingEntry(entry.utt_id, rel, entry.label, entry.speaker, entry.attack, split)
-            )
-    for split in SPLITS:
-        folder = root / audio_dir(split)
-        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-            rel = path.relative_to(root).as_posix()
-            if rel not in listed:
-                listing.problems.append(
-                    ListingProblem(rel, "file is not listed in any protocol; not ingested")
-                )
-    return listing
 
 
 def parse_csv_listing(text: str, where: str = CSV_NAME) -> Listing:
@@ -170,7 +90,7 @@ def parse_csv_listing(text: str, where: str = CSV_NAME) -> Listing:
         elif (values["modality"] or "voice") not in MODALITIES:
             reason = f"modality {values['modality']!r} is not one of {'|'.join(MODALITIES)}"
         else:
-            reason = _label_problem(values["label"], values["attack"])
+            reason = label_problem(values["label"], values["attack"])
         if reason:
             listing.problems.append(ListingProblem(where, reason, number, content))
             continue
@@ -202,11 +122,12 @@ def read_csv_corpus(root: str | Path) -> Listing:
     return listing
 
 
-READERS = {"asvspoof2019": read_asvspoof2019, "csv": read_csv_corpus}
+GENERIC_READERS = {"csv": read_csv_corpus}
 
 
-def read_corpus(root: str | Path, fmt: str) -> Listing:
-    """List the corpus at ``root`` in format ``fmt`` (asvspoof2019 | csv)."""
-    if fmt not in READERS:
-        raise DataError(f"unknown corpus format {fmt!r}; expected one of {sorted(READERS)}")
-    return READERS[fmt](root)
+def read_corpus(root: str | Path, fmt: str, readers: Mapping | None = None) -> Listing:
+    """List the corpus at ``root`` in format ``fmt``: a modality's reader or generic ``csv``."""
+    available = {**GENERIC_READERS, **(readers or {})}
+    if fmt not in available:
+        raise DataError(f"unknown corpus format {fmt!r}; expected one of {sorted(available)}")
+    return available[fmt](root)

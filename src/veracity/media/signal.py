@@ -9,17 +9,17 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
-from veracity.config import FeaturesConfig, VadConfig
+from veracity.config import VadConfig
 from veracity.errors import AudioContentError
 from veracity.media.decode import check_samples
 
 log = logging.getLogger(__name__)
 
 
-def prepare_waveform(wave: np.ndarray, sr: int, features_cfg: FeaturesConfig) -> np.ndarray:
+def prepare_waveform(wave: np.ndarray, sr: int, target: int) -> np.ndarray:
     """Mix ``wave`` ([channels, samples] or 1-D) down to mono and resample it.
 
-    Returns a contiguous float32 1-D array at ``features_cfg.sample_rate``. Empty input or
+    Returns a contiguous float32 1-D array at ``target`` Hz. Empty input or
     NaN/Inf samples raise :class:`AudioContentError`.
     """
     wave = np.asarray(wave, dtype=np.float32)
@@ -32,7 +32,6 @@ def prepare_waveform(wave: np.ndarray, sr: int, features_cfg: FeaturesConfig) ->
         raise AudioContentError(f"expected a positive sample rate, got {sr}")
     check_samples(wave, "the waveform")
     mono = wave.mean(axis=0) if wave.ndim == 2 else wave
-    target = features_cfg.sample_rate
     if sr != target:
         mono = AF.resample(torch.from_numpy(np.ascontiguousarray(mono)), sr, target).numpy()
     return np.ascontiguousarray(mono, dtype=np.float32)

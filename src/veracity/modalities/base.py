@@ -79,8 +79,8 @@ class DetectorSpec:
     ``build(params, storage_cfg)`` returns a fresh module whose ``forward`` takes a dict
     batch of the named ``inputs`` (tensors, first axis = segment) and returns a dict with
     at least ``logits`` [B, 2] (index 1 = bonafide/human) and ``embedding`` [B, D]; the
-    module carries ``model_config`` (JSON-safe) from which ``rebuild(architecture,
-    model_config)`` makes the same structure. ``loss(outputs, targets, criterion)`` lets a
+    module carries ``model_config`` (JSON-safe) from which the modality's ``rebuild``
+    makes the same structure when an artifact is loaded. ``loss(outputs, targets, criterion)`` lets a
     detector train with more than cross-entropy; ``augment(batch, generator)`` changes a
     training batch (crop, noise). ``optimize(model, params)`` returns the serving form of a
     loaded model (same outputs). ``depends_on``: roles whose scores the policy reads first.
@@ -91,7 +91,6 @@ class DetectorSpec:
     role: str
     inputs: tuple[str, ...]
     build: Callable[[Any, Any], nn.Module]
-    rebuild: Callable[[str, dict[str, Any]], nn.Module]
     loss: Callable[[Mapping[str, Tensor], Tensor, nn.Module], Tensor] = default_loss
     augment: Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] = no_augment
     optimize: Callable[[nn.Module, Any], nn.Module] | None = None
@@ -134,7 +133,8 @@ class Modality(Protocol):
     """What a modality package's ``MODALITY`` object provides.
 
     ``params_model`` validates ``modalities.<name>`` of params.yaml. ``detectors(params)``
-    lists the roles in dependency order. ``decode(data_or_path, params)`` turns bytes or a
+    lists the roles in dependency order; ``rebuild(architecture, model_config)`` makes the
+    structure of a saved detector. ``decode(data_or_path, params)`` turns bytes or a
     file into media (bounded by the params' limits); ``prepare(media, params)`` cuts it into
     :class:`Segments`. ``plan(scores, params)`` names the next role to score given the
     calibrated clip scores so far (None = decide now); ``decide(scores, segments, params)``
@@ -147,6 +147,8 @@ class Modality(Protocol):
     readers: Mapping[str, Callable[..., Any]]
 
     def detectors(self, params: Any) -> list[DetectorSpec]: ...
+
+    def rebuild(self, architecture: str, model_config: dict[str, Any]) -> nn.Module: ...
 
     def decode(self, source: bytes | Path, params: Any) -> Any: ...
 
@@ -202,6 +204,7 @@ class ModalityPackage:
     params_model: type[BaseModel]
     readers: Mapping[str, Callable[..., Any]]
     detectors_fn: Callable[[Any], list[DetectorSpec]]
+    rebuild_fn: Callable[[str, dict[str, Any]], nn.Module]
     decode_fn: Callable[[bytes | Path, Any], Any]
     prepare_fn: Callable[[Any, Any], Segments]
     plan_fn: Callable[[Mapping[str, float], Any], str | None]
@@ -211,6 +214,9 @@ class ModalityPackage:
 
     def detectors(self, params: Any) -> list[DetectorSpec]:
         return self.detectors_fn(params)
+
+    def rebuild(self, architecture: str, model_config: dict[str, Any]) -> nn.Module:
+        return self.rebuild_fn(architecture, model_config)
 
     def decode(self, source: bytes | Path, params: Any) -> Any:
         return self.decode_fn(source, params)

@@ -11,8 +11,8 @@ from torch import nn
 
 from veracity.config import ModelsConfig, StorageConfig
 from veracity.errors import ConfigError
-from veracity.models.aasist import AASIST
-from veracity.models.stage1 import Stage1Detector
+from veracity.modalities.voice.detectors.aasist import AASIST
+from veracity.modalities.voice.detectors.stage1 import Stage1Detector
 
 log = logging.getLogger(__name__)
 

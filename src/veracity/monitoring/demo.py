@@ -22,7 +22,7 @@ from veracity.errors import NotEnoughDataError, VeracityError
 from veracity.media import load_waveform
 from veracity.monitoring.drift import DriftSummary, select_window
 from veracity.monitoring.job import REPORT_HTML, run_drift_job
-from veracity.monitoring.shifts import (
+from veracity.media.shifts import (
     SHIFT_NAMES,
     add_noise,
     encode_codec,

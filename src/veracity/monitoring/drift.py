@@ -20,7 +20,7 @@ import pandas as pd
 
 from veracity.config import DriftConfig
 from veracity.errors import InputError, NotEnoughDataError
-from veracity.media.handcrafted import MONITORING_COLUMNS
+from veracity.modalities.voice.descriptors import MONITORING_COLUMNS
 from veracity.monitoring.schema import SCORE_COLUMNS, VERDICT_LABELS
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from veracity.media.handcrafted import MONITORING_COLUMNS
+from veracity.modalities.voice.descriptors import MONITORING_COLUMNS
 
 PAYLOAD_SCHEMA_VERSION = 1
 SCORE_COLUMNS = ("s1_score", "aasist_score")

@@ -56,7 +56,7 @@ def ensure_demo_corpus(cfg: Config, root: Path) -> Path:
     out = (root / cfg.data.demo_dir).resolve()
     if out.is_dir() and any(out.iterdir()):
         return out
-    from veracity.data.demo import generate_demo_corpus
+    from veracity.modalities.voice.demo import generate_demo_corpus
 
     log.info("generating the %s demo corpus into %s", cfg.data.demo_size, out)
     return generate_demo_corpus(

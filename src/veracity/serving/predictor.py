@@ -27,7 +27,7 @@ from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, In
 
 from veracity.config import Config
 from veracity.errors import InputError, ModelArtifactError
-from veracity.models.fastpath import optimize_for_inference, tune_allocator
+from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference, tune_allocator
 from veracity.serving.batcher import MicroBatcher
 
 log = logging.getLogger(__name__)

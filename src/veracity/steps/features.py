@@ -31,7 +31,7 @@ from veracity.features.store import (
     write_split,
 )
 from veracity.media import MONITORING_COLUMNS, compute_logmel, load_waveform
-from veracity.media.clip import prepare_clip
+from veracity.modalities.voice.segments import prepare_clip
 from veracity.storage import safe_join
 
 log = logging.getLogger(__name__)

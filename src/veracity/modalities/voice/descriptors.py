@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import scipy.fft
 
-from veracity.config import FeaturesConfig, PitchConfig
+from veracity.modalities.voice.params import PitchConfig, SegmentConfig
 from veracity.media.signal import frame_energy_db, frame_signal
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ HANDCRAFTED_NAMES: tuple[str, ...] = (
     "rms_db",
     "snr_db",
 )
-MONITORING_COLUMNS: tuple[str, ...] = HANDCRAFTED_NAMES + (
+DESCRIPTOR_COLUMNS: tuple[str, ...] = HANDCRAFTED_NAMES + (
     "duration_s",
     "sample_rate",
     "speech_ratio",
@@ -97,7 +97,7 @@ def _perturbation(values: np.ndarray, voiced: np.ndarray) -> float:
 
 
 def _spectral_shape(
-    wave: np.ndarray, sr: int, cfg: FeaturesConfig, active_db: float
+    wave: np.ndarray, sr: int, cfg: SegmentConfig, active_db: float
 ) -> tuple[float, float, float]:
     """Mean centroid (Hz), flatness and roll-off (Hz) over non-pause STFT frames."""
     mel = cfg.logmel
@@ -117,7 +117,7 @@ def _spectral_shape(
     return float(centroid.mean()), float(flatness.mean()), float(freqs[rolloff_bin].mean())
 
 
-def _levels(wave: np.ndarray, sr: int, cfg: FeaturesConfig) -> tuple[float, float, float]:
+def _levels(wave: np.ndarray, sr: int, cfg: SegmentConfig) -> tuple[float, float, float]:
     """``(pause_ratio, rms_db, snr_db)`` from VAD-framed energies."""
     vad = cfg.vad
     frame = max(1, round(vad.frame_ms * sr / 1000))
@@ -135,7 +135,7 @@ def _levels(wave: np.ndarray, sr: int, cfg: FeaturesConfig) -> tuple[float, floa
 
 
 def extract_handcrafted(
-    wave: np.ndarray, sr: int, features_cfg: FeaturesConfig
+    wave: np.ndarray, sr: int, features_cfg: SegmentConfig
 ) -> dict[str, float]:
     """Hand-crafted features of a mono waveform; keys are :data:`HANDCRAFTED_NAMES`."""
     wave = np.asarray(wave, dtype=np.float32)

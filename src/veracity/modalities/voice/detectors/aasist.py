@@ -26,6 +26,7 @@ four HS-GAL graph pools use ``pool_ratios[2]``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -358,6 +359,8 @@ class AASIST(nn.Module):
         hidden = read_out(out_t, out_s, master)
         return hidden, self.out_layer(self.drop(hidden))
 
-    def forward(self, wave: Tensor) -> Tensor:
-        """Waveforms ``[B, samples]`` (16 kHz) -> logits ``[B, 2]``, index 1 = bonafide."""
-        return self.forward_with_hidden(wave)[1]
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """``{"waveform": [B, samples]}`` (16 kHz) -> ``logits`` [B, 2] (index 1 = bonafide)
+        and the reference's hidden readout as ``embedding``."""
+        hidden, logits = self.forward_with_hidden(batch["waveform"])
+        return {"logits": logits, "embedding": hidden}

@@ -9,38 +9,17 @@ runs offline on a CPU. Output: 2 logits per window, index 1 = bonafide.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor, nn
 from transformers import Wav2Vec2Config, Wav2Vec2Model
 
-from veracity.config import Stage1Config
+from veracity.encoders.wav2vec2 import load_encoder_from_uri, scratch_encoder_config
 from veracity.errors import CheckpointError
+from veracity.modalities.voice.params import Stage1Config
 
 log = logging.getLogger(__name__)
-
-# our head does its own regularisation; the encoder's SpecAugment / LayerDrop would make
-# eval-mode logits depend on nothing but are unwanted noise when fine-tuning tiny models
-_SCRATCH_OVERRIDES = {"apply_spec_augment": False, "layerdrop": 0.0}
-
-
-def scratch_encoder_config(stage1_cfg: Stage1Config) -> dict[str, Any]:
-    """The small from-scratch ``Wav2Vec2Config`` (as a dict) described by ``models.stage1``."""
-    config = Wav2Vec2Config(
-        hidden_size=stage1_cfg.hidden_size,
-        num_hidden_layers=stage1_cfg.num_hidden_layers,
-        num_attention_heads=stage1_cfg.num_attention_heads,
-        intermediate_size=stage1_cfg.intermediate_size,
-        conv_dim=list(stage1_cfg.conv_dim),
-        conv_kernel=list(stage1_cfg.conv_kernel),
-        conv_stride=list(stage1_cfg.conv_stride),
-        # a 128-wide convolutional position embedding needs far fewer taps and groups
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-        **_SCRATCH_OVERRIDES,
-    )
-    return config.to_dict()
 
 
 class Stage1Detector(nn.Module):
@@ -68,19 +47,16 @@ class Stage1Detector(nn.Module):
         self.apply_freezing()
 
     @classmethod
-    def from_params(
-        cls, stage1_cfg: Stage1Config, pretrained_dir: Path | None = None
-    ) -> Stage1Detector:
-        """Build from ``models.stage1``; ``pretrained_dir`` is a local Hugging Face directory.
-
-        The URI in ``stage1_cfg.pretrained`` is resolved by the caller
-        (:func:`veracity.models.factory.build_model`), which may fetch it from S3.
+    def from_params(cls, stage1_cfg: Stage1Config, storage_cfg=None) -> Stage1Detector:
+        """Build from ``models.stage1``: the pretrained encoder of ``pretrained`` (a local
+        directory, or an s3:// URI fetched with ``storage_cfg``), else a small one from scratch.
         """
         encoder = None
-        if pretrained_dir is not None:
-            encoder = load_pretrained_encoder(pretrained_dir)
+        if stage1_cfg.pretrained:
+            encoder = load_encoder_from_uri(stage1_cfg.pretrained, storage_cfg)
             encoder_config = encoder.config.to_dict()
         else:
+            log.info("stage1: no pretrained encoder configured, training a small one from scratch")
             encoder_config = scratch_encoder_config(stage1_cfg)
         model_config = {
             "encoder": encoder_config,
@@ -121,23 +97,10 @@ class Stage1Detector(nn.Module):
         weights = frame_mask.to(frames.dtype).unsqueeze(-1)
         return (frames * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
-    def forward(self, wave: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        """Waveforms ``[B, samples]`` (16 kHz) -> logits ``[B, 2]``, index 1 = bonafide."""
-        return self.head(self.embed(wave, attention_mask))
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """``{"waveform": [B, samples]}`` (16 kHz) -> ``logits`` [B, 2] (index 1 = bonafide)
+        and the pooled ``embedding`` [B, hidden]."""
+        embedding = self.embed(batch["waveform"], batch.get("attention_mask"))
+        return {"logits": self.head(embedding), "embedding": embedding}
 
 
-def load_pretrained_encoder(local_dir: Path) -> Wav2Vec2Model:
-    """Load a wav2vec 2.0 encoder from a local Hugging Face directory (safetensors only)."""
-    local_dir = Path(local_dir)
-    if not (local_dir / "config.json").is_file() or not any(local_dir.glob("*.safetensors")):
-        raise CheckpointError(
-            f"expected a Hugging Face model directory with config.json and *.safetensors at "
-            f"{local_dir}, found {sorted(p.name for p in local_dir.glob('*'))[:10]}; "
-            "save one with model.save_pretrained(dir, safe_serialization=True) or set "
-            "models.stage1.pretrained to an empty string to train from scratch"
-        )
-    log.info("loading wav2vec2 encoder from %s", local_dir)
-    try:
-        return Wav2Vec2Model.from_pretrained(local_dir, use_safetensors=True, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"could not load a Wav2Vec2Model from {local_dir}: {exc}") from exc

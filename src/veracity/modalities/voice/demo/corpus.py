@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from veracity.config import DemoConfig
-from veracity.data.demo.attacks import apply_attack
-from veracity.data.demo.channel import apply_channel
-from veracity.data.demo.voice import SpeakerTraits, sample_speaker, synthesize_utterance
-from veracity.data.layout import PROTOCOL_DIR, PROTOCOL_FILES, SPLIT_LETTER, audio_dir
+from veracity.modalities.voice.params import DemoConfig
+from veracity.modalities.voice.demo.attacks import apply_attack
+from veracity.modalities.voice.demo.channel import apply_channel
+from veracity.modalities.voice.demo.speech import SpeakerTraits, sample_speaker, synthesize_utterance
+from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, SPLIT_LETTER, audio_dir
 from veracity.data.manifest import SPLITS
 
 log = logging.getLogger(__name__)

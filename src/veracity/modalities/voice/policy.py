@@ -22,13 +22,13 @@ label and reason stay in ``rule_label`` and ``rule``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from veracity.config import PolicyConfig
 from veracity.errors import InputError
-
-HUMAN, AI, INCONCLUSIVE = "HUMAN", "AI", "INCONCLUSIVE"
-LABELS = (HUMAN, AI, INCONCLUSIVE)
+from veracity.modalities.base import AI, HUMAN, INCONCLUSIVE, Decision
+from veracity.modalities.voice.human_features import human_feature_score
+from veracity.modalities.voice.params import PolicyConfig, VoiceParams
 
 # Seed 003's tables: what each AASIST zone does in each band (thresholds come from params).
 ACTIONS: dict[str, dict[str, str]] = {
@@ -42,8 +42,8 @@ _REASON_NAMES = {("tier1", "aasist_human"): "tier1_aasist_override"}
 
 
 @dataclass(frozen=True)
-class Decision:
-    """The verdict of the policy for one clip."""
+class CascadeDecision:
+    """The verdict of seed 003's cascade for one clip (every intermediate value)."""
 
     label: str  # HUMAN | AI | INCONCLUSIVE (after the reject option)
     score: float  # calibrated AI probability in [0, 1]
@@ -85,11 +85,11 @@ def decide_verdict(
     aasist: float | None,
     human_feature_score: float | None,
     policy_cfg: PolicyConfig,
-) -> Decision:
+) -> CascadeDecision:
     """Apply seed 003's decision flow and seed 002's reject option to one clip.
 
     ``aasist`` is the calibrated AASIST spoof probability, or None when AASIST is unavailable;
-    ``human_feature_score`` (see :func:`veracity.policy.human_feature_score`) decides tier 2's
+    ``human_feature_score`` (see :func:`veracity.modalities.voice.human_features.human_feature_score`) decides tier 2's
     "check features" branch, None counting as "not strong".
     """
     s1 = _check_prob("s1_mean", s1_mean)
@@ -106,7 +106,7 @@ def decide_verdict(
     final_label, reason = label, rule
     if label != INCONCLUSIVE and confidence < policy_cfg.min_confidence:
         final_label, reason = INCONCLUSIVE, "low_confidence"
-    return Decision(
+    return CascadeDecision(
         label=final_label,
         score=score,
         confidence=confidence,
@@ -205,3 +205,48 @@ def _check_prob(name: str, value: float) -> float:
             "pass calibrated spoof probabilities (apply_calibration)"
         )
     return value
+
+
+STAGE1, AASIST = "stage1", "aasist"
+
+
+def plan(scores: Mapping[str, float | None], params: VoiceParams) -> str | None:
+    """The next role to score: stage-1 first, AASIST only when stage-1 is not sure.
+
+    ``scores`` holds the calibrated clip spoof probabilities scored so far; None marks a
+    role the bundle does not have (the no-AASIST rules then decide).
+    """
+    if STAGE1 not in scores:
+        return STAGE1
+    s1 = scores[STAGE1]
+    if s1 is not None and AASIST not in scores and needs_aasist(s1, params.policy):
+        return AASIST
+    return None
+
+
+def decide(scores: Mapping[str, float | None], segments, params: VoiceParams) -> Decision:
+    """Seed 003's cascade on the clip scores (+ the "check features" score of the segments)."""
+    if scores.get(STAGE1) is None:
+        raise InputError(
+            "the voice policy needs a stage1 score; a voice bundle without stage1 cannot serve"
+        )
+    hfs = None
+    if segments is not None:
+        hfs = human_feature_score(segments.descriptors, params.policy)
+    cascade = decide_verdict(scores[STAGE1], scores.get(AASIST), hfs, params.policy)
+    details = {
+        "band": cascade.band,
+        "s1_mean": cascade.s1_mean,
+        "aasist": cascade.aasist,
+        "weighted": cascade.weighted,
+        "human_feature_score": cascade.human_feature_score,
+    }
+    return Decision(
+        label=cascade.label,
+        score=cascade.score,
+        confidence=cascade.confidence,
+        reason=cascade.reason,
+        rule_label=cascade.rule_label,
+        rule=cascade.rule,
+        details=details,
+    )

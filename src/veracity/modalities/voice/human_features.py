@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from veracity.config import PolicyConfig
+from veracity.modalities.voice.params import PolicyConfig
 
 
 def feature_membership(value: float, low: float, high: float, falloff: float) -> float:

@@ -24,6 +24,7 @@ Logits equal the eager model's within 1e-4 (``tests/unit/test_models_fastpath.py
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 import ctypes
 import ctypes.util
 import logging
@@ -32,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from veracity.config import FastPathConfig
-from veracity.models.aasist import (
+from veracity.modalities.voice.params import FastPathConfig
+from veracity.modalities.voice.detectors.aasist import (
     AASIST,
     GraphAttention,
     GraphPool,
@@ -323,9 +324,10 @@ class FastAASIST(nn.Module):
             hidden = read_out(out_t, out_s, master)
             return hidden, self.out_layer(hidden)
 
-    def forward(self, wave: Tensor) -> Tensor:
-        """Waveforms ``[B, samples]`` -> logits ``[B, 2]`` (index 1 = bonafide)."""
-        return self.forward_with_hidden(wave)[1]
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The detector contract, like :meth:`AASIST.forward` (same logits to ~1e-6)."""
+        hidden, logits = self.forward_with_hidden(batch["waveform"])
+        return {"logits": logits, "embedding": hidden}
 
 
 def optimize_for_inference(

@@ -1,0 +1,88 @@
+"""Voice detectors: the wav2vec2 stage 1 and AASIST / AASIST-L, as DetectorSpecs.
+
+One architecture per file (``stage1.py``, ``aasist.py``; ``aasist_fast.py`` is AASIST's
+serving form). Roles come from ``modalities.voice.detectors`` in params.yaml, in the order
+the policy consults them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from veracity.errors import ConfigError
+from veracity.modalities.base import DetectorSpec
+from veracity.modalities.voice.params import ARCHITECTURES, VoiceParams
+from veracity.modalities.voice.segments import WAVEFORM
+from veracity.training.augment import augment_batch, random_crop
+
+
+def build_architecture(architecture: str, params: VoiceParams, storage_cfg=None) -> nn.Module:
+    """A freshly initialised ``stage1``, ``aasist`` or ``aasist-l`` from the voice params."""
+    from veracity.modalities.voice.detectors.aasist import AASIST
+    from veracity.modalities.voice.detectors.stage1 import Stage1Detector
+
+    if architecture in ("aasist", "aasist-l"):
+        section = params.architecture_config(architecture)
+        return AASIST.from_config(section.model_dump(mode="json"))
+    if architecture == "stage1":
+        return Stage1Detector.from_params(params.models.stage1, storage_cfg)
+    raise ConfigError(f"unknown voice architecture {architecture!r}; expected one of {ARCHITECTURES}")
+
+
+def rebuild(architecture: str, model_config: dict[str, Any]) -> nn.Module:
+    """The structure (random weights) of a saved voice detector from its ``model_config``."""
+    from veracity.modalities.voice.detectors.aasist import AASIST
+    from veracity.modalities.voice.detectors.stage1 import Stage1Detector
+
+    if architecture in ("aasist", "aasist-l"):
+        return AASIST.from_config(model_config)
+    if architecture == "stage1":
+        return Stage1Detector(model_config)
+    raise ConfigError(f"unknown voice architecture {architecture!r}; expected one of {ARCHITECTURES}")
+
+
+def _augment(
+    batch: dict[str, torch.Tensor], generator: torch.Generator, *, crop: int, params: VoiceParams
+) -> dict[str, torch.Tensor]:
+    """Random excerpts (``training.crop_samples``), then noise / gain / band-limiting."""
+    waves = random_crop(batch[WAVEFORM], crop, generator)
+    waves = augment_batch(waves, params.augment, generator, params.segments.sample_rate)
+    return {**batch, WAVEFORM: waves}
+
+
+def _optimize(model: nn.Module, params: VoiceParams) -> nn.Module:
+    from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
+
+    return optimize_for_inference(model, params.fastpath)
+
+
+def detector_specs(params: VoiceParams) -> list[DetectorSpec]:
+    """One spec per role of ``modalities.voice.detectors``, in the policy's order."""
+    specs = []
+    first = next(iter(params.detectors))
+    for role, det in params.detectors.items():
+        if det.architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"modalities.voice.detectors.{role}.architecture is {det.architecture!r}; "
+                f"expected one of {ARCHITECTURES}"
+            )
+        specs.append(
+            DetectorSpec(
+                role=role,
+                inputs=(WAVEFORM,),
+                build=partial(_build_role, det.architecture),
+                augment=partial(_augment, crop=det.training.crop_samples, params=params),
+                optimize=_optimize,
+                depends_on=() if role == first else (first,),
+                required=det.required,
+            )
+        )
+    return specs
+
+
+def _build_role(architecture: str, params: VoiceParams, storage_cfg=None) -> nn.Module:
+    return build_architecture(architecture, params, storage_cfg)
