@@ -12,7 +12,7 @@ import soundfile as sf
 
 from veracity.config import parse_config
 from veracity.errors import DataError, InputError, PathSafetyError
-from veracity.features import load_split, read_clips
+from veracity.segment_store import load_split, read_clips
 from veracity.media import HANDCRAFTED_NAMES, MONITORING_COLUMNS
 from veracity.steps.features import run_features
 

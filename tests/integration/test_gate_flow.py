@@ -66,7 +66,7 @@ def pipeline(tiny_models, tiny_features, tmp_path_factory):
 
 def test_calibration_stored_and_reapplied(pipeline):
     from veracity.evaluation.scoring import score_clips
-    from veracity.features import load_split
+    from veracity.segment_store import load_split
     from veracity.models.artifact import load_artifact
 
     out = pipeline["calibrated"][0]

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from veracity.config import load_config
 from veracity.modalities.voice.demo.corpus import generate_demo_corpus
 from veracity.evaluation.metrics import compute_eer
-from veracity.features import read_clips
+from veracity.segment_store import read_clips
 from veracity.media import HANDCRAFTED_NAMES
 from veracity.steps.features import run_features
 from veracity.steps.ingest import run_ingest

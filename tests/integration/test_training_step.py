@@ -10,7 +10,7 @@ import torch
 from fixtures_models import tiny_training_config
 from mlflow.tracking import MlflowClient
 
-from veracity.features import load_split, read_features_json
+from veracity.segment_store import load_split, read_features_json
 from veracity.models.artifact import load_artifact
 from veracity.steps.train import run_train
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from veracity.errors import DataError, InputError
-from veracity.features import CLIPS_FILE, FEATURES_JSON, load_split, read_clips, write_split
+from veracity.segment_store import CLIPS_FILE, FEATURES_JSON, load_split, read_clips, write_split
 
 
 @pytest.fixture

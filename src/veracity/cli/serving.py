@@ -13,8 +13,17 @@ from veracity.errors import InputError
 log = logging.getLogger(__name__)
 
 
+def _modality(args, cfg) -> str:
+    return getattr(args, "modality", None) or cfg.modality
+
+
+def _model_name(args, cfg) -> str:
+    """The served model (and InferenceService) name: the modality's registered model."""
+    return cfg.modality_params(_modality(args, cfg)).registered_model
+
+
 def _model_ref(args, cfg) -> str:
-    return args.model or f"{cfg.tracking.registered_model}{cfg.serving.default_model}"
+    return args.model or f"{_model_name(args, cfg)}{cfg.serving.default_model}"
 
 
 def _serve(args, cfg) -> int:
@@ -27,8 +36,9 @@ def _serve(args, cfg) -> int:
         params=args.params,
         overrides=list(args.overrides),
         log_dir=Path(args.log_dir),
+        modality=_modality(args, cfg),
     )
-    name = cfg.serving.model_name
+    name = _model_name(args, cfg)
     print(f"predictor   {predictor.url}/v2/models/{name}/infer  (pid {predictor.pid})")
     print(f"transformer {transformer.url}/v1/models/{name}:predict  (pid {transformer.pid})")
     print(f"logs in {args.log_dir}; Ctrl-C stops both servers", flush=True)
@@ -52,7 +62,7 @@ def _storage_uri(args, cfg) -> tuple[str, str]:
 
         name = ref.removeprefix("models:/")
         if name.startswith("@"):
-            name = cfg.tracking.registered_model + name
+            name = _model_name(args, cfg) + name
         return str(resolve_model_uri(cfg, name)), name
     return ref, ""
 
@@ -72,7 +82,7 @@ def _deploy(args, cfg) -> int:
         log.warning(
             "storage URI %s is not s3://; KServe's storage initializer may not fetch it", uri
         )
-    text = to_yaml(render_inference_service(cfg, uri, version))
+    text = to_yaml(render_inference_service(cfg, _modality(args, cfg), uri, version))
     if args.out:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}")
@@ -85,7 +95,7 @@ def _predict(args, cfg) -> int:
     from veracity.serving.client import predict_file
 
     url = args.url or f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
-    verdict = predict_file(args.file, url, cfg.serving.model_name, cfg.serving.request_timeout_s)
+    verdict = predict_file(args.file, url, _model_name(args, cfg), cfg.serving.request_timeout_s)
     if not args.full:
         verdict.pop("monitoring", None)
     print(json.dumps(verdict, indent=2))

@@ -11,6 +11,8 @@ import logging
 import os
 from pathlib import Path
 
+from veracity.cli.options import add_modality, modality_of
+
 log = logging.getLogger(__name__)
 
 
@@ -28,9 +30,10 @@ def _ingest(args, cfg):
         run_ingest(
             cfg,
             args.source,
-            args.format or cfg.ingest.format,
+            args.format,
             Path(args.out),
             version_with_dvc=not under_dvc_stage,
+            modality=modality_of(args, cfg),
         )
     )
 
@@ -38,19 +41,21 @@ def _ingest(args, cfg):
 def _validate(args, cfg):
     from veracity.steps.validate import run_validate
 
-    return _report(run_validate(cfg, Path(args.manifest), Path(args.out)))
+    return _report(run_validate(cfg, Path(args.manifest), Path(args.out), modality_of(args, cfg)))
 
 
 def _features(args, cfg):
     from veracity.steps.features import run_features
 
-    return _report(run_features(cfg, Path(args.manifest), Path(args.out)))
+    return _report(run_features(cfg, Path(args.manifest), Path(args.out), modality_of(args, cfg)))
 
 
 def _train(args, cfg):
     from veracity.steps.train import run_train
 
-    return _report(run_train(cfg, Path(args.features), args.model, Path(args.out)))
+    return _report(
+        run_train(cfg, Path(args.features), args.role, Path(args.out), modality_of(args, cfg))
+    )
 
 
 def _calibrate(args, cfg):
@@ -87,27 +92,35 @@ def register(sub) -> None:
     p.add_argument("--source", required=True, help="local directory or s3://bucket/prefix")
     p.add_argument(
         "--format",
-        choices=["asvspoof2019", "csv"],
         default=None,
-        help="corpus layout (default: ingest.format in params.yaml)",
+        help="corpus layout: a reader of the modality (voice: asvspoof2019) or csv "
+        "(default: modalities.<m>.ingest.format)",
     )
     p.add_argument("--out", required=True, help="DVC-tracked corpus directory to write")
+    add_modality(p)
     p.set_defaults(func=_ingest)
 
     p = sub.add_parser("validate", help="run the data-validation suite over a manifest")
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True, help="directory for the JSON/HTML report")
+    add_modality(p)
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("features", help="decode, VAD, window and featurize every clip (cached)")
+    p = sub.add_parser(
+        "features", help="cut every clip into its modality's segments (cached, sharded)"
+    )
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True)
+    add_modality(p)
     p.set_defaults(func=_features)
 
     p = sub.add_parser("train", help="train one detector and track it in MLflow")
     p.add_argument("--features", required=True)
-    p.add_argument("--model", required=True, choices=["aasist", "aasist-l", "stage1"])
+    p.add_argument(
+        "--role", required=True, help="detector role of the modality (voice: stage1 | aasist)"
+    )
     p.add_argument("--out", required=True, help="model artifact directory to write")
+    add_modality(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser(
@@ -139,7 +152,7 @@ def register(sub) -> None:
         "--model",
         required=True,
         action="append",
-        help="calibrated model artifact directory (repeat: stage1 and aasist)",
+        help="calibrated model artifact directory (repeat: one per role of the modality)",
     )
     p.add_argument("--eval", required=True, help="evaluate step output directory")
     p.add_argument("--out", required=True, help="bundle directory to write (what gets registered)")

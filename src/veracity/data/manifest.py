@@ -30,7 +30,6 @@ MANIFEST_COLUMNS = (
 )
 LABELS = ("bonafide", "spoof")
 SPLITS = ("train", "dev", "eval")
-MODALITIES = ("voice", "music", "video")
 NO_ATTACK = "-"
 
 _DTYPES = {

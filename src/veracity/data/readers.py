@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from veracity.data.manifest import LABELS, MODALITIES, NO_ATTACK, SPLITS
+from veracity.data.manifest import LABELS, NO_ATTACK, SPLITS
 from veracity.errors import DataError
 from veracity.storage import safe_join
 
@@ -63,7 +63,7 @@ def label_problem(label: str, attack: str) -> str | None:
     return None
 
 
-def parse_csv_listing(text: str, where: str = CSV_NAME) -> Listing:
+def parse_csv_listing(text: str, where: str = CSV_NAME, modality: str = "voice") -> Listing:
     """Parse a generic corpus CSV: ``path,label,group,attack,split[,utt_id,modality]``.
 
     ``utt_id`` defaults to the file stem, ``modality`` to ``voice``. Rows with missing
@@ -87,8 +87,8 @@ def parse_csv_listing(text: str, where: str = CSV_NAME) -> Listing:
             reason = f"empty or extra fields: {empty or 'too many values'}"
         elif values["split"] not in SPLITS:
             reason = f"split {values['split']!r} is not one of {'|'.join(SPLITS)}"
-        elif (values["modality"] or "voice") not in MODALITIES:
-            reason = f"modality {values['modality']!r} is not one of {'|'.join(MODALITIES)}"
+        elif (values["modality"] or modality) != modality:
+            reason = f"modality {values['modality']!r} listed in a {modality} corpus"
         else:
             reason = label_problem(values["label"], values["attack"])
         if reason:
@@ -103,19 +103,21 @@ def parse_csv_listing(text: str, where: str = CSV_NAME) -> Listing:
                 group=values["group"],
                 attack=values["attack"],
                 split=values["split"],
-                modality=values["modality"] or "voice",
+                modality=values["modality"] or modality,
             )
         )
     return listing
 
 
-def read_csv_corpus(root: str | Path) -> Listing:
+def read_csv_corpus(root: str | Path, modality: str = "voice") -> Listing:
     """List a CSV corpus: ``root/corpus.csv`` with paths relative to ``root``."""
     root = Path(root)
     path = root / CSV_NAME if root.is_dir() else root
     if not path.is_file():
         raise DataError(f"expected a corpus CSV at {path}; write {CSV_NAME} beside the audio")
-    listing = parse_csv_listing(path.read_text(encoding="utf-8", errors="replace"), path.name)
+    listing = parse_csv_listing(
+        path.read_text(encoding="utf-8", errors="replace"), path.name, modality
+    )
     base = path.parent
     for entry in listing.entries:
         safe_join(base, entry.rel_path)
@@ -125,9 +127,16 @@ def read_csv_corpus(root: str | Path) -> Listing:
 GENERIC_READERS = {"csv": read_csv_corpus}
 
 
-def read_corpus(root: str | Path, fmt: str, readers: Mapping | None = None) -> Listing:
-    """List the corpus at ``root`` in format ``fmt``: a modality's reader or generic ``csv``."""
+def read_corpus(
+    root: str | Path, fmt: str, readers: Mapping | None = None, modality: str = "voice"
+) -> Listing:
+    """List the corpus at ``root`` in format ``fmt``: a modality's reader or generic ``csv``.
+
+    A generic CSV without a ``modality`` column lists clips of ``modality``.
+    """
     available = {**GENERIC_READERS, **(readers or {})}
     if fmt not in available:
         raise DataError(f"unknown corpus format {fmt!r}; expected one of {sorted(available)}")
+    if fmt in GENERIC_READERS:
+        return available[fmt](root, modality)
     return available[fmt](root)

@@ -13,12 +13,42 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from veracity.config import ValidateConfig
-from veracity.data.manifest import LABELS, MANIFEST_COLUMNS, MODALITIES, SPLITS
+from veracity.data.manifest import LABELS, MANIFEST_COLUMNS, SPLITS
 
 log = logging.getLogger(__name__)
 
 NOT_NULL = ("utt_id", "path", "sha256", "label", "group", "attack", "split")
+
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """What a manifest is checked against: the shared ``validate`` section plus the
+    modality's own rules (``modalities.<m>.validate``)."""
+
+    modality: str
+    allowed_sample_rates: list[int]
+    min_duration_s: float
+    max_duration_s: float
+    attack_id_pattern: str
+    min_rows_per_split: dict[str, int]
+    bonafide_fraction_bounds: tuple[float, float]
+    max_offending_values: int
+
+    @classmethod
+    def from_config(cls, cfg, modality: str) -> ValidationRules:
+        own = cfg.modality_params(modality).validate_
+        shared = cfg.validate_
+        return cls(
+            modality=modality,
+            allowed_sample_rates=list(own.allowed_sample_rates),
+            min_duration_s=own.min_duration_s,
+            max_duration_s=own.max_duration_s,
+            attack_id_pattern=own.attack_id_pattern,
+            min_rows_per_split=dict(shared.min_rows_per_split),
+            bonafide_fraction_bounds=tuple(shared.bonafide_fraction_bounds),
+            max_offending_values=shared.max_offending_values,
+        )
 
 
 @dataclass(frozen=True)
@@ -49,7 +79,7 @@ def _split_table(df: pd.DataFrame, key: str) -> pd.DataFrame:
     )
 
 
-def _split_stats(df: pd.DataFrame, cfg: ValidateConfig) -> pd.DataFrame:
+def _split_stats(df: pd.DataFrame, cfg: ValidationRules) -> pd.DataFrame:
     rows = []
     for split, part in df.groupby("split"):
         rows.append(
@@ -63,7 +93,7 @@ def _split_stats(df: pd.DataFrame, cfg: ValidateConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["split", "n_rows", "min_rows", "bonafide_fraction"])
 
 
-def build_checks(df: pd.DataFrame, cfg: ValidateConfig) -> list[tuple[str, pd.DataFrame, list]]:
+def build_checks(df: pd.DataFrame, cfg: ValidationRules) -> list[tuple[str, pd.DataFrame, list]]:
     """The tables to validate and their expectations: ``[(name, frame, expectations)]``."""
     import great_expectations.expectations as gxe
 
@@ -79,7 +109,7 @@ def build_checks(df: pd.DataFrame, cfg: ValidateConfig) -> list[tuple[str, pd.Da
     for column, allowed in (
         ("label", LABELS),
         ("split", SPLITS),
-        ("modality", MODALITIES),
+        ("modality", [cfg.modality]),
         ("sample_rate", cfg.allowed_sample_rates),
     ):
         if has(column):
@@ -166,7 +196,7 @@ INDEX_COLUMNS = {
 }
 
 
-def run_checks(df: pd.DataFrame, cfg: ValidateConfig) -> list[CheckOutcome]:
+def run_checks(df: pd.DataFrame, cfg: ValidationRules) -> list[CheckOutcome]:
     """Validate ``df`` (a manifest) with GX; one :class:`CheckOutcome` per expectation."""
     gx, context = _context()
     source = context.data_sources.add_pandas("veracity")

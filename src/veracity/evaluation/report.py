@@ -80,7 +80,10 @@ def render_evaluation_html(
         for key, label, kind in _ROWS
     )
     ctx = "".join(
-        f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in context.items()
+        f"<li><b>{html.escape(k)}</b>: "
+        + (f"<pre>{html.escape(v)}</pre>" if isinstance(v, str) and "\n" in v else html.escape(str(v)))
+        + "</li>"
+        for k, v in context.items()
     )
     figs = "".join(_img(name, png) for name, png in images.items())
     note_items = "".join(f"<li>{html.escape(n)}</li>" for n in notes) or "<li>none</li>"
@@ -109,6 +112,24 @@ def render_gate_markdown(report: dict[str, Any]) -> str:
         f"- registered model: `{report.get('registered_model', '')}`",
         f"- dataset version: `{report.get('dataset_version', '')}`",
         f"- champion compared: {report.get('champion') or 'none (first candidate)'}",
+        f"- modality: `{report.get('modality', '')}`; detectors served: "
+        f"{', '.join(report.get('served_roles') or []) or 'none'}",
+    ]
+    for role, reason in (report.get("absent_roles") or {}).items():
+        lines.append(f"- **{role} absent**: {reason}")
+    served = report.get("served_verdict")
+    if served:
+        from veracity.evaluation.verdicts import format_matrix
+
+        lines += [
+            "",
+            "## Served verdict on eval (the policy with the detectors above)",
+            "",
+            "```",
+            format_matrix(served),
+            "```",
+        ]
+    lines += [
         "",
         "| model | check | value | bound | verdict |",
         "|---|---|---|---|---|",

@@ -1,7 +1,8 @@
-"""Clip scores of one detector on one split: window logits -> clip log-odds -> p_spoof.
+"""Clip scores of one detector on one split: segment logits -> clip log-odds -> p_spoof.
 
-Window bonafide log-odds are ``z = logit[1] - logit[0]``; a clip's log-odds is the mean of
-its windows' ``z`` (docs/contracts.md "Labels and scores").
+Segment bonafide log-odds are ``z = logit[1] - logit[0]``; a clip's log-odds is the mean of
+its segments' ``z`` (docs/contracts.md "Labels and scores"). The split is streamed from the
+segment store in chunks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from veracity.evaluation.calibration import apply_calibration
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ["utt_id", "attack", "duration_s", "target", "logodds"]
-# Windows per progress-bar step; predict_logits batches inside each chunk.
+# Segments per progress-bar step (and per read from the store); predict_logits batches inside.
 _CHUNK_BATCHES = 8
 
 
@@ -44,31 +45,47 @@ def aggregate_clips(z_windows: np.ndarray, clip_row: np.ndarray, n_clips: int) -
     return np.bincount(clip_row, weights=z_windows, minlength=n_clips) / counts
 
 
+def input_names(loaded) -> tuple[str, ...]:
+    """The inputs a loaded detector reads (recorded in its config.json at training)."""
+    shapes = loaded.config.get("input_shapes") if isinstance(loaded.config, dict) else None
+    if not shapes:
+        raise DataError(
+            f"{getattr(loaded, 'path', 'the artifact')} records no input_shapes; "
+            "re-train it with `veracity train` (artifacts since the modality seam record them)"
+        )
+    return tuple(shapes)
+
+
+def score_segments(loaded, split_data, batch: int, desc: str = "scoring") -> np.ndarray:
+    """Bonafide log-odds of every segment of ``split_data`` (streamed in chunks)."""
+    from veracity.models.inference import predict_logits
+
+    n = len(split_data)
+    chunk = max(batch * _CHUNK_BATCHES, 1)
+    parts = []
+    with tqdm(total=n, desc=desc, unit="seg", disable=None) as bar:
+        for _, inputs in split_data.chunks(chunk, input_names(loaded)):
+            parts.append(window_logodds(predict_logits(loaded.model, inputs, batch)))
+            bar.update(len(parts[-1]))
+    z = np.concatenate(parts) if parts else np.empty(0)
+    bad = int(np.count_nonzero(~np.isfinite(z)))
+    if bad:
+        raise MetricError(
+            f"expected finite logits, got {bad} NaN/Inf segments of {n} from the "
+            f"{getattr(loaded, 'architecture', 'model')}; the weights may have diverged"
+        )
+    return z
+
+
 def score_clips(loaded, split_data, batch: int, desc: str = "scoring") -> pd.DataFrame:
-    """Score every clip of ``split_data`` with ``loaded.model``.
+    """Score every clip of ``split_data`` (a segment-store split) with ``loaded.model``.
 
     Returns a DataFrame with ``utt_id, attack, duration_s, target, logodds`` (one row per
     clip, in the split's order), plus ``p_spoof`` when ``loaded.calibration`` is set.
     Non-finite model outputs raise :class:`MetricError` rather than being dropped.
     """
-    from veracity.models.inference import predict_logits
-
-    windows = split_data.waveforms
-    n = int(windows.shape[0])
-    chunk = max(batch * _CHUNK_BATCHES, 1)
-    parts = []
-    with tqdm(total=n, desc=desc, unit="win", disable=None) as bar:
-        for start in range(0, n, chunk):
-            logits = predict_logits(loaded.model, windows[start : start + chunk], batch)
-            parts.append(window_logodds(logits))
-            bar.update(min(chunk, n - start))
-    z = np.concatenate(parts) if parts else np.empty(0)
-    bad = int(np.count_nonzero(~np.isfinite(z)))
-    if bad:
-        raise MetricError(
-            f"expected finite logits, got {bad} NaN/Inf windows of {n} from the "
-            f"{getattr(loaded, 'architecture', 'model')}; the weights may have diverged"
-        )
+    z = score_segments(loaded, split_data, batch, desc)
+    n = len(z)
     clips = split_data.clips
     out = clips[SCORE_COLUMNS[:-1]].copy().reset_index(drop=True)
     out["target"] = out["target"].astype(np.int64)

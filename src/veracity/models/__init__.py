@@ -1,0 +1,1 @@
+"""Detector artifacts, bundles (the serving contract) and batched inference; modality-agnostic."""

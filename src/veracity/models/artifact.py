@@ -1,10 +1,12 @@
 """Model artifacts on disk: ``model.safetensors`` + ``config.json`` (+ ``calibration.json``).
 
 Layout (docs/contracts.md): an artifact directory holds the weights as safetensors (never
-a pickle), ``config.json`` with ``architecture`` and ``model_config`` (what rebuilds the
-module) plus provenance (``params``, ``dataset_version``, ``git_commit``,
-``mlflow_run_id``), and, once calibrated, ``calibration.json``. A bundle directory holds
-``bundle.json`` naming one artifact sub-directory per role (``stage1``, ``aasist``).
+a pickle), ``config.json`` with ``modality``, ``role``, ``architecture`` and
+``model_config`` (what rebuilds the module through the modality's ``rebuild``), the
+``input_shapes`` it was trained on, plus provenance (``params``, ``dataset_version``,
+``git_commit``, ``mlflow_run_id``), and, once calibrated, ``calibration.json``. A bundle
+directory holds ``bundle.json`` (the serving contract, :mod:`veracity.models.bundle`) and
+one artifact sub-directory per role.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from veracity.errors import ModelArtifactError
-from veracity.models.factory import ARCHITECTURES, build_from_config
 from veracity.storage import safe_join
 
 log = logging.getLogger(__name__)
@@ -41,24 +42,31 @@ class LoadedModel:
     calibration: dict[str, Any] | None
     path: Path
 
+    @property
+    def modality(self) -> str:
+        return str(self.config.get("modality"))
+
+    @property
+    def role(self) -> str:
+        return str(self.config.get("role"))
+
 
 def save_artifact(
     out_dir: Path,
     model: nn.Module,
     architecture: str,
+    *,
+    modality: str,
+    role: str,
     model_config: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``out_dir`` (created); return it.
 
-    ``model_config`` defaults to ``model.model_config`` (set by the factory); ``extra``
-    (params, dataset_version, git_commit, mlflow_run_id, ...) is merged into config.json.
+    ``model_config`` defaults to ``model.model_config`` (set by the builder); ``extra``
+    (params, input_shapes, dataset_version, git_commit, mlflow_run_id, ...) is merged
+    into config.json.
     """
-    if architecture not in ARCHITECTURES:
-        raise ModelArtifactError(
-            f"architecture {architecture!r} is not one of {ARCHITECTURES}; pass the name "
-            "the model was built with"
-        )
     if model_config is None:
         model_config = getattr(model, "model_config", None)
         if model_config is None:
@@ -71,7 +79,12 @@ def save_artifact(
     # clone: safetensors refuses tensors that share memory (tied or expanded views)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     save_file(state, str(out_dir / WEIGHTS_FILE), metadata={"architecture": architecture})
-    config = {"architecture": architecture, "model_config": model_config}
+    config = {
+        "modality": modality,
+        "role": role,
+        "architecture": architecture,
+        "model_config": model_config,
+    }
     for key in ("params", "dataset_version", "git_commit", "mlflow_run_id"):
         config.setdefault(key, None)
     config.update(extra or {})
@@ -94,8 +107,14 @@ def _read_json(path: Path, what: str, fix: str) -> dict[str, Any]:
     return data
 
 
-def load_artifact(artifact_dir: Path) -> LoadedModel:
-    """Rebuild the detector of an artifact directory and load its weights strictly."""
+def load_artifact(artifact_dir: Path, modality_packages: dict | None = None) -> LoadedModel:
+    """Rebuild the detector of an artifact directory and load its weights strictly.
+
+    The structure comes from the modality named in config.json (``modality_packages``:
+    params' out-of-tree modalities); weights are safetensors, loaded key by key.
+    """
+    from veracity.modalities import load_modality
+
     artifact_dir = Path(artifact_dir)
     fix = "write the directory with save_artifact (veracity train / veracity models import-aasist)"
     if not artifact_dir.is_dir():
@@ -104,10 +123,15 @@ def load_artifact(artifact_dir: Path) -> LoadedModel:
         )
     config = _read_json(artifact_dir / CONFIG_FILE, "config.json", fix)
     architecture = config.get("architecture")
-    if architecture not in ARCHITECTURES or not isinstance(config.get("model_config"), dict):
+    if not isinstance(architecture, str) or not isinstance(config.get("model_config"), dict):
         raise ModelArtifactError(
-            f"{artifact_dir / CONFIG_FILE}: expected 'architecture' in {ARCHITECTURES} and a "
+            f"{artifact_dir / CONFIG_FILE}: expected an 'architecture' name and a "
             f"'model_config' object, got architecture={architecture!r}; {fix}"
+        )
+    if not isinstance(config.get("modality"), str) or not isinstance(config.get("role"), str):
+        raise ModelArtifactError(
+            f"{artifact_dir / CONFIG_FILE}: expected 'modality' and 'role' (written since the "
+            f"modality seam), got {config.get('modality')!r}/{config.get('role')!r}; {fix}"
         )
     weights = artifact_dir / WEIGHTS_FILE
     if not weights.is_file():
@@ -118,7 +142,8 @@ def load_artifact(artifact_dir: Path) -> LoadedModel:
         raise ModelArtifactError(
             f"{weights} is not a readable safetensors file ({exc}); {fix}"
         ) from exc
-    model = build_from_config(architecture, config["model_config"])
+    modality = load_modality(config["modality"], modality_packages)
+    model = modality.rebuild(architecture, config["model_config"])
     check_state_keys(model, state, str(weights))
     model.load_state_dict(state, strict=True)
     model.eval()
@@ -147,19 +172,3 @@ def check_state_keys(model: nn.Module, state: dict[str, Any], source: str) -> No
             f"shape mismatches {mismatched[:20]}; check the architecture / variant "
             "and the model_config it was saved with"
         )
-
-
-def load_bundle(bundle_dir: Path) -> dict[str, LoadedModel]:
-    """Load every artifact named in ``bundle.json`` -> ``{role: LoadedModel}``."""
-    bundle_dir = Path(bundle_dir)
-    bundle = _read_json(
-        bundle_dir / BUNDLE_FILE, "bundle.json", "a bundle is written by `veracity gate`"
-    )
-    models = bundle.get("models")
-    if not isinstance(models, dict) or not models:
-        raise ModelArtifactError(
-            f"{bundle_dir / BUNDLE_FILE}: expected 'models' mapping roles to sub-directories, "
-            f"e.g. {{'stage1': 'stage1', 'aasist': 'aasist'}}, got {models!r}; re-run veracity gate"
-        )
-    # sub-directory names come from a file: keep them inside the bundle
-    return {role: load_artifact(safe_join(bundle_dir, str(sub))) for role, sub in models.items()}

@@ -1,4 +1,4 @@
-"""Batched, gradient-free logits for a stack of fixed-length windows."""
+"""Batched, gradient-free logits of a detector over a dict of segment inputs."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from torch import Tensor, nn
 from veracity.errors import InputError
 
 
-def predict_logits(model: nn.Module, windows: Tensor, batch_size: int) -> np.ndarray:
-    """Logits ``[N, 2]`` (float32, index 1 = bonafide) of ``windows`` ``[N, L]``.
+def predict_logits(model: nn.Module, inputs: dict[str, Tensor], batch_size: int) -> np.ndarray:
+    """Logits ``[N, 2]`` (float32, index 1 = bonafide) of segment ``inputs`` ``{name: [N, ...]}``.
 
     Runs in eval mode under ``torch.inference_mode`` on the model's device, ``batch_size``
-    windows at a time; the model's train/eval state is restored afterwards.
+    segments at a time (the detector contract: ``model(dict) -> {"logits": ...}``); the
+    model's train/eval state is restored afterwards.
     """
-    if windows.ndim != 2:
-        raise InputError(
-            f"expected windows shaped [N, samples], got {tuple(windows.shape)}; "
-            "cut clips with veracity.media.make_windows"
-        )
+    if not inputs:
+        raise InputError("expected at least one named input, got none")
+    sizes = {k: int(v.shape[0]) for k, v in inputs.items()}
+    if len(set(sizes.values())) != 1:
+        raise InputError(f"expected inputs with one segment count, got {sizes}")
     if batch_size < 1:
         raise InputError(f"expected batch_size >= 1, got {batch_size}")
-    if windows.shape[0] == 0:
+    n = next(iter(sizes.values()))
+    if n == 0:
         return np.zeros((0, 2), dtype=np.float32)
     try:
         device = next(model.parameters()).device
@@ -33,9 +35,12 @@ def predict_logits(model: nn.Module, windows: Tensor, batch_size: int) -> np.nda
     outputs = []
     try:
         with torch.inference_mode():
-            for start in range(0, windows.shape[0], batch_size):
-                batch = windows[start : start + batch_size].to(device, torch.float32)
-                outputs.append(model(batch).float().cpu())
+            for start in range(0, n, batch_size):
+                batch = {
+                    k: v[start : start + batch_size].to(device, torch.float32)
+                    for k, v in inputs.items()
+                }
+                outputs.append(model(batch)["logits"].float().cpu())
     finally:
         model.train(was_training)
     return torch.cat(outputs).numpy()

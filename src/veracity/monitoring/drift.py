@@ -20,8 +20,7 @@ import pandas as pd
 
 from veracity.config import DriftConfig
 from veracity.errors import InputError, NotEnoughDataError
-from veracity.modalities.voice.descriptors import MONITORING_COLUMNS
-from veracity.monitoring.schema import SCORE_COLUMNS, VERDICT_LABELS
+from veracity.monitoring.schema import CONTEXT_COLUMNS, VERDICT_LABELS, score_columns
 
 log = logging.getLogger(__name__)
 
@@ -227,13 +226,17 @@ def build_drift_report(
             "check that the transformer/receiver writes to this payload log, or lower "
             "monitoring.drift.min_rows"
         )
-    features = comparable_columns(reference, current, MONITORING_COLUMNS)
+    # The reference profile holds the modality's descriptor columns (written by the features
+    # step from the same list the transformer logs); scores and context are not features.
+    scored = score_columns(reference.columns)
+    descriptor_cols = [c for c in reference.columns if c not in scored and c not in CONTEXT_COLUMNS]
+    features = comparable_columns(reference, current, descriptor_cols)
     if not features:
         raise InputError(
             f"the reference ({list(reference.columns)[:8]}...) and the payload log share no "
-            f"monitoring column of {list(MONITORING_COLUMNS)}; check --reference and --payloads"
+            f"descriptor column of {descriptor_cols}; check --reference and --payloads"
         )
-    scores = comparable_columns(reference, current, SCORE_COLUMNS)
+    scores = comparable_columns(reference, current, scored)
     snapshot, results, dataset_test = run_evidently(reference, current, features, scores, drift_cfg)
     per_feature = {
         col: {

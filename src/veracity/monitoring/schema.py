@@ -1,10 +1,11 @@
-"""The payload row: what the monitoring log holds for one prediction (schema version 1).
+"""The payload row: what the monitoring log holds for one prediction (schema version 2).
 
-A row is a flat mapping of JSON scalars. Its feature columns are the media module's
-``MONITORING_COLUMNS`` (hand-crafted features, duration, sample rate, speech ratio), the same
-columns the features step writes into ``reference_profile.parquet``, so the drift report
-compares like with like. The serving side adds the context columns below. Raw audio is never
-part of a row unless ``monitoring.log_raw_audio`` is set.
+A row is a flat mapping of JSON scalars, built once, by :func:`monitoring_row`, from a
+verdict. Its feature columns are the modality's descriptor columns, the same columns the
+features step writes into ``reference_profile.parquet``, so the drift report compares like
+with like; the score columns are ``score_<role>`` for every role the policy consulted; the
+context columns say what was decided, by which model. Raw media is never part of a row
+unless ``monitoring.log_raw_audio`` is set.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from veracity.modalities.voice.descriptors import MONITORING_COLUMNS
+from veracity.modalities.base import LABELS
 
-PAYLOAD_SCHEMA_VERSION = 1
-SCORE_COLUMNS = ("s1_score", "aasist_score")
-CONTEXT_COLUMNS = ("codec", *SCORE_COLUMNS, "label", "rule", "model_version", "timestamp")
-PAYLOAD_COLUMNS = (*MONITORING_COLUMNS, *CONTEXT_COLUMNS)
-VERDICT_LABELS = ("HUMAN", "AI", "INCONCLUSIVE")
+PAYLOAD_SCHEMA_VERSION = 2
+SCORE_PREFIX = "score_"
+CONTEXT_COLUMNS = (
+    "modality", "codec", "label", "rule", "model_version", "request_id", "timestamp",
+)  # fmt: skip
+VERDICT_LABELS = LABELS
 RAW_AUDIO_KEY = "raw_audio_b64"
 SCHEMA_KEY = "payload_schema"
 
@@ -68,42 +70,43 @@ def normalize_row(row: Mapping[str, Any], log_raw_audio: bool, now: str | None =
     return out
 
 
-def _first(mapping: Mapping, *keys: str) -> Any:
-    for key in keys:
-        if isinstance(mapping, Mapping) and mapping.get(key) is not None:
-            return mapping[key]
-    return None
+def score_column(role: str) -> str:
+    """The payload column of a role's clip score (``score_stage1``)."""
+    return f"{SCORE_PREFIX}{role}"
+
+
+def score_columns(columns) -> list[str]:
+    """The score columns among ``columns``."""
+    return [c for c in columns if str(c).startswith(SCORE_PREFIX)]
+
+
+def monitoring_row(verdict: Mapping[str, Any]) -> dict:
+    """The payload-log row of one verdict: descriptors, ``score_<role>``, context."""
+    detectors = verdict["model"]["detectors"]
+    version = ";".join(f"{k}={v['version']}" for k, v in sorted(detectors.items()))
+    return {
+        **verdict["descriptors"],
+        **{score_column(role): value for role, value in verdict["scores"].items()},
+        "modality": verdict["modality"],
+        "codec": verdict["media"].get("codec"),
+        "label": verdict["label"],
+        "rule": verdict["reason"],
+        "model_version": version,
+        "request_id": verdict["id"],
+    }
 
 
 def row_from_verdict(verdict: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> dict:
     """The payload row carried by one transformer verdict (as the KServe logger forwards it).
 
     The transformer puts the exact row it logs under ``verdict["monitoring"]``; that is used
-    as is. Older verdicts without it are mapped field by field (label, reason, stage scores,
-    hand-crafted summary, model version). ``meta`` (request id, service, request content
+    as is, else it is built from the verdict. ``meta`` (request id, service, request content
     type) is added under its own keys.
     """
     if not isinstance(verdict, Mapping):
         raise TypeError(f"expected a verdict object, got {type(verdict).__name__}")
     monitoring = verdict.get("monitoring")
-    if isinstance(monitoring, Mapping):
-        row = dict(monitoring)
-    else:
-        row = {}
-        features = _first(verdict, "features", "handcrafted") or {}
-        if isinstance(features, Mapping):
-            row.update({k: v for k, v in features.items() if k in MONITORING_COLUMNS})
-        for key in MONITORING_COLUMNS:
-            if key in verdict:
-                row[key] = verdict[key]
-        stages = _first(verdict, "stage_scores", "scores", "stages") or {}
-        row["s1_score"] = _first(stages, "s1_score", "stage1", "s1")
-        row["aasist_score"] = _first(stages, "aasist_score", "aasist")
-        row["label"] = verdict.get("label")
-        row["rule"] = _first(verdict, "rule", "reason")
-        row["codec"] = verdict.get("codec")
-        version = _first(verdict, "model_version", "models")
-        row["model_version"] = version
+    row = dict(monitoring) if isinstance(monitoring, Mapping) else monitoring_row(verdict)
     for key, value in (meta or {}).items():
         row.setdefault(key, value)
     return row

@@ -106,6 +106,7 @@ def resolve_model_uri(cfg, ref: str) -> str:
 
 def register_challenger(
     cfg,
+    name: str,
     bundle_dir: Path,
     tags: dict[str, str],
     metrics: dict[str, float],
@@ -122,7 +123,6 @@ def register_challenger(
 
     from veracity.registry.tracking import log_metrics
 
-    name = cfg.tracking.registered_model
     client = get_client(cfg)
     try:
         with mlflow.start_run(run_name=f"gate-{name}") as run:

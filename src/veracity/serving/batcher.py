@@ -17,11 +17,24 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+def _count(rows: dict[str, np.ndarray]) -> int:
+    return len(next(iter(rows.values())))
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 class MicroBatcher:
-    """Collects ``[n_i, ...]`` arrays, runs ``fn(concat) -> [sum n_i, ...]``, splits results."""
+    """Collects ``{name: [n_i, ...]}`` inputs, runs ``fn(concat) -> [sum n_i, ...]``, splits."""
 
     def __init__(
-        self, fn: Callable[[np.ndarray], np.ndarray], max_batch: int, max_latency_s: float
+        self,
+        fn: Callable[[dict[str, np.ndarray]], np.ndarray],
+        max_batch: int,
+        max_latency_s: float,
     ):
         self.fn = fn
         self.max_batch = max_batch
@@ -31,7 +44,7 @@ class MicroBatcher:
         self.batches = 0
         self.rows = 0
 
-    async def submit(self, rows: np.ndarray) -> np.ndarray:
+    async def submit(self, rows: dict[str, np.ndarray]) -> np.ndarray:
         """Queue ``rows`` for the next batch and wait for their results."""
         if self._task is None or self._task.done():
             self._queue = asyncio.Queue()
@@ -49,7 +62,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         while True:
             items = [await self._queue.get()]
-            n_rows = len(items[0][0])
+            n_rows = _count(items[0][0])
             deadline = loop.time() + self.max_latency_s
             while n_rows < self.max_batch:
                 timeout = deadline - loop.time()
@@ -60,12 +73,12 @@ class MicroBatcher:
                 except TimeoutError:
                     break
                 items.append(item)
-                n_rows += len(item[0])
+                n_rows += _count(item[0])
             await self._run_batch(items)
 
     async def _run_batch(self, items: list) -> None:
         try:
-            batch = np.concatenate([rows for rows, _ in items]) if len(items) > 1 else items[0][0]
+            batch = _concat([rows for rows, _ in items])
             out = await asyncio.to_thread(self.fn, batch)
         except Exception as exc:  # every waiting request learns about the failure
             for _, future in items:
@@ -73,9 +86,10 @@ class MicroBatcher:
                     future.set_exception(exc)
             return
         self.batches += 1
-        self.rows += len(batch)
+        self.rows += _count(batch)
         start = 0
         for rows, future in items:
+            n = _count(rows)
             if not future.done():
-                future.set_result(out[start : start + len(rows)])
-            start += len(rows)
+                future.set_result(out[start : start + n])
+            start += n

@@ -1,20 +1,23 @@
-"""KServe predictor: the two detectors of a bundle behind V1 and V2 (Open Inference Protocol).
+"""KServe predictor: every detector of one approved bundle behind V1 and V2 (Open Inference).
 
-A request holds ``[N, window_samples]`` float32 windows of one recording and names the
-detector (``stage1`` or ``aasist``). The answer gives, per window, the calibrated spoof
-probability ``p_spoof`` and the bonafide log-odds ``logodds`` (``z = logit[1] - logit[0]``),
-plus ``clip_p_spoof`` = calibrated probability of the mean log-odds of all the request's
-windows (the clip score of docs/contracts.md). Forward passes run in a worker thread through
-a :class:`MicroBatcher`, so concurrent requests share batches and the event loop stays free.
+One predictor image serves every modality: what it serves, and the input each detector
+reads, come from the bundle's contract (``bundle.json``, :mod:`veracity.models.bundle`),
+never from a params file in the image. A request holds the segments of one recording as
+the named inputs of one detector (``detector`` = a role of the bundle). The answer gives,
+per segment, the calibrated spoof probability ``p_spoof`` and the bonafide log-odds
+``logodds`` (``z = logit[1] - logit[0]``), plus ``clip_p_spoof`` = calibrated probability
+of the mean log-odds of the request's segments (the clip score of docs/contracts.md).
+Forward passes run in a worker thread through a :class:`MicroBatcher`, so concurrent
+requests share batches and the event loop stays free.
 
-V1: ``POST /v1/models/NAME:predict`` ``{"detector": "stage1", "instances": [[...], ...]}``.
-V2: ``POST /v2/models/NAME/infer`` with FP32 input ``waveform`` [N, window_samples] and the
-detector as request parameter ``detector`` or as a BYTES input ``detector`` [1].
+V1: ``POST /v1/models/NAME:predict`` ``{"detector": ROLE, "instances": [...]}`` (the role's
+single input) or ``{"detector": ROLE, "inputs": {NAME: [...]}}``.
+V2: ``POST /v2/models/NAME/infer`` with one FP32 input per detector input (e.g.
+``waveform`` [N, 64600]) and the role as request parameter ``detector`` or a BYTES input.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -27,78 +30,96 @@ from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, In
 
 from veracity.config import Config
 from veracity.errors import InputError, ModelArtifactError
-from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference, tune_allocator
 from veracity.serving.batcher import MicroBatcher
 
 log = logging.getLogger(__name__)
 
-DETECTORS = ("stage1", "aasist")
+DETECTOR_PARAM = "detector"
 
 
 @dataclass
 class Detector:
-    """One loaded, inference-optimized detector and its calibration."""
+    """One loaded, inference-optimized detector of the bundle and its calibration."""
 
-    name: str
+    role: str
     architecture: str
     version: str
+    inputs: dict[str, tuple[int, ...]]  # input name -> per-segment shape
     model: object
     calibration: object
     batcher: MicroBatcher | None = None
 
 
 class DetectorPredictor(kserve.Model):
-    """Serves the stage-1 and AASIST detectors of one bundle directory."""
+    """Serves the detectors of one bundle directory (any modality)."""
 
-    def __init__(self, name: str, bundle_dir: str | Path, cfg: Config):
+    def __init__(
+        self, name: str, bundle_dir: str | Path, cfg: Config, modality: str | None = None
+    ):
         super().__init__(name)
         self.bundle_dir = Path(bundle_dir)
         self.cfg = cfg
-        self.window_samples = cfg.features.window_samples
+        self.expected_modality = modality
         self.detectors: dict[str, Detector] = {}
+        self.contract = None
         self.model_version = "unknown"
 
     def load(self) -> bool:
-        """Load both detectors from the bundle and apply the fast inference configuration."""
-        from veracity.models.artifact import load_bundle
+        """Load the bundle's detectors, checked against its contract, in their serving form."""
+        from veracity.modalities import load_modality
+        from veracity.models.bundle import load_bundle
 
-        # The serving configuration measured by benchmarks/bench_aasist.py: keep large
-        # activations in the heap, then the fused AASIST forward.
-        tune_allocator(self.cfg.models.fastpath.malloc_trim_threshold)
-        bundle = load_bundle(self.bundle_dir)
-        meta = _read_bundle_meta(self.bundle_dir)
-        self.model_version = str(meta.get("version") or meta.get("dataset_version") or "unknown")
-        for key in DETECTORS:
-            if key not in bundle:
-                raise ModelArtifactError(
-                    f"expected detectors {DETECTORS} in bundle {self.bundle_dir}, got "
-                    f"{sorted(bundle)}; serve a bundle written by the gate step"
-                )
-            loaded = bundle[key]
+        contract, bundle = load_bundle(self.bundle_dir, self.cfg.modality_packages)
+        if self.expected_modality and contract.modality != self.expected_modality:
+            raise ModelArtifactError(
+                f"this predictor serves {self.expected_modality}, the bundle at "
+                f"{self.bundle_dir} is a {contract.modality} bundle; deploy it as "
+                f"veracity-{contract.modality}"
+            )
+        modality = load_modality(contract.modality, self.cfg.modality_packages)
+        params = contract.typed_params(self.cfg.modality_packages)
+        specs = {s.role: s for s in modality.detectors(params)}
+        self.contract = contract
+        self.model_version = str(contract.dataset_version or "unknown")
+        for role, loaded in bundle.items():
             if not loaded.calibration:
                 raise ModelArtifactError(
-                    f"the {key} detector in {self.bundle_dir} has no calibration.json; serve a "
+                    f"the {role} detector in {self.bundle_dir} has no calibration.json; serve a "
                     "calibrated bundle (veracity calibrate, then veracity gate)"
                 )
+            spec = specs.get(role)
+            model = loaded.model
+            if spec is not None and spec.optimize is not None:
+                model = spec.optimize(model, params)
             config = loaded.config if isinstance(loaded.config, dict) else {}
             version = config.get("mlflow_run_id") or config.get("dataset_version") or "unknown"
-            self.detectors[key] = Detector(
-                name=key,
+            shapes = contract.detectors[role].get("input_shapes") or {}
+            self.detectors[role] = Detector(
+                role=role,
                 architecture=str(loaded.architecture),
                 version=str(version),
-                model=optimize_for_inference(loaded.model, self.cfg.models.fastpath),
+                inputs={k: tuple(int(x) for x in v) for k, v in shapes.items()},
+                model=model,
                 calibration=loaded.calibration,
             )
         self.ready = True
-        log.info("loaded bundle %s (%s)", self.bundle_dir, self.model_version)
+        log.info(
+            "loaded %s bundle %s: %s (absent: %s)",
+            contract.modality,
+            self.bundle_dir,
+            list(self.detectors),
+            contract.absent or "none",
+        )
         return self.ready
 
     def describe(self) -> dict:
-        """Names, architectures and versions of the served detectors."""
+        """Modality, served detectors (architectures, versions, inputs) and batching stats."""
         return {
             "bundle_version": self.model_version,
+            "modality": self.contract.modality if self.contract else None,
+            "absent": self.contract.absent if self.contract else {},
             "detectors": {
-                k: {"architecture": d.architecture, "version": d.version}
+                k: {"architecture": d.architecture, "version": d.version, "inputs": d.inputs}
                 for k, d in self.detectors.items()
             },
             "batching": {k: d.batcher.stats() for k, d in self.detectors.items() if d.batcher},
@@ -107,8 +128,8 @@ class DetectorPredictor(kserve.Model):
     async def preprocess(self, payload, headers=None):
         if isinstance(payload, bytes | bytearray):
             raise InputError(
-                "expected a JSON (V1) or Open Inference Protocol (V2) request with windows, got "
-                f"{len(payload)} raw bytes; send audio files to the transformer instead"
+                "expected a JSON (V1) or Open Inference Protocol (V2) request with segments, got "
+                f"{len(payload)} raw bytes; send media files to the transformer instead"
             )
         return payload
 
@@ -117,30 +138,36 @@ class DetectorPredictor(kserve.Model):
             return await self._predict_v2(payload)
         if not isinstance(payload, dict):
             raise InputError(f"expected a JSON object, got {type(payload).__name__}")
-        detector = self._detector(payload.get("detector", "stage1"))
-        windows = self._check_windows(_v1_windows(payload.get("instances")))
-        result = await self.score(windows, detector.name)
+        det = self._detector(payload.get(DETECTOR_PARAM, next(iter(self.detectors), None)))
+        if "inputs" in payload:
+            raw = payload["inputs"]
+            if not isinstance(raw, dict):
+                raise InputError(f"expected 'inputs' as an object {{name: [...]}}, got {raw!r:.80}")
+            arrays = {k: _as_array(v, k) for k, v in raw.items()}
+        else:
+            arrays = {next(iter(det.inputs)): _as_array(payload.get("instances"), "instances")}
+        result = await self.score(self._check_inputs(det, arrays), det.role)
         return {
             "predictions": result["p_spoof"].tolist(),
             "logodds": result["logodds"].tolist(),
-            "clip_p_spoof": float(result["clip_p_spoof"]),
-            "detector": detector.name,
-            "architecture": detector.architecture,
-            "model_version": detector.version,
+            "clip_p_spoof": float(result["clip_p_spoof"][0]),
+            DETECTOR_PARAM: det.role,
+            "architecture": det.architecture,
+            "model_version": det.version,
         }
 
-    async def score(self, windows: np.ndarray, detector: str) -> dict[str, np.ndarray]:
-        """Calibrated per-window and clip scores of ``windows`` by one detector."""
+    async def score(self, inputs: dict[str, np.ndarray], role: str) -> dict[str, np.ndarray]:
+        """Calibrated per-segment and clip scores of ``inputs`` by the detector of ``role``."""
         from veracity.evaluation.calibration import apply_calibration
 
-        det = self._detector(detector)
+        det = self._detector(role)
         if det.batcher is None:  # created on the serving loop, not at load time
             det.batcher = MicroBatcher(
                 lambda rows, d=det: self._forward(d, rows),
                 self.cfg.serving.max_batch_size,
                 self.cfg.serving.max_latency_ms / 1000.0,
             )
-        z = await det.batcher.submit(windows)
+        z = await det.batcher.submit(inputs)
         p = apply_calibration(z, det.calibration)
         clip = apply_calibration(np.array([z.mean()]), det.calibration)
         return {
@@ -149,38 +176,36 @@ class DetectorPredictor(kserve.Model):
             "clip_p_spoof": clip.astype(np.float32),
         }
 
-    def _forward(self, det: Detector, rows: np.ndarray) -> np.ndarray:
+    def _forward(self, det: Detector, rows: dict[str, np.ndarray]) -> np.ndarray:
         from veracity.models.inference import predict_logits
 
-        tensor = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
-        logits = predict_logits(det.model, tensor, batch_size=self.cfg.serving.max_batch_size)
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in rows.items()}
+        logits = predict_logits(det.model, tensors, batch_size=self.cfg.serving.max_batch_size)
         return (logits[:, 1] - logits[:, 0]).astype(np.float64)
 
     async def _predict_v2(self, request: InferRequest) -> InferResponse:
         params = dict(request.parameters or {})
-        detector_input = request.get_input_by_name("detector")
+        detector_input = request.get_input_by_name(DETECTOR_PARAM)
         if detector_input is not None:
             values = detector_input.as_numpy().ravel()
-            params["detector"] = values[0] if values.size else ""
-        name = params.get("detector", "stage1")
-        det = self._detector(name.decode() if isinstance(name, bytes) else name)
-        wave_input = request.get_input_by_name("waveform")
-        if wave_input is None:
-            raise InputError(
-                "expected an FP32 input named 'waveform' of shape [N, "
-                f"{self.window_samples}], got inputs {[i.name for i in request.inputs]}"
-            )
-        if wave_input.datatype != "FP32":
-            raise InputError(
-                f"expected input 'waveform' as FP32, got {wave_input.datatype}; "
-                "send float32 samples in [-1, 1]"
-            )
-        try:
-            array = wave_input.as_numpy()
-        except Exception as exc:  # kserve raises plain ValueErrors for data/shape mismatches
-            raise InputError(f"input 'waveform' does not match its shape: {exc}") from exc
-        windows = self._check_windows(array)
-        result = await self.score(windows, det.name)
+            params[DETECTOR_PARAM] = values[0] if values.size else ""
+        role = params.get(DETECTOR_PARAM, next(iter(self.detectors), None))
+        det = self._detector(role.decode() if isinstance(role, bytes) else role)
+        arrays = {}
+        for name in det.inputs:
+            tensor = request.get_input_by_name(name)
+            if tensor is None:
+                raise InputError(
+                    f"expected FP32 inputs {list(det.inputs)} for detector {det.role}, got "
+                    f"inputs {[i.name for i in request.inputs]}"
+                )
+            if tensor.datatype != "FP32":
+                raise InputError(f"expected input {name!r} as FP32, got {tensor.datatype}")
+            try:
+                arrays[name] = tensor.as_numpy()
+            except Exception as exc:  # kserve raises plain ValueErrors for data/shape mismatches
+                raise InputError(f"input {name!r} does not match its shape: {exc}") from exc
+        result = await self.score(self._check_inputs(det, arrays), det.role)
         outputs = []
         for key in ("p_spoof", "logodds", "clip_p_spoof"):
             out = InferOutput(name=key, shape=list(result[key].shape), datatype="FP32")
@@ -192,64 +217,68 @@ class DetectorPredictor(kserve.Model):
             model_version=det.version,
             infer_outputs=outputs,
             parameters={
-                "detector": det.name,
+                DETECTOR_PARAM: det.role,
                 "architecture": det.architecture,
                 "version": det.version,
             },
             use_binary_outputs=request.use_binary_outputs,
         )
 
-    def _detector(self, name) -> Detector:
-        if name not in self.detectors:
+    def _detector(self, role) -> Detector:
+        if role not in self.detectors:
+            absent = self.contract.absent if self.contract else {}
+            why = f" ({role} is absent from this bundle: {absent[role]})" if role in absent else ""
             raise InputError(
-                f"expected detector one of {list(self.detectors) or list(DETECTORS)}, got "
-                f"{name!r}; set 'detector' to stage1 or aasist"
+                f"expected detector one of {list(self.detectors)}, got {role!r}{why}; "
+                f"set '{DETECTOR_PARAM}' to a role of the served bundle"
             )
-        return self.detectors[name]
+        return self.detectors[role]
 
-    def _check_windows(self, windows: np.ndarray) -> np.ndarray:
-        if windows.ndim != 2 or windows.shape[0] == 0 or windows.shape[1] != self.window_samples:
+    def _check_inputs(self, det: Detector, arrays: dict[str, np.ndarray]) -> dict:
+        if set(arrays) != set(det.inputs):
             raise InputError(
-                f"expected windows of shape [N>=1, {self.window_samples}], got "
-                f"{list(windows.shape)}; cut the audio into {self.window_samples}-sample windows "
-                "(the transformer does this for whole recordings)"
+                f"detector {det.role} reads inputs {list(det.inputs)}, got {sorted(arrays)}"
             )
-        if not np.isfinite(windows).all():
-            raise InputError("expected finite samples, got NaN or Inf; check the audio source")
-        return np.ascontiguousarray(windows, dtype=np.float32)
+        counts = set()
+        for name, shape in det.inputs.items():
+            a = arrays[name]
+            if a.ndim != len(shape) + 1 or a.shape[0] == 0 or tuple(a.shape[1:]) != shape:
+                raise InputError(
+                    f"expected input {name!r} of shape [N>=1, {', '.join(map(str, shape))}], got "
+                    f"{list(a.shape)}; the transformer cuts whole recordings into these segments"
+                )
+            if not np.isfinite(a).all():
+                raise InputError(f"expected finite values in {name!r}, got NaN or Inf")
+            counts.add(a.shape[0])
+        if len(counts) != 1:
+            raise InputError(f"expected one segment count across inputs, got {sorted(counts)}")
+        return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
 
 
-def _v1_windows(instances) -> np.ndarray:
-    if not isinstance(instances, list) or not instances:
+def _as_array(values, what: str) -> np.ndarray:
+    if not isinstance(values, list) or not values:
         raise InputError(
-            "expected 'instances': a non-empty list of windows (lists of float samples), got "
-            f"{type(instances).__name__}"
+            f"expected '{what}': a non-empty list of segments (nested lists of numbers), got "
+            f"{type(values).__name__}"
         )
     try:
-        return np.asarray(instances, dtype=np.float32)
+        return np.asarray(values, dtype=np.float32)
     except (ValueError, TypeError) as exc:
         raise InputError(
-            f"expected 'instances' as equal-length lists of numbers, got unusable values ({exc})"
+            f"expected '{what}' as equal-length lists of numbers, got unusable values ({exc})"
         ) from exc
 
 
-def _read_bundle_meta(bundle_dir: Path) -> dict:
-    path = bundle_dir / "bundle.json"
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelArtifactError(f"{path} is not valid JSON ({exc}); rebuild the bundle") from exc
-
-
-def make_v2_request(model_name: str, windows: np.ndarray, detector: str) -> InferRequest:
+def make_v2_request(model_name: str, inputs: dict[str, np.ndarray], role: str) -> InferRequest:
     """An Open Inference Protocol request for the predictor (binary tensor data)."""
-    tensor = InferInput(name="waveform", shape=list(windows.shape), datatype="FP32")
-    tensor.set_data_from_numpy(np.ascontiguousarray(windows, dtype=np.float32), binary_data=True)
+    tensors = []
+    for name, array in inputs.items():
+        tensor = InferInput(name=name, shape=list(array.shape), datatype="FP32")
+        tensor.set_data_from_numpy(np.ascontiguousarray(array, dtype=np.float32), binary_data=True)
+        tensors.append(tensor)
     return InferRequest(
         model_name=model_name,
-        infer_inputs=[tensor],
+        infer_inputs=tensors,
         request_id=str(uuid.uuid4()),
-        parameters={"detector": detector, "binary_data_output": True},
+        parameters={DETECTOR_PARAM: role, "binary_data_output": True},
     )

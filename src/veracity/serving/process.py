@@ -112,9 +112,13 @@ def start_stack(
     params: str | Path,
     overrides: list[str],
     log_dir: Path,
+    modality: str | None = None,
     ports: dict[str, int] | None = None,
 ) -> tuple[ServerProcess, ServerProcess]:
-    """Start predictor then transformer on loopback, wait until both are ready.
+    """Start predictor then transformer of one bundle on loopback, wait until both are ready.
+
+    Both servers read the bundle ``model`` (its contract decides what they serve);
+    ``modality`` (default: params) is checked against it.
 
     ``ports`` (keys ``predictor``, ``predictor_grpc``, ``transformer``, ``transformer_grpc``)
     defaults to params.yaml ``serving``; on any failure both processes are stopped.
@@ -127,13 +131,14 @@ def start_stack(
         "transformer_grpc": s.transformer_grpc_port,
     }
     common = {"params": params, "overrides": overrides, "host": s.host}
+    bundle_args = ["--storage_uri", model, "--modality", modality or cfg.modality]
     predictor = start_server(
         "predictor",
         **common,
         http_port=ports["predictor"],
         grpc_port=ports["predictor_grpc"],
         log_path=log_dir / "predictor.log",
-        extra_args=["--storage_uri", model],
+        extra_args=bundle_args,
     )
     transformer = None
     try:
@@ -143,7 +148,7 @@ def start_stack(
             http_port=ports["transformer"],
             grpc_port=ports["transformer_grpc"],
             log_path=log_dir / "transformer.log",
-            extra_args=["--predictor_host", f"{s.host}:{ports['predictor']}"],
+            extra_args=[*bundle_args, "--predictor_host", f"{s.host}:{ports['predictor']}"],
         )
         wait_ready(predictor, s.ready_timeout_s)
         wait_ready(transformer, s.ready_timeout_s)

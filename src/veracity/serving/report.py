@@ -1,111 +1,92 @@
-"""Assembling the Verdict (DESIGN.md) that the transformer answers, and its monitoring row."""
+"""Assembling the Verdict (DESIGN.md) that the transformer answers, for any modality."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from veracity.media import ClipFeatures
-from veracity.policy import Decision
+from veracity.modalities.base import Decision, Segments
+from veracity.monitoring.schema import monitoring_row
 
 
 @dataclass(frozen=True)
 class StageScores:
-    """What the predictor answered for one detector on one clip."""
+    """What the predictor answered for one detector role on one recording."""
 
-    detector: str
+    role: str
     architecture: str
     version: str
-    p_spoof: np.ndarray  # per window, calibrated
-    clip_p_spoof: float  # calibrated mean log-odds of all windows
+    p_spoof: np.ndarray  # per segment, calibrated
+    clip_p_spoof: float  # calibrated mean log-odds of all segments
 
 
-def build_timeline(clip: ClipFeatures, s1: StageScores, aasist: StageScores | None) -> list[dict]:
-    """Per-window scores in the clip's own time (seconds)."""
-    sr = clip.sample_rate
-    length = clip.windows.shape[1]
+def build_timeline(segments: Segments, stages: Mapping[str, StageScores]) -> list[dict]:
+    """Per-segment scores of every consulted role, in the recording's own time (seconds)."""
     rows = []
-    for i, start in enumerate(clip.window_starts.tolist()):
-        rows.append(
-            {
-                "start_s": round(start / sr, 3),
-                "end_s": round(min(start + length, clip.waveform.shape[0]) / sr, 3),
-                "s1": float(s1.p_spoof[i]),
-                "aasist": None if aasist is None else float(aasist.p_spoof[i]),
-            }
-        )
+    for i in range(segments.n):
+        row = {
+            "start_s": round(float(segments.starts_s[i]), 3),
+            "end_s": round(float(segments.ends_s[i]), 3),
+        }
+        row.update({role: float(s.p_spoof[i]) for role, s in stages.items()})
+        rows.append(row)
     return rows
 
 
 def build_verdict(
     *,
     request_id: str,
+    modality: str,
     decision: Decision,
-    clip: ClipFeatures,
-    s1: StageScores,
-    aasist: StageScores | None,
-    source_sample_rate: int,
-    codec: str,
+    segments: Segments,
+    stages: Mapping[str, StageScores],
+    absent: Mapping[str, str],
+    media: Mapping,
     model_name: str,
     processing_ms: float,
 ) -> dict:
-    """The transformer's answer: label, scores, rule, timeline, features, models, timing."""
-    models = {
-        s.detector: {"architecture": s.architecture, "version": s.version}
-        for s in (s1, aasist)
-        if s is not None
-    }
+    """The transformer's answer: label, scores, rule, timeline, descriptors, models, timing.
+
+    ``scores`` has every role the policy asked for (None for a role the bundle lacks);
+    ``model.absent`` says which detectors this bundle ships without, and why.
+    """
     verdict = {
         "id": request_id,
+        "modality": modality,
         "label": decision.label,
         "score": decision.score,
         "confidence": decision.confidence,
         "reason": decision.reason,
         "rule": decision.rule,
         "rule_label": decision.rule_label,
-        "band": decision.band,
-        "scores": {
-            "s1_mean": decision.s1_mean,
-            "aasist_mean": decision.aasist,
-            "weighted": decision.weighted,
-            "human_feature_score": decision.human_feature_score,
+        "scores": {role: (s.clip_p_spoof if s else None) for role, s in stages.items()},
+        "policy": {k: _finite(v) for k, v in decision.details.items()},
+        "timeline": build_timeline(segments, {r: s for r, s in stages.items() if s}),
+        "descriptors": {k: _finite(v) for k, v in segments.descriptors.items()},
+        "media": {**dict(media), "duration_s": segments.duration_s, "n_segments": segments.n},
+        "model": {
+            "name": model_name,
+            "modality": modality,
+            "detectors": {
+                role: {"architecture": s.architecture, "version": s.version}
+                for role, s in stages.items()
+                if s
+            },
+            "absent": dict(absent),
         },
-        "timeline": build_timeline(clip, s1, aasist),
-        "features": {k: _finite(v) for k, v in clip.handcrafted.items()},
-        "audio": {
-            "duration_s": clip.duration_s,
-            "sample_rate": source_sample_rate,
-            "codec": codec,
-            "speech_ratio": clip.speech_ratio,
-            "n_windows": clip.n_windows,
-        },
-        "model": {"name": model_name, "detectors": models},
         "processing_ms": round(processing_ms, 2),
     }
-    verdict["monitoring"] = monitoring_row(verdict, clip)
+    verdict["monitoring"] = monitoring_row(verdict)
     return verdict
 
 
-def monitoring_row(verdict: dict, clip: ClipFeatures) -> dict:
-    """The payload-log row of one verdict (columns of veracity.monitoring.schema)."""
-    detectors = verdict["model"]["detectors"]
-    version = ";".join(f"{k}={v['version']}" for k, v in sorted(detectors.items()))
-    return {
-        **verdict["features"],
-        "duration_s": clip.duration_s,
-        "sample_rate": verdict["audio"]["sample_rate"],
-        "speech_ratio": clip.speech_ratio,
-        "codec": verdict["audio"]["codec"],
-        "s1_score": verdict["scores"]["s1_mean"],
-        "aasist_score": verdict["scores"]["aasist_mean"],
-        "label": verdict["label"],
-        "rule": verdict["reason"],
-        "model_version": version,
-        "request_id": verdict["id"],
-    }
-
-
-def _finite(value) -> float | None:
-    value = float(value)
+def _finite(value):
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return value
     return value if np.isfinite(value) else None

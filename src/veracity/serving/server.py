@@ -28,13 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=None, help="bind address (default: serving.host)")
     parser.add_argument("--http_port", type=int, default=None)
     parser.add_argument("--grpc_port", type=int, default=None)
-    parser.add_argument("--model_name", default=None)
+    parser.add_argument("--modality", default=None, help="modality served (default: params)")
+    parser.add_argument("--model_name", default=None, help="default: the modality's model name")
     parser.add_argument("--storage_uri", default=None, help="bundle: dir, s3:// or NAME@alias")
     parser.add_argument("--predictor_host", default=None, help="host:port of the predictor")
     return parser
 
 
-def resolve_bundle(ref: str, cfg: Config) -> Path:
+def resolve_bundle(ref: str, cfg: Config, registered_model: str) -> Path:
     """A local bundle directory for a local path, an s3:// URI or a registry reference.
 
     ``models:/NAME@alias`` and ``NAME@alias`` go through the MLflow registry to the bundle's
@@ -47,7 +48,7 @@ def resolve_bundle(ref: str, cfg: Config) -> Path:
 
         name = ref.removeprefix("models:/")
         if name.startswith("@"):
-            name = cfg.tracking.registered_model + name
+            name = registered_model + name
         resolved = resolve_model_uri(cfg, name)
         log.info("registry reference %s resolves to %s", ref, resolved)
         ref = str(resolved)
@@ -66,20 +67,26 @@ def resolve_bundle(ref: str, cfg: Config) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Start one model server and block until it is stopped (SIGTERM/SIGINT)."""
+    from veracity.logs import configure_logging
+
     args = build_parser().parse_args(argv)
+    configure_logging()
     cfg = load_config(args.params, args.overrides)
     import kserve
     import torch
     from kserve import model_server
 
     torch.set_num_threads(cfg.serving.num_threads)
-    name = args.model_name or cfg.serving.model_name
+    modality = args.modality or cfg.modality
+    registered = cfg.modality_params(modality).registered_model
+    name = args.model_name or registered
     host = args.host or cfg.serving.host
+    ref = args.storage_uri or f"{registered}{cfg.serving.default_model}"
+    bundle = resolve_bundle(ref, cfg, registered)
     if args.kind == "predictor":
         from veracity.serving.predictor import DetectorPredictor
 
-        ref = args.storage_uri or f"{cfg.tracking.registered_model}{cfg.serving.default_model}"
-        model = DetectorPredictor(name, resolve_bundle(ref, cfg), cfg)
+        model = DetectorPredictor(name, bundle, cfg, modality)
         model.load()
         stats = model.describe
         http_port = args.http_port or cfg.serving.predictor_port
@@ -91,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             name,
             args.predictor_host or f"{cfg.serving.host}:{cfg.serving.predictor_port}",
             cfg,
+            bundle,
             payload_logger=_make_payload_logger(cfg),
+            modality=modality,
         )
+        model.load()
         stats = model.stats
         http_port = args.http_port or cfg.serving.transformer_port
         grpc_port = args.grpc_port or cfg.serving.transformer_grpc_port

@@ -1,13 +1,15 @@
-"""KServe transformer: a recording in, a Verdict out.
+"""KServe transformer: a recording in, a Verdict out, for any modality.
 
-``preprocess`` takes the recording (raw ``audio/*`` body, V1 base64 JSON or a V2 BYTES input,
-see :mod:`veracity.serving.payloads`), decodes it and prepares it with
-:func:`veracity.media.prepare_clip`, the code the features step used for training.
-``predict`` asks the predictor (V2 binary tensors over HTTP) for stage-1 scores of every
-window, applies the verdict policy, and asks for AASIST scores only when the policy needs
-them. The answer is the Verdict of :mod:`veracity.serving.report`; V2 requests get it as a
-BYTES output ``verdict`` (JSON) beside ``label`` and ``score``. Each verdict is offered to the
-payload logger, which never blocks or fails the request.
+One transformer image serves every modality: the modality, its segment settings and its
+verdict policy come from the approved bundle's contract (``bundle.json``), the same values
+the gate evaluated. ``preprocess`` takes the media (raw body, V1 base64 JSON or a V2 BYTES
+input, see :mod:`veracity.serving.payloads`), decodes it and cuts it into segments with the
+modality's ``prepare`` — the code the features step used for training. ``predict`` asks the
+policy which detector to consult next (``plan``), scores it through the predictor (V2 binary
+tensors over HTTP), and lets the policy ``decide``. The answer is the Verdict of
+:mod:`veracity.serving.report`; V2 requests get it as a BYTES output ``verdict`` (JSON)
+beside ``label`` and ``score``. Each verdict is offered to the payload logger, which never
+blocks or fails the request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import kserve
@@ -25,9 +28,8 @@ import numpy as np
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from veracity.config import Config
-from veracity.errors import AudioContentError, PayloadTooLargeError, ServingError
-from veracity.media import ClipFeatures, decode_audio, prepare_clip
-from veracity.policy import decide_verdict, human_feature_score, needs_aasist
+from veracity.errors import AudioContentError, ModelArtifactError, PayloadTooLargeError, ServingError
+from veracity.modalities.base import Segments
 from veracity.serving.payloads import extract_audio, sniff_codec
 from veracity.serving.predictor import make_v2_request
 from veracity.serving.report import StageScores, build_verdict
@@ -38,50 +40,71 @@ INFER_HEADER = "inference-header-content-length"
 
 
 @dataclass
-class PreparedClip:
+class PreparedMedia:
     """What preprocess hands to predict."""
 
     request_id: str
-    clip: ClipFeatures
-    source_sample_rate: int
+    segments: Segments
     codec: str
     started: float
     v2: bool
 
 
 class VerdictTransformer(kserve.Model):
-    """Decode, window, score through the predictor, decide, explain."""
+    """Decode, segment, score through the predictor as the policy plans, decide, explain."""
 
-    def __init__(self, name: str, predictor_host: str, cfg: Config, payload_logger=None):
+    def __init__(
+        self,
+        name: str,
+        predictor_host: str,
+        cfg: Config,
+        bundle_dir: str | Path,
+        payload_logger=None,
+        modality: str | None = None,
+    ):
         super().__init__(name)
         self.cfg = cfg
+        self.bundle_dir = Path(bundle_dir)
+        self.expected_modality = modality
         self.predictor_url = f"http://{predictor_host}/v2/models/{name}/infer"
         self.payload_logger = payload_logger
         self._client: httpx.AsyncClient | None = None
-        self.ready = True
+        self.contract = self.modality = self.params = None
 
     def load(self) -> bool:
+        """Read the bundle's contract: modality, segment settings, policy, served roles."""
+        from veracity.modalities import load_modality
+        from veracity.models.bundle import read_bundle
+
+        contract = read_bundle(self.bundle_dir)
+        if self.expected_modality and contract.modality != self.expected_modality:
+            raise ModelArtifactError(
+                f"this transformer serves {self.expected_modality}, the bundle at "
+                f"{self.bundle_dir} is a {contract.modality} bundle; deploy it as "
+                f"veracity-{contract.modality}"
+            )
+        self.contract = contract
+        self.modality = load_modality(contract.modality, self.cfg.modality_packages)
+        self.params = contract.typed_params(self.cfg.modality_packages)
         self.ready = True
         return self.ready
 
-    async def preprocess(self, payload, headers=None) -> PreparedClip:
+    async def preprocess(self, payload, headers=None) -> PreparedMedia:
         started = time.perf_counter()
         request_id = (headers or {}).get("x-request-id") or getattr(payload, "id", None)
         data = extract_audio(payload, self.cfg.serving)
-        clip, sample_rate = await asyncio.to_thread(self._prepare, data)
-        return PreparedClip(
+        segments = await asyncio.to_thread(self._prepare, data)
+        return PreparedMedia(
             request_id=request_id or str(uuid.uuid4()),
-            clip=clip,
-            source_sample_rate=sample_rate,
+            segments=segments,
             codec=sniff_codec(data),
             started=started,
             v2=isinstance(payload, InferRequest),
         )
 
-    def _prepare(self, data: bytes) -> tuple[ClipFeatures, int]:
-        wave, sr = decode_audio(data)
-        seconds = wave.shape[-1] / sr
-        limits = self.cfg.serving
+    def _prepare(self, data: bytes) -> Segments:
+        segments = self.modality.prepare(self.modality.decode(data, self.params), self.params)
+        seconds, limits = segments.duration_s, self.cfg.serving
         if seconds > limits.max_audio_seconds:
             raise PayloadTooLargeError(
                 f"expected a recording of at most {limits.max_audio_seconds:g} s, got "
@@ -92,35 +115,38 @@ class VerdictTransformer(kserve.Model):
                 f"expected a recording of at least {limits.min_audio_seconds:g} s, got "
                 f"{seconds:.3f} s; send a longer recording"
             )
-        return prepare_clip(wave, sr, self.cfg.features), int(sr)
+        return segments
 
-    async def predict(self, payload: PreparedClip, headers=None, response_headers=None):
-        clip = payload.clip
-        s1 = await self.score_windows(clip.windows, "stage1", payload.request_id)
-        hfs = human_feature_score(clip.handcrafted, self.cfg.policy)
-        aasist = None
-        if needs_aasist(s1.clip_p_spoof, self.cfg.policy):
-            aasist = await self.score_windows(clip.windows, "aasist", payload.request_id)
-        decision = decide_verdict(
-            s1.clip_p_spoof, None if aasist is None else aasist.clip_p_spoof, hfs, self.cfg.policy
-        )
+    async def predict(self, payload: PreparedMedia, headers=None, response_headers=None):
+        segments = payload.segments
+        served = set(self.contract.roles)
+        stages: dict[str, StageScores | None] = {}
+        scores: dict[str, float | None] = {}
+        while (role := self.modality.plan(scores, self.params)) is not None and role not in scores:
+            stage = None
+            if role in served:
+                inputs = {k: segments.inputs[k] for k in self.contract.detectors[role]["inputs"]}
+                stage = await self.score_role(inputs, role, payload.request_id)
+            stages[role] = stage
+            scores[role] = None if stage is None else stage.clip_p_spoof
+        decision = self.modality.decide(scores, segments, self.params)
         verdict = build_verdict(
             request_id=payload.request_id,
+            modality=self.contract.modality,
             decision=decision,
-            clip=clip,
-            s1=s1,
-            aasist=aasist,
-            source_sample_rate=payload.source_sample_rate,
-            codec=payload.codec,
+            segments=segments,
+            stages=stages,
+            absent=self.contract.absent,
+            media={**segments.info, "codec": payload.codec},
             model_name=self.name,
             processing_ms=(time.perf_counter() - payload.started) * 1000.0,
         )
         self._log_payload(verdict)
         return _as_v2(self.name, verdict) if payload.v2 else verdict
 
-    async def score_windows(self, windows: np.ndarray, detector: str, request_id: str):
-        """Ask the predictor for one detector's calibrated scores of ``windows``."""
-        request = make_v2_request(self.name, windows, detector)
+    async def score_role(self, inputs: dict[str, np.ndarray], role: str, request_id: str):
+        """Ask the predictor for one detector's calibrated scores of the segment ``inputs``."""
+        request = make_v2_request(self.name, inputs, role)
         body, json_length = request.to_rest()
         headers = {
             "content-type": "application/octet-stream",
@@ -136,7 +162,7 @@ class VerdictTransformer(kserve.Model):
             ) from exc
         if reply.status_code != 200:
             raise ServingError(
-                f"the predictor answered {reply.status_code} for {detector}: {reply.text[:300]}"
+                f"the predictor answered {reply.status_code} for {role}: {reply.text[:300]}"
             )
         if INFER_HEADER in reply.headers:
             response = InferResponse.from_bytes(reply.content, int(reply.headers[INFER_HEADER]))
@@ -145,8 +171,8 @@ class VerdictTransformer(kserve.Model):
         outputs = {o.name: o.as_numpy() for o in response.outputs}
         params = response.parameters or {}
         return StageScores(
-            detector=detector,
-            architecture=str(_param(params.get("architecture", detector))),
+            role=role,
+            architecture=str(_param(params.get("architecture", role))),
             version=str(_param(params.get("version", response.model_version or "unknown"))),
             p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
             clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),

@@ -28,6 +28,8 @@ class CalibrationResult:
 
     model_dir: str
     out: str
+    modality: str
+    role: str
     architecture: str
     temperature: float
     threshold: float
@@ -58,14 +60,14 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     from veracity.evaluation.calibration import apply_calibration
     from veracity.evaluation.model_card import render_model_card
     from veracity.evaluation.scoring import score_clips
-    from veracity.features import load_split
+    from veracity.segment_store import load_split
     from veracity.models.artifact import load_artifact
     from veracity.registry.runs import log_to_model_run
 
     model_dir, features, out = Path(model_dir), Path(features), Path(out)
-    loaded = load_artifact(model_dir)
+    loaded = load_artifact(model_dir, cfg.modality_packages)
     dev = load_split(features, "dev")
-    scores = score_clips(loaded, dev, cfg.evaluation.batch_size, desc=f"dev {loaded.architecture}")
+    scores = score_clips(loaded, dev, cfg.evaluation.batch_size, desc=f"dev {loaded.role}")
     if scores.empty:
         raise CalibrationError(f"the dev split of {features} has no clips; calibration needs them")
     calibration = calibrate_scores(
@@ -99,7 +101,7 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     # Eval metrics join the card at the gate, once the evaluate step has measured them.
     (out / MODEL_CARD).write_text(
         render_model_card(
-            f"{loaded.architecture} ({out.name})", loaded.config, calibration.to_dict(), None
+            f"{loaded.modality} {loaded.role}: {loaded.architecture} ({out.name})", loaded.config, calibration.to_dict(), None
         )
     )
 
@@ -121,6 +123,8 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     result = CalibrationResult(
         model_dir=str(model_dir),
         out=str(out),
+        modality=loaded.modality,
+        role=loaded.role,
         architecture=loaded.architecture,
         temperature=calibration.temperature,
         threshold=calibration.threshold,

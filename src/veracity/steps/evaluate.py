@@ -9,6 +9,10 @@ Output layout (``out``)::
     <name>/metrics.json           every metric of one model
     <name>/scores.parquet         per-clip scores (the gate's paired bootstrap reads these)
     <name>/plots/*.png            histogram, confusion matrix, reliability diagram
+    verdicts.parquet              the modality's policy run over every eval clip
+    verdicts.json                 verdict matrix, fakes called HUMAN, real called AI, ...
+
+Models are named by their role; they must all belong to the features' modality.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class EvaluationResult:
     out: str
     models: list[dict]
     report: str
+    modality: str = ""
+    verdict: dict = field(default_factory=dict)
     comparison_csv: str | None
     notes: list[str] = field(default_factory=list)
 
@@ -49,14 +55,16 @@ class EvaluationResult:
 
 def expand_model_dirs(model_dirs: list[Path]) -> list[Path]:
     """Artifact dirs as given; a bundle dir (``bundle.json``) expands to its artifacts."""
+    from veracity.models.bundle import BUNDLE_FILE, read_bundle
     from veracity.storage import safe_join
 
     out: list[Path] = []
     for d in map(Path, model_dirs):
-        bundle = d / "bundle.json"
-        if bundle.is_file():
-            subs = json.loads(bundle.read_text()).get("models") or {}
-            out.extend(safe_join(d, str(sub)) for sub in subs.values())
+        if (d / BUNDLE_FILE).is_file():
+            contract = read_bundle(d)
+            out.extend(
+                safe_join(d, str(contract.detectors[r].get("dir", r))) for r in contract.roles
+            )
         else:
             out.append(d)
     if not out:
@@ -93,11 +101,34 @@ def comparison_table(per_model: dict[str, dict]) -> pd.DataFrame:
 
 
 def _train_attacks(features: Path) -> set[str]:
-    from veracity.features import read_clips
+    from veracity.segment_store import read_clips
 
     clips = read_clips(features)
     train = clips[(clips["split"] == "train") & (clips["target"] == 0)]
     return set(train["attack"].astype(str))
+
+
+def evaluate_verdicts(cfg, modality, clips: pd.DataFrame, scored: dict[str, pd.DataFrame]):
+    """The policy over the eval clips from each role's calibrated scores: (frame, metrics)."""
+    from veracity.evaluation.verdicts import simulate_verdicts, verdict_metrics
+
+    params = cfg.modality_params(modality.name)
+    order = clips["utt_id"].tolist()
+    p_spoof = {
+        role: s.set_index("utt_id").loc[order, "p_spoof"].to_numpy() for role, s in scored.items()
+    }
+    columns = list(modality.descriptor_columns(params))
+    descriptors = clips[columns].to_dict("records")
+    decisions = simulate_verdicts(
+        modality, params, p_spoof, descriptors, clips["duration_s"].tolist()
+    )
+    frame = pd.DataFrame([d.to_dict() for d in decisions])
+    frame.insert(0, "utt_id", order)
+    frame.insert(1, "target", clips["target"].to_numpy())
+    frame.insert(2, "attack", clips["attack"].to_numpy())
+    metrics = verdict_metrics(clips["target"].to_numpy(), decisions)
+    metrics["roles"] = sorted(scored)
+    return frame, metrics
 
 
 def run_evaluate(
@@ -105,21 +136,26 @@ def run_evaluate(
 ) -> EvaluationResult:
     """Evaluate every calibrated model on the eval split of ``features``; write ``out``.
 
+    Also runs the modality's verdict policy over the eval clips (verdicts.json).
     ``asv_scores``: optional ASVspoof 2019 ASV score file; with it min t-DCF is reported.
     """
+    from veracity.evaluation.verdicts import format_matrix
+    from veracity.modalities import load_modality
     from veracity.evaluation import plots
     from veracity.evaluation.calibration import Calibration
     from veracity.evaluation.report import render_evaluation_html
     from veracity.evaluation.scoring import score_clips
     from veracity.evaluation.summary import summarize_scores
     from veracity.evaluation.tdcf import compute_asv_error_rates, compute_tdcf, parse_asv_scores
-    from veracity.features import load_split, read_features_json
+    from veracity.segment_store import load_split, read_features_json
     from veracity.models.artifact import load_artifact
     from veracity.registry.runs import log_to_model_run
 
     features, out = Path(features).resolve(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    dataset_version = str(read_features_json(features).get("dataset_version", "unknown"))
+    meta = read_features_json(features)
+    dataset_version = str(meta.get("dataset_version", "unknown"))
+    modality = load_modality(meta.get("modality") or cfg.modality, cfg.modality_packages)
     train_attacks = _train_attacks(features)
     split = load_split(features, "eval")
     notes: list[str] = []
@@ -133,15 +169,21 @@ def run_evaluate(
     entries: list[dict] = []
     scored: dict[str, pd.DataFrame] = {}
     dpi = cfg.evaluation.plot_dpi
+    by_role: dict[str, pd.DataFrame] = {}
     for model_dir in expand_model_dirs(model_dirs):
-        loaded = load_artifact(model_dir)
+        loaded = load_artifact(model_dir, cfg.modality_packages)
+        if loaded.modality != modality.name:
+            raise InputError(
+                f"model {model_dir} is a {loaded.modality} detector but {features} holds "
+                f"{modality.name} segments; evaluate each modality's models on its own features"
+            )
         if not loaded.calibration:
             raise CalibrationError(
                 f"model {model_dir} has no calibration.json; evaluate needs calibrated "
                 f"models: run `veracity calibrate --model {model_dir} --features ... --out DIR`"
             )
         calibration = Calibration.from_dict(loaded.calibration)
-        name = unique_name(loaded.architecture, set(per_model))
+        name = unique_name(loaded.role, set(per_model))
         scores = score_clips(loaded, split, cfg.evaluation.batch_size, desc=f"eval {name}")
         met = summarize_scores(
             scores, calibration, train_attacks, cfg.evaluation, cfg.calibration.ece_bins
@@ -151,6 +193,8 @@ def run_evaluate(
             met["min_tdcf"] = compute_tdcf(z[y == 1], z[y == 0], asv, cfg.evaluation.tdcf)
         met.update(
             model=name,
+            modality=loaded.modality,
+            role=loaded.role,
             architecture=loaded.architecture,
             model_dir=str(model_dir.resolve()),
             dataset_version=dataset_version,
@@ -170,9 +214,11 @@ def run_evaluate(
         }
         pngs = [plots.save_figure(f, mdir / "plots" / f"{k}.png", dpi) for k, f in figs.items()]
         per_model[name], scored[name] = met, scores
+        by_role.setdefault(loaded.role, scores)
         entries.append(
             {
                 "name": name,
+                "role": loaded.role,
                 "architecture": loaded.architecture,
                 "model_dir": met["model_dir"],
                 "metrics": str(mdir / METRICS_FILE),
@@ -203,10 +249,21 @@ def run_evaluate(
     if len(per_model) > 1:
         comparison = out / COMPARISON_CSV
         comparison_table(per_model).to_csv(comparison, index=False)
+    verdicts, verdict = evaluate_verdicts(cfg, modality, split.clips, by_role)
+    verdicts.to_parquet(out / "verdicts.parquet", index=False)
+    verdict["detector_eer"] = {n: m["eer"] for n, m in per_model.items()}
+    (out / "verdicts.json").write_text(json.dumps(verdict, indent=2))
+    log.info("verdicts on eval (%s):\n%s", modality.name, format_matrix(verdict))
     images = {p.stem.upper(): p.read_bytes() for p in shared_pngs}
     for e in entries:
         images.update({f"{e['name']}: {p.stem}": p.read_bytes() for p in e["pngs"]})
     context = {
+        "modality": modality.name,
+        "verdict matrix (policy over eval)": format_matrix(verdict),
+        "fakes called HUMAN": verdict["fake_as_human"],
+        "real called AI": verdict["real_as_ai"],
+        "INCONCLUSIVE rate": verdict["inconclusive"],
+        "final score EER": verdict["final_eer"],
         "features": str(features),
         "dataset version": dataset_version,
         "eval clips": len(split.clips),
@@ -248,6 +305,8 @@ def run_evaluate(
         report=str(report),
         comparison_csv=str(comparison) if comparison else None,
         notes=notes,
+        modality=modality.name,
+        verdict=verdict,
     )
     (out / EVALUATE_JSON).write_text(json.dumps(result.to_dict(), indent=2))
     return result

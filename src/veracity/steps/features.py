@@ -1,8 +1,11 @@
-"""Features step: decode, VAD, window and featurize every clip of a manifest (cached).
+"""Features step: every clip of a manifest through its modality's ``prepare`` (cached).
 
-The cache key is the manifest's content hash (which pins every file through its sha256
-column and the dataset version) plus ``cfg.fingerprint("features")``; when ``out``
-already holds a complete store for that key the step does no work.
+The modality (``--modality``, default ``modality`` in params) decodes each clip and cuts it
+into segments; the step streams them into shards of the segment store and writes the
+descriptor columns per clip. The cache key is the manifest's content hash (which pins every
+file through its sha256 column and the dataset version) plus the fingerprint of the
+``features`` section and the modality's section; when ``out`` already holds a complete
+store for that key the step does no work.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -23,21 +25,20 @@ from tqdm import tqdm
 from veracity.config import Config
 from veracity.data.manifest import read_manifest
 from veracity.errors import AudioContentError, AudioDecodeError, DataError, InputError
-from veracity.features.store import (
+from veracity.modalities import load_modality
+from veracity.segment_store.store import (
     CLIPS_FILE,
     FEATURES_JSON,
     REFERENCE_FILE,
-    windows_path,
-    write_split,
+    ShardWriter,
+    split_dir,
 )
-from veracity.media import MONITORING_COLUMNS, compute_logmel, load_waveform
-from veracity.modalities.voice.segments import prepare_clip
 from veracity.storage import safe_join
 
 log = logging.getLogger(__name__)
 
 # Bump when the on-disk layout or the feature definitions change: invalidates caches.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REFERENCE_SPLITS = ("train", "eval")
 _TARGETS = {"bonafide": 1, "spoof": 0}
 
@@ -52,10 +53,10 @@ class FeaturesResult:
     params_fingerprint: str
     cache_key: str
     cache_hit: bool
+    modality: str = ""
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    window_samples: int = 0
-    sample_rate: int = 0
-    n_mels: int = 0
+    inputs: dict[str, list[int]] = field(default_factory=dict)
+    descriptor_columns: list[str] = field(default_factory=list)
     storage_dtype: str = "float16"
     format_version: int = FORMAT_VERSION
     elapsed_s: float = 0.0
@@ -64,7 +65,7 @@ class FeaturesResult:
         return asdict(self)
 
 
-def _read_manifest(manifest: Path) -> pd.DataFrame:
+def _read_manifest(manifest: Path, modality: str) -> pd.DataFrame:
     """The manifest (columns checked by the data area), with labels and ids checked here."""
     df = read_manifest(manifest)
     if df.empty:
@@ -73,6 +74,12 @@ def _read_manifest(manifest: Path) -> pd.DataFrame:
     if bad:
         raise DataError(
             f"manifest {manifest}: expected labels bonafide|spoof, got {bad[:5]}; re-run ingest"
+        )
+    others = sorted(set(df["modality"]) - {modality})
+    if others:
+        raise DataError(
+            f"manifest {manifest}: expected {modality} clips only, got modality {others[:3]}; "
+            "run features with the manifest's --modality or ingest one modality per corpus"
         )
     dupes = df["utt_id"][df["utt_id"].duplicated()].unique().tolist()
     if dupes:
@@ -107,14 +114,14 @@ def _is_complete(out: Path, cache_key: str) -> dict | None:
     if meta.get("cache_key") != cache_key:
         return None
     files = [out / CLIPS_FILE, out / REFERENCE_FILE]
-    files += [windows_path(out, s) for s, c in meta.get("counts", {}).items() if c.get("clips")]
-    return meta if all(f.is_file() for f in files) else None
+    files += [split_dir(out, s) for s, c in meta.get("counts", {}).items() if c.get("clips")]
+    return meta if all(f.exists() for f in files) else None
 
 
-def _load_clip(root: Path, row) -> tuple[np.ndarray, int]:
+def _load_clip(modality, params, root: Path, row):
     path = safe_join(root, row.path)
     try:
-        return load_waveform(path)
+        return modality.decode(path, params)
     except (AudioDecodeError, AudioContentError) as exc:
         raise DataError(
             f"clip {row.utt_id} ({path}) could not be read: {exc}. Ingest should have "
@@ -122,63 +129,41 @@ def _load_clip(root: Path, row) -> tuple[np.ndarray, int]:
         ) from exc
 
 
-def _featurize(cfg: Config, df: pd.DataFrame, root: Path, work: Path) -> dict[str, dict]:
-    """Prepare every clip, write clips/windows/reference into ``work``; return counts."""
-    fcfg = cfg.features
-    dtype = getattr(torch, fcfg.storage_dtype)
+def _featurize(cfg: Config, modality, df: pd.DataFrame, root: Path, work: Path) -> dict:
+    """Prepare every clip, stream its segments into shards; write clips and reference."""
+    params = cfg.modality_params(modality.name)
+    dtype = getattr(torch, cfg.features.storage_dtype)
+    columns = list(modality.descriptor_columns(params))
     records: list[dict] = []
-    per_split: dict[str, dict[str, list]] = {}
-    batch: list[tuple[str, np.ndarray]] = []
-
-    def flush() -> None:
-        # Log-mel in batches of clips: one transform call amortizes the STFT set-up.
-        windows = np.concatenate([w for _, w in batch])
-        logmel = compute_logmel(windows, fcfg.sample_rate, fcfg.logmel).to(dtype)
-        offset = 0
-        for split, w in batch:
-            per_split[split]["logmel"].append(logmel[offset : offset + len(w)])
-            offset += len(w)
-        batch.clear()
-
+    writers: dict[str, ShardWriter] = {}
+    shapes: dict[str, list[int]] = {}
     for row_idx, row in enumerate(
         tqdm(df.itertuples(index=False), total=len(df), desc="features", unit="clip")
     ):
-        wave, sr = _load_clip(root, row)
-        clip = prepare_clip(wave, sr, fcfg)
-        store = per_split.setdefault(
-            row.split, {"waveform": [], "clip_row": [], "start": [], "logmel": []}
+        segments = modality.prepare(_load_clip(modality, params, root, row), params)
+        writer = writers.setdefault(
+            row.split, ShardWriter(work, row.split, cfg.features.shard_segments, dtype)
         )
-        first = sum(len(w) for w in store["waveform"])
-        store["waveform"].append(torch.from_numpy(clip.windows).to(dtype))
-        store["clip_row"].append(np.full(clip.n_windows, row_idx, dtype=np.int64))
-        store["start"].append(clip.window_starts)
-        batch.append((row.split, clip.windows))
-        if len(batch) >= fcfg.batch_clips:
-            flush()
+        writer.add(row_idx, segments.inputs, segments.starts_s, segments.ends_s)
+        shapes = shapes or {k: list(v.shape[1:]) for k, v in segments.inputs.items()}
         records.append({
             "utt_id": row.utt_id, "split": row.split, "label": row.label,
             "target": _TARGETS[row.label], "attack": row.attack, "group": row.group,
-            "modality": row.modality, "duration_s": clip.duration_s, "sample_rate": sr,
-            "speech_ratio": clip.speech_ratio, "window_start": first,
-            "n_windows": clip.n_windows, **clip.handcrafted,
+            "modality": row.modality, "n_segments": segments.n,
+            **{c: segments.descriptors.get(c) for c in columns},
+            "duration_s": segments.duration_s,
         })  # fmt: skip
-    if batch:
-        flush()
     clips = pd.DataFrame.from_records(records)
     clips.to_parquet(work / CLIPS_FILE, index=False)
     reference = clips[clips["split"].isin(REFERENCE_SPLITS)]
-    reference[list(MONITORING_COLUMNS)].reset_index(drop=True).to_parquet(
-        work / REFERENCE_FILE, index=False
-    )
+    reference[columns].reset_index(drop=True).to_parquet(work / REFERENCE_FILE, index=False)
     counts = {}
-    for split, store in per_split.items():
-        waveforms = torch.cat(store["waveform"])
-        write_split(
-            work, split, waveforms, np.concatenate(store["clip_row"]),
-            np.concatenate(store["start"]), torch.cat(store["logmel"]),
-        )  # fmt: skip
-        counts[split] = {"clips": int((clips["split"] == split).sum()), "windows": len(waveforms)}
-    return counts
+    for split, writer in writers.items():
+        n = writer.close()
+        counts[split] = {
+            "clips": int((clips["split"] == split).sum()), "segments": n, "shards": writer.shards,
+        }  # fmt: skip
+    return {"counts": counts, "inputs": shapes, "descriptor_columns": columns}
 
 
 def _check_out(out: Path) -> None:
@@ -199,34 +184,37 @@ def _replace_dir(work: Path, out: Path) -> None:
     work.rename(out)
 
 
-def run_features(cfg: Config, manifest: Path, out: Path) -> FeaturesResult:
-    """Featurize every clip of ``manifest`` into the features dir ``out`` (cached).
+def run_features(
+    cfg: Config, manifest: Path, out: Path, modality: str | None = None
+) -> FeaturesResult:
+    """Prepare every clip of ``manifest`` into the segment store ``out`` (cached).
 
-    Writes features.json, clips.parquet, windows/<split>.safetensors and
+    Writes features.json, clips.parquet, segments/<split>/shard-*.safetensors and
     reference_profile.parquet (docs/features.md). Raises :class:`DataError` naming the
     file when a clip cannot be decoded.
     """
     t0 = time.perf_counter()
     manifest, out = Path(manifest), Path(out)
-    df = _read_manifest(manifest)
+    mod = load_modality(modality or cfg.modality, cfg.modality_packages)
+    df = _read_manifest(manifest, mod.name)
     manifest_file = manifest / "manifest.parquet" if manifest.is_dir() else manifest
     manifest_sha = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
-    fingerprint = cfg.fingerprint("features")
+    fingerprint = cfg.fingerprint("features", f"modalities.{mod.name}")
     cache_key = hashlib.sha256(
         f"{FORMAT_VERSION}:{manifest_sha}:{fingerprint}".encode()
     ).hexdigest()[:16]
     result = FeaturesResult(
         out=str(out), dataset_version=_dataset_version(manifest_file.parent, manifest_sha),
         manifest_sha256=manifest_sha, params_fingerprint=fingerprint, cache_key=cache_key,
-        cache_hit=False, window_samples=cfg.features.window_samples,
-        sample_rate=cfg.features.sample_rate, n_mels=cfg.features.logmel.n_mels,
-        storage_dtype=cfg.features.storage_dtype,
+        cache_hit=False, modality=mod.name, storage_dtype=cfg.features.storage_dtype,
     )  # fmt: skip
     previous = _is_complete(out, cache_key)
     if previous is not None:
         log.info("features cache hit for %s (key %s): nothing to do", out, cache_key)
         result.cache_hit = True
         result.counts = previous.get("counts", {})
+        result.inputs = previous.get("inputs", {})
+        result.descriptor_columns = previous.get("descriptor_columns", [])
     else:
         _check_out(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -237,12 +225,14 @@ def run_features(cfg: Config, manifest: Path, out: Path) -> FeaturesResult:
         # Per-clip tensors are small: extra intra-op threads mostly spin (bench_features).
         torch.set_num_threads(cfg.features.num_threads)
         try:
-            result.counts = _featurize(cfg, df, manifest_file.parent, work)
+            made = _featurize(cfg, mod, df, manifest_file.parent, work)
+            result.counts, result.inputs = made["counts"], made["inputs"]
+            result.descriptor_columns = made["descriptor_columns"]
             _replace_dir(work, out)
         finally:
             torch.set_num_threads(threads)
             shutil.rmtree(work, ignore_errors=True)
-        log.info("features: %s", {s: c["windows"] for s, c in result.counts.items()})
+        log.info("features: %s", {s: c["segments"] for s, c in result.counts.items()})
     result.elapsed_s = round(time.perf_counter() - t0, 3)
     tmp = out / f".{FEATURES_JSON}.tmp"
     tmp.write_text(json.dumps(result.to_dict(), indent=2))

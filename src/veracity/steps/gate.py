@@ -1,10 +1,15 @@
-"""Gate step: hard quality checks, non-regression against the champion, the bundle.
+"""Gate step: per-detector and verdict-level quality checks, non-regression, the bundle.
 
-Each calibrated model must meet the bounds of ``gate`` in params on the evaluate step's
-metrics. When the registry has a champion, its bundle is downloaded and *re-scored* on the
-same eval clips (its stored metrics are never trusted) and a paired bootstrap bounds the
-EER difference. ``out`` becomes the bundle; on pass it is registered as ``challenger``;
-on fail nothing is registered and :class:`GateFailedError` lists the failed checks.
+Each calibrated detector must meet its own bounds (``modalities.<m>.detectors.<role>.gate``)
+on the evaluate step's metrics. A required detector that fails fails the gate; an optional
+one that fails is left out of the bundle (``absent`` in bundle.json, and every verdict says
+so). The modality's policy is then run over the eval clips with exactly the detectors that
+ship, and the verdict must meet ``modalities.<m>.verdict_gate``. When the registry has a
+champion, its bundle is downloaded and *re-scored* on the same eval clips (its stored
+metrics are never trusted) and a paired bootstrap bounds the EER difference. ``out``
+becomes the bundle with its serving contract (bundle.json); on pass it is registered as
+``challenger``; on fail nothing is registered and :class:`GateFailedError` lists the
+failed checks.
 """
 
 from __future__ import annotations
@@ -40,11 +45,6 @@ class GateResult:
         return asdict(self)
 
 
-def role_of(architecture: str) -> str:
-    """Bundle key of an architecture: ``stage1`` or ``aasist`` (AASIST and AASIST-L)."""
-    return "stage1" if architecture == "stage1" else "aasist"
-
-
 def check(model: str, name: str, value, bound: float, notes: list[str]) -> dict:
     """One ``value <= bound`` check; a missing value is ``skipped`` with a note."""
     if value is None:
@@ -64,11 +64,11 @@ def _match_entry(evaluation: dict, loaded, model_dir: Path) -> dict:
     for e in entries:
         if Path(e["model_dir"]) == model_dir.resolve():
             return e
-    same = [e for e in entries if e["architecture"] == loaded.architecture]
+    same = [e for e in entries if e.get("role") == loaded.role]
     if len(same) == 1:
         return same[0]
     raise InputError(
-        f"model {model_dir} ({loaded.architecture}) is not among the evaluated models "
+        f"model {model_dir} ({loaded.role}) is not among the evaluated models "
         f"{[e['model_dir'] for e in entries]}; run `veracity evaluate` with it first"
     )
 
@@ -79,16 +79,16 @@ def _champion_checks(
     """Re-score the champion bundle on the eval clips; paired bootstrap per role."""
     from veracity.evaluation.bootstrap import paired_bootstrap_eer
     from veracity.evaluation.scoring import score_clips
-    from veracity.features import load_split
-    from veracity.models.artifact import load_bundle
+    from veracity.models.bundle import load_bundle
     from veracity.registry.models import resolve_artifact_uri
+    from veracity.segment_store import load_split
     from veracity.storage import fetch_to_local
 
     checks = []
     split = load_split(features, "eval")
     with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
         local = fetch_to_local(resolve_artifact_uri(champion.source, cfg.gate), tmp, cfg.storage)
-        bundle = load_bundle(Path(local))
+        bundle = load_bundle(Path(local), cfg.modality_packages)[1]
         for role, chall in chall_scores.items():
             if role not in bundle:
                 notes.append(f"champion has no {role} model: no regression check for it")
@@ -125,20 +125,39 @@ def _champion_checks(
     return checks
 
 
+def _detector_checks(role: str, met: dict, bounds, notes: list[str]) -> list[dict]:
+    """The four bounds of one detector (its own, from params)."""
+    return [
+        check(role, "eer", met["eer"], bounds.max_eer, notes),
+        check(role, "unseen_attack_eer", met.get("unseen_attack_eer"), bounds.max_unseen_attack_eer, notes),
+        check(role, "ece", met["ece"], bounds.max_ece, notes),
+        check(role, "max_attack_eer", met["max_attack_eer"], bounds.max_attack_eer, notes),
+    ]  # fmt: skip
+
+
+def _verdict_checks(verdict: dict, bounds, notes: list[str]) -> list[dict]:
+    """Bounds on the served verdict (the policy over eval with the roles that ship)."""
+    return [
+        check("verdict", "fake_as_human", verdict["fake_as_human"], bounds.max_fake_as_human, notes),
+        check("verdict", "real_as_ai", verdict["real_as_ai"], bounds.max_real_as_ai, notes),
+        check("verdict", "inconclusive", verdict["inconclusive"], bounds.max_inconclusive, notes),
+        check("verdict", "final_eer", verdict["final_eer"], bounds.max_final_eer, notes),
+    ]  # fmt: skip
+
+
 def _write_bundle(
     out: Path,
+    contract,
     artifacts: dict[str, Path],
     eval_dir: Path,
-    dataset_version: str,
-    name: str,
     notes: list[str],
 ) -> None:
-    from veracity.models.artifact import BUNDLE_FILE
+    from veracity.models.bundle import write_bundle_json
 
     out.mkdir(parents=True, exist_ok=True)
-    for role, src in artifacts.items():
-        shutil.copytree(src, out / role, dirs_exist_ok=True)
-    profile = artifacts.get("stage1", next(iter(artifacts.values()))) / "reference_profile.parquet"
+    for role in contract.roles:
+        shutil.copytree(artifacts[role], out / role, dirs_exist_ok=True)
+    profile = artifacts[contract.roles[0]] / "reference_profile.parquet"
     if profile.is_file():
         shutil.copy2(profile, out / "reference_profile.parquet")
     else:
@@ -148,115 +167,172 @@ def _write_bundle(
         )
     reports = out / "reports"
     reports.mkdir(exist_ok=True)
-    for f in ("report.html", "evaluate.json", "model_comparison_table.csv"):
+    for f in ("report.html", "evaluate.json", "verdicts.json", "model_comparison_table.csv"):
         if (eval_dir / f).is_file():
             shutil.copy2(eval_dir / f, reports / f)
-    bundle = {"name": name, "models": {r: r for r in artifacts}, "dataset_version": dataset_version}
-    (out / BUNDLE_FILE).write_text(json.dumps(bundle, indent=2))
+    write_bundle_json(out, contract)
 
 
 def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResult:
-    """Check every calibrated model, compare with the champion, write the bundle ``out``."""
+    """Check every calibrated detector and the verdict, compare with the champion, write ``out``."""
     from veracity.evaluation.model_card import render_model_card
     from veracity.evaluation.report import render_gate_markdown
+    from veracity.modalities import load_modality
     from veracity.models.artifact import load_artifact
+    from veracity.models.bundle import BundleContract
     from veracity.registry.models import find_champion, register_challenger
+    from veracity.segment_store import load_split
+    from veracity.steps.evaluate import evaluate_verdicts
 
-    eval_dir, out, g = Path(eval_dir), Path(out), cfg.gate
+    eval_dir, out = Path(eval_dir), Path(out)
     evaluate_json = eval_dir / "evaluate.json"
     if not evaluate_json.is_file():
         raise InputError(f"expected {evaluate_json} from `veracity evaluate`, it is missing")
     evaluation = json.loads(evaluate_json.read_text())
     features = Path(evaluation["features"])
-    name = cfg.tracking.registered_model
+    modality = load_modality(evaluation.get("modality") or cfg.modality, cfg.modality_packages)
+    params = cfg.modality_params(modality.name)
+    specs = {s.role: s for s in modality.detectors(params)}
+    name = params.registered_model
     notes: list[str] = []
     checks: list[dict] = []
     artifacts: dict[str, Path] = {}
+    loaded_by_role = {}
     metrics: dict[str, dict] = {}
     chall_scores: dict[str, pd.DataFrame] = {}
     for model_dir in map(Path, model_dirs):
-        loaded = load_artifact(model_dir)
+        loaded = load_artifact(model_dir, cfg.modality_packages)
         if not loaded.calibration:
             raise CalibrationError(
                 f"model {model_dir} has no calibration.json; the gate ships "
                 "calibrated models only: run `veracity calibrate` first"
             )
-        role = role_of(loaded.architecture)
+        role = loaded.role
+        if loaded.modality != modality.name or role not in specs:
+            raise InputError(
+                f"model {model_dir} is {loaded.modality}/{role}; the gate of {modality.name} "
+                f"takes its roles {sorted(specs)}"
+            )
         if role in artifacts:
             raise InputError(
                 f"two {role} models given ({artifacts[role]}, {model_dir}); "
-                "a bundle holds one stage1 and one aasist model"
+                "a bundle holds one model per role"
             )
         entry = _match_entry(evaluation, loaded, model_dir)
         met = json.loads(Path(entry["metrics"]).read_text())
-        artifacts[role], metrics[role] = model_dir, met
+        artifacts[role], metrics[role], loaded_by_role[role] = model_dir, met, loaded
         chall_scores[role] = pd.read_parquet(entry["scores"])
-        slack = g.aasist_slack if role == "aasist" else 0.0
-        checks += [
-            check(role, "eer", met["eer"], g.max_eer + slack, notes),
-            check(
-                role,
-                "unseen_attack_eer",
-                met.get("unseen_attack_eer"),
-                g.max_unseen_attack_eer + slack,
-                notes,
-            ),
-            check(role, "ece", met["ece"], g.max_ece + slack, notes),
-            check(role, "max_attack_eer", met["max_attack_eer"], g.max_attack_eer + slack, notes),
-        ]
+        checks += _detector_checks(role, met, params.detectors[role].gate, notes)
     if not artifacts:
         raise InputError("expected at least one --model directory for the gate, got none")
+
+    absent: dict[str, str] = {}
+    for role, spec in specs.items():
+        failed = [c for c in checks if c["model"] == role and c["verdict"] == "fail"]
+        if role not in artifacts:
+            reason = "not trained or not given to the gate"
+        elif failed:
+            reason = "failed its gate: " + "; ".join(
+                f"{c['check']}={c['value']:.4f} > {c['bound']}" for c in failed
+            )
+        else:
+            continue
+        if spec.required:
+            checks.append({"model": role, "check": "present", "value": None, "bound": None,
+                           "verdict": "fail" if role not in artifacts else "pass"})  # fmt: skip
+        else:
+            absent[role] = reason
+            notes.append(f"{role} (optional) is left out of the bundle: {reason}")
+            for c in checks:  # an optional detector's failure does not fail the modality
+                if c["model"] == role and c["verdict"] == "fail":
+                    c["verdict"] = "excluded"
+    served = [r for r in specs if r in artifacts and r not in absent]
+
+    # The verdict that will be served: the policy over eval with exactly these detectors.
+    eval_clips = load_split(features, "eval").clips
+    _, verdict = evaluate_verdicts(
+        cfg, modality, eval_clips, {r: chall_scores[r] for r in served}
+    )
+    verdict["roles"], verdict["absent"] = served, absent
+    checks += _verdict_checks(verdict, params.verdict_gate, notes)
 
     champion = find_champion(cfg, name)
     champion_ref = f"{name}/{champion.version}" if champion else None
     if champion:
-        checks += _champion_checks(cfg, champion, features, chall_scores, notes)
+        checks += _champion_checks(
+            cfg, champion, features, {r: chall_scores[r] for r in served}, notes
+        )
     else:
         notes.append(f"no @champion of {name}: no regression check (first candidate)")
-    verdict = "fail" if any(c["verdict"] == "fail" for c in checks) else "pass"
+    verdict_word = "fail" if any(c["verdict"] == "fail" for c in checks) else "pass"
     report = {
-        "verdict": verdict,
+        "verdict": verdict_word,
+        "modality": modality.name,
         "registered_model": name,
         "champion": champion_ref,
         "dataset_version": evaluation.get("dataset_version"),
         "features": str(features),
+        "served_roles": served,
+        "absent_roles": absent,
+        "served_verdict": verdict,
         "checks": checks,
         "notes": notes,
     }
 
-    _write_bundle(out, artifacts, eval_dir, str(evaluation.get("dataset_version")), name, notes)
-    for role, src in artifacts.items():
+    contract = BundleContract(
+        name=name,
+        modality=modality.name,
+        dataset_version=str(evaluation.get("dataset_version")),
+        roles=served,
+        detectors={
+            r: {
+                "dir": r,
+                "architecture": loaded_by_role[r].architecture,
+                "inputs": list(specs[r].inputs),
+                "input_shapes": loaded_by_role[r].config.get("input_shapes") or {},
+            }
+            for r in served
+        },
+        params=cfg.to_dict()["modalities"][modality.name],
+        absent=absent,
+    )
+    if served:
+        _write_bundle(out, contract, artifacts, eval_dir, notes)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+    for role in served:
+        src = artifacts[role]
         cfg_json = json.loads((src / "config.json").read_text())
         cal = json.loads((src / "calibration.json").read_text())
         card = render_model_card(f"{name} {role}", cfg_json, cal, metrics[role], gate=report)
         (out / role / "model_card.md").write_text(card)
-    first = json.loads((artifacts[next(iter(artifacts))] / "config.json").read_text())
-    (out / "model_card.md").write_text(
-        render_model_card(
-            f"{name} bundle ({', '.join(artifacts)})",
-            first,
-            json.loads((artifacts[next(iter(artifacts))] / "calibration.json").read_text()),
-            metrics[next(iter(artifacts))],
-            gate=report,
+    if served:
+        first = served[0]
+        (out / "model_card.md").write_text(
+            render_model_card(
+                f"{name} bundle ({', '.join(served)})",
+                json.loads((artifacts[first] / "config.json").read_text()),
+                json.loads((artifacts[first] / "calibration.json").read_text()),
+                metrics[first],
+                gate=report,
+            )
         )
-    )
+    (out / "reports").mkdir(parents=True, exist_ok=True)
     for path in (out, out / "reports"):
         (path / GATE_JSON).write_text(json.dumps(report, indent=2))
         (path / GATE_MD).write_text(render_gate_markdown(report))
 
     registered = None
-    if verdict == "pass":
-        tags = {
-            f"gate.{c['model']}.{c['check']}": f"{c['value']:.6g}"
-            for c in checks
-            if c["value"] is not None
-        }
+    if verdict_word == "pass":
+        numeric = [c for c in checks if c["value"] is not None]
+        tags = {f"gate.{c['model']}.{c['check']}": f"{c['value']:.6g}" for c in numeric}
         tags["dataset_version"] = str(evaluation.get("dataset_version"))
-        flat = {
-            f"gate.{c['model']}.{c['check']}": c["value"] for c in checks if c["value"] is not None
-        }
+        tags["modality"] = modality.name
+        tags["roles"] = ",".join(served)
+        flat = {f"gate.{c['model']}.{c['check']}": c["value"] for c in numeric}
         registered = register_challenger(
             cfg,
+            name,
             out,
             tags,
             flat,
@@ -265,11 +341,12 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
                 "evaluation_report": "reports/report.html",
             },
         )
-    result = GateResult(verdict, checks, str(out), champion_ref, registered, notes)
+    result = GateResult(verdict_word, checks, str(out), champion_ref, registered, notes)
     (out / "gate.json").write_text(json.dumps(result.to_dict(), indent=2))
-    if verdict == "fail":
+    if verdict_word == "fail":
         failed = [
-            f"{c['model']}.{c['check']}={c['value']:.4f} > {c['bound']}"
+            f"{c['model']}.{c['check']}="
+            + ("missing" if c["value"] is None else f"{c['value']:.4f} > {c['bound']}")
             for c in checks
             if c["verdict"] == "fail"
         ]

@@ -95,11 +95,13 @@ def _copy_if_changed(src: Path, dst: Path, sha256: str) -> bool:
     return True
 
 
-def _ingest_entries(cfg: Config, root: Path, fmt: str, entries: list[ListingEntry], out: Path):
+def _ingest_entries(
+    cfg: Config, modality: str, root: Path, fmt: str, entries: list[ListingEntry], out: Path
+):
     """Probe, copy and describe every listed clip; returns (rows, quarantine, copied, same)."""
     rows, quarantine, seen = [], [], {}
     copied = unchanged = 0
-    extensions = {e.lower() for e in cfg.ingest.audio_extensions}
+    extensions = {e.lower() for e in cfg.modality_params(modality).ingest.extensions}
     for entry in tqdm(entries, desc="ingest", unit="file", disable=None):
         where = entry.rel_path
 
@@ -108,6 +110,9 @@ def _ingest_entries(cfg: Config, root: Path, fmt: str, entries: list[ListingEntr
 
         src = safe_join(root, entry.rel_path)  # PathSafetyError for .. / absolute / links out
         ext = src.suffix.lower()
+        if entry.modality != modality:
+            reject(f"modality {entry.modality!r} listed in a {modality} ingest")
+            continue
         if not UTT_ID_RE.match(entry.utt_id):
             reject(f"utt_id {entry.utt_id!r} has characters outside [A-Za-z0-9_.-]")
             continue
@@ -162,14 +167,24 @@ def _remove_stale(out: Path, keep: set[str]) -> int:
 
 
 def run_ingest(
-    cfg: Config, source: str, fmt: str, out: Path, version_with_dvc: bool = True
+    cfg: Config,
+    source: str,
+    fmt: str | None,
+    out: Path,
+    version_with_dvc: bool = True,
+    modality: str | None = None,
 ) -> IngestResult:
-    """Ingest the corpus at ``source`` (dir or s3://bucket/prefix) in layout ``fmt`` into
-    ``out``, version it with DVC and push it to the configured remote.
+    """Ingest the ``modality`` corpus at ``source`` (dir or s3://bucket/prefix) in layout
+    ``fmt`` (default: the modality's ``ingest.format``) into ``out``, version it with DVC and
+    push it to the configured remote.
 
     ``version_with_dvc=False`` is for runs under ``dvc repro``, where ``out`` is the output
     of the ingest stage and DVC itself records its hash in dvc.lock.
     """
+    from veracity.modalities import load_modality
+
+    mod = load_modality(modality or cfg.modality, cfg.modality_packages)
+    fmt = fmt or cfg.modality_params(mod.name).ingest.format
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="veracity-ingest-") as staging:
         if is_s3_uri(source):
@@ -179,11 +194,11 @@ def run_ingest(
             root = Path(source)
             if not root.exists():
                 raise DataError(f"ingest source {source} does not exist; pass a dir or s3:// URI")
-        listing = read_corpus(root, fmt)
+        listing = read_corpus(root, fmt, mod.readers, mod.name)
         corpus_root = root if root.is_dir() else root.parent
         out.mkdir(parents=True, exist_ok=True)
         rows, quarantine, copied, unchanged = _ingest_entries(
-            cfg, corpus_root, fmt, listing.entries, out
+            cfg, mod.name, corpus_root, fmt, listing.entries, out
         )
     quarantine += [
         {"path": p.where, "line": p.line, "content": p.content, "reason": p.reason}

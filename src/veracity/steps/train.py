@@ -1,13 +1,13 @@
-"""Train step: features dir -> one trained detector artifact, tracked in MLflow.
+"""Train step: segment store -> one trained detector artifact, tracked in MLflow.
 
-``veracity train --features F --model aasist|aasist-l|stage1 --out DIR`` (and the DVC
-stage and KFP component) call :func:`run_train`. It loads the train and dev splits,
-builds the model from ``params.yaml``, trains it with
-:func:`veracity.training.trainer.train_model`, writes the model artifact of
-docs/contracts.md into ``out`` (safetensors weights, config.json with provenance,
-metrics.json, the monitoring reference profile) and records the run in MLflow: resolved
-params, dataset version and git commit tags, per-epoch metrics and the artifact
-directory itself.
+``veracity train --modality M --features F --role R --out DIR`` (and the DVC stage and KFP
+component) call :func:`run_train`. It streams the train and dev splits, builds the role's
+detector from its modality's :class:`~veracity.modalities.base.DetectorSpec`, trains it with
+:func:`veracity.training.trainer.train_model` (the spec's loss and augment hooks), writes
+the model artifact of docs/contracts.md into ``out`` (safetensors weights, config.json with
+modality, role, input shapes and provenance, metrics.json, the monitoring reference
+profile) and records the run in MLflow: resolved params, dataset version and git commit
+tags, per-epoch metrics and the artifact directory itself.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import mlflow
 from torch import nn
 
 from veracity.config import Config
-from veracity.errors import InputError
-from veracity.features import REFERENCE_FILE, load_split, read_features_json
+from veracity.errors import DataError
+from veracity.modalities import load_modality
+from veracity.modalities.base import spec_by_role
 from veracity.models.artifact import save_artifact
-from veracity.models.factory import ARCHITECTURES, build_model
+from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
 from veracity.registry.tracking import (
     configure_tracking,
     current_git_commit,
@@ -34,7 +35,7 @@ from veracity.registry.tracking import (
     log_metrics,
     log_run_tags,
 )
-from veracity.training.dataset import window_set_from_split
+from veracity.training.dataset import segment_set_from_split
 from veracity.training.trainer import EpochRecord, train_model
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ MLFLOW_ARTIFACT_PATH = "model"
 class TrainResult:
     """What the train step produced (``train.json``); ``model`` is the trained module."""
 
+    modality: str
+    role: str
     architecture: str
     artifact_dir: str
     mlflow_run_id: str
@@ -73,21 +76,16 @@ class TrainResult:
         return out
 
 
-def run_config_for(cfg: Config, architecture: str):
-    """The ``training.<section>`` of an architecture (AASIST-L shares AASIST's)."""
-    return cfg.training.stage1 if architecture == "stage1" else cfg.training.aasist
-
-
-def tracked_params(cfg: Config, architecture: str) -> dict:
+def tracked_params(cfg: Config, modality: str, role: str) -> dict:
     """The parts of the resolved config that made this model (logged as MLflow params)."""
     full = cfg.to_dict()
-    section = "aasist_l" if architecture == "aasist-l" else architecture
     return {
-        "architecture": architecture,
+        "modality": modality,
+        "role": role,
         "seed": full["seed"],
         "features": full["features"],
-        "models": {section: full["models"][section]},
         "training": full["training"],
+        "modalities": {modality: full["modalities"][modality]},
     }
 
 
@@ -101,22 +99,32 @@ def _epoch_metrics(record: EpochRecord) -> dict[str, float]:
     }
 
 
-def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult:
-    """Train ``model`` (aasist | aasist-l | stage1) on ``features`` and write ``out``."""
-    if model not in ARCHITECTURES:
-        raise InputError(f"--model must be one of {ARCHITECTURES}, got {model!r}")
+def run_train(
+    cfg: Config, features: Path, role: str, out: Path, modality: str | None = None
+) -> TrainResult:
+    """Train the detector of ``role`` (of ``modality``) on ``features`` and write ``out``."""
     t0 = time.perf_counter()
     features, out = Path(features), Path(out)
     meta = read_features_json(features)
+    mod = load_modality(modality or meta.get("modality") or cfg.modality, cfg.modality_packages)
+    if meta.get("modality") not in (None, mod.name):
+        raise DataError(
+            f"{features} holds {meta.get('modality')} segments, not {mod.name}; "
+            "pass the features of this modality"
+        )
+    params = cfg.modality_params(mod.name)
+    spec = spec_by_role(mod.detectors(params), role)
+    det = params.detectors[role]
+    model = det.architecture
     dataset_version = str(meta.get("dataset_version") or "unknown")
     if dataset_version == "unknown":
         log.warning(
             "%s/features.json names no dataset_version; the run is tagged 'unknown'", features
         )
-    train_set = window_set_from_split(load_split(features, "train"), "train")
-    dev_set = window_set_from_split(load_split(features, "dev"), "dev")
-    run_cfg = run_config_for(cfg, model)
-    net = build_model(model, cfg.models, cfg.storage)
+    train_set = segment_set_from_split(load_split(features, "train"), spec.inputs, "train")
+    dev_set = segment_set_from_split(load_split(features, "dev"), spec.inputs, "dev")
+    run_cfg = det.training
+    net = spec.build(params, cfg.storage)
     git_commit = current_git_commit()
 
     stale = out / "calibration.json"
@@ -126,10 +134,11 @@ def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult
         stale.unlink()
 
     tracking_uri = configure_tracking(cfg)
-    with mlflow.start_run(run_name=f"train-{model}") as run:
+    with mlflow.start_run(run_name=f"train-{mod.name}-{role}") as run:
         run_id = run.info.run_id
-        log_run_tags(git_commit, dataset_version, {"architecture": model, "step": "train"})
-        log_config_params(tracked_params(cfg, model))
+        tags = {"modality": mod.name, "role": role, "architecture": model, "step": "train"}
+        log_run_tags(git_commit, dataset_version, tags)
+        log_config_params(tracked_params(cfg, mod.name, role))
         mlflow.log_params(
             {
                 "train_windows": len(train_set),
@@ -144,17 +153,22 @@ def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult
             run_cfg,
             cfg.training,
             seed=cfg.seed,
-            sample_rate=cfg.features.sample_rate,
+            loss_fn=spec.loss,
+            augment_fn=spec.augment,
             on_epoch=lambda r: log_metrics(_epoch_metrics(r), step=r.epoch),
         )
         history = outcome.history
         log_metrics({"best_dev_eer": history.best_dev_eer, "best_epoch": history.best_epoch})
 
+        shapes = meta.get("inputs") or {}
         save_artifact(
             out,
             net,
             model,
+            modality=mod.name,
+            role=role,
             extra={
+                "input_shapes": {name: shapes.get(name) for name in spec.inputs},
                 "params": cfg.to_dict(),
                 "dataset_version": dataset_version,
                 "git_commit": git_commit,
@@ -175,6 +189,8 @@ def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult
         mlflow.log_artifacts(str(out), artifact_path=MLFLOW_ARTIFACT_PATH)
 
     result = TrainResult(
+        modality=mod.name,
+        role=role,
         architecture=model,
         artifact_dir=str(out),
         mlflow_run_id=run_id,
@@ -195,8 +211,9 @@ def run_train(cfg: Config, features: Path, model: str, out: Path) -> TrainResult
     )
     (out / RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2))
     log.info(
-        "trained %s: best dev EER %.4f at epoch %d, artifact %s, MLflow run %s",
-        model,
+        "trained %s/%s: best dev EER %.4f at epoch %d, artifact %s, MLflow run %s",
+        mod.name,
+        role,
         history.best_dev_eer,
         history.best_epoch,
         out,

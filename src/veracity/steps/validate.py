@@ -84,11 +84,16 @@ def failure_message(manifest: Path, outcomes: list[CheckOutcome], report: Path) 
     )
 
 
-def run_validate(cfg: Config, manifest: Path, out: Path) -> ValidationResult:
-    """Validate ``manifest`` (a parquet file or a corpus dir holding one) into ``out``."""
+def run_validate(
+    cfg: Config, manifest: Path, out: Path, modality: str | None = None
+) -> ValidationResult:
+    """Validate ``manifest`` (a parquet file or a corpus dir holding one) into ``out``
+    against the shared rules and those of ``modality`` (default: params)."""
+    from veracity.data.validation import ValidationRules
+
     manifest = Path(manifest)
     df = read_manifest(manifest)
-    outcomes = run_checks(df, cfg.validate_)
+    outcomes = run_checks(df, ValidationRules.from_config(cfg, modality or cfg.modality))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     failed = [o for o in outcomes if not o.success]

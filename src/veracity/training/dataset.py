@@ -1,14 +1,15 @@
-"""Training data: windows of the features store as tensors, epoch subsets, class weights.
+"""Training data: segments of the segment store, epoch subsets, class weights.
 
-A :class:`WindowSet` is what the trainer consumes: one row per 4.04 s window, its
-target (1 = bonafide, 0 = spoof, as in docs/contracts.md) and the clip it came from, so
-that dev EER can be computed per clip (mean window log-odds) like evaluation does.
+A :class:`SegmentSet` is what the trainer consumes: segment rows of a source (streamed
+from the store's shards, or in memory), their targets (1 = bonafide, 0 = spoof, as in
+docs/contracts.md) and the clip each came from.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,63 +19,99 @@ from veracity.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class WindowSet:
-    """Windows ``[N, L]`` float32, targets ``[N]`` int64 and clip indices ``[N]`` int64."""
+class InMemorySource:
+    """Segment inputs held in memory (tests, small sets): ``{name: Tensor [N, ...]}``."""
 
-    waveforms: torch.Tensor
+    def __init__(self, inputs: dict[str, torch.Tensor]):
+        self.inputs = inputs
+
+    def __len__(self) -> int:
+        return int(next(iter(self.inputs.values())).shape[0])
+
+    def read(self, rows, names: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+        """The rows ``rows`` of the named inputs (all when ``names`` is None), float32."""
+        index = torch.as_tensor(np.asarray(rows, dtype=np.int64))
+        return {k: self.inputs[k][index].float() for k in names or tuple(self.inputs)}
+
+
+@dataclass(frozen=True)
+class SegmentSet:
+    """What the trainer consumes: segment rows of a source, their targets and clips.
+
+    ``source`` is a :class:`~veracity.segment_store.SplitReader` (streamed from shards) or an
+    :class:`InMemorySource`; ``rows`` [N] index it; ``targets`` [N] (1 = bonafide, 0 =
+    spoof) and ``clip_index`` [N] let dev EER be computed per clip (mean segment log-odds)
+    like evaluation does. ``names`` are the inputs the detector reads.
+    """
+
+    source: Any
+    rows: torch.Tensor
     targets: torch.Tensor
     clip_index: torch.Tensor
+    names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        n = self.waveforms.shape[0]
-        if self.waveforms.dim() != 2:
-            raise DataError(
-                f"windows must be a 2-D tensor [N, samples], got shape "
-                f"{tuple(self.waveforms.shape)}; rebuild the features with `veracity features`"
-            )
+        n = self.rows.shape[0]
         if self.targets.shape != (n,) or self.clip_index.shape != (n,):
             raise DataError(
                 f"targets {tuple(self.targets.shape)} and clip_index "
-                f"{tuple(self.clip_index.shape)} must both have shape ({n},) like the windows"
+                f"{tuple(self.clip_index.shape)} must both have shape ({n},) like the rows"
             )
 
     def __len__(self) -> int:
-        return int(self.waveforms.shape[0])
+        return int(self.rows.shape[0])
 
-    def subset(self, index: torch.Tensor) -> WindowSet:
-        """The rows ``index`` (in that order) as a new set."""
-        return WindowSet(self.waveforms[index], self.targets[index], self.clip_index[index])
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The inputs of the set's positions ``index`` (read from the source now)."""
+        return self.source.read(self.rows[index].numpy(), self.names)
+
+    def subset(self, index: torch.Tensor) -> SegmentSet:
+        """The positions ``index`` (in that order) as a new set."""
+        return SegmentSet(
+            self.source, self.rows[index], self.targets[index], self.clip_index[index], self.names
+        )
 
     def class_counts(self) -> tuple[int, int]:
-        """(spoof windows, bonafide windows)."""
+        """(spoof segments, bonafide segments)."""
         bona = int(self.targets.sum())
         return len(self) - bona, bona
 
 
-def window_set_from_split(split, split_name: str = "?") -> WindowSet:
-    """Build a :class:`WindowSet` from a features-store ``SplitData``.
+def in_memory_set(
+    inputs: dict[str, torch.Tensor], targets: torch.Tensor, clip_index: torch.Tensor
+) -> SegmentSet:
+    """A :class:`SegmentSet` over tensors already in memory."""
+    n = int(next(iter(inputs.values())).shape[0])
+    return SegmentSet(
+        InMemorySource(inputs), torch.arange(n), targets.long(), clip_index.long(), tuple(inputs)
+    )
+
+
+def segment_set_from_split(reader, names: tuple[str, ...], split_name: str = "?") -> SegmentSet:
+    """A :class:`SegmentSet` over a split of the segment store (nothing read yet).
 
     Targets are looked up through ``clip_row`` in ``clips.target``; a split without
-    windows or with a clip_row outside the clips table is a :class:`DataError`.
+    segments or missing one of ``names`` is a :class:`DataError`.
     """
-    clips = split.clips
-    clip_row = np.asarray(split.clip_row, dtype=np.int64)
+    clip_row = np.asarray(reader.clip_row, dtype=np.int64)
     if len(clip_row) == 0:
         raise DataError(
-            f"split {split_name!r} has no windows; the features step must produce at least "
-            "one window per split (check the manifest's split column)"
+            f"split {split_name!r} has no segments; the features step must produce at least "
+            "one per split (check the manifest's split column)"
         )
-    if clip_row.min() < 0 or clip_row.max() >= len(clips):
+    missing = [n for n in names if n not in reader.input_names]
+    if missing:
         raise DataError(
-            f"split {split_name!r}: clip_row spans [{clip_row.min()}, {clip_row.max()}] but "
-            f"clips.parquet has {len(clips)} rows; re-run `veracity features`"
+            f"split {split_name!r} holds inputs {list(reader.input_names)}, the detector "
+            f"reads {list(names)}; re-run `veracity features` for this modality"
         )
-    targets = clips["target"].to_numpy(dtype=np.int64)[clip_row]
-    return WindowSet(
-        waveforms=split.waveforms.float(),
-        targets=torch.from_numpy(targets),
-        clip_index=torch.from_numpy(clip_row),
+    targets = reader.clips["target"].to_numpy(dtype=np.int64)[clip_row]
+    return SegmentSet(
+        reader,
+        torch.arange(len(clip_row)),
+        torch.from_numpy(targets),
+        torch.from_numpy(clip_row),
+        tuple(names),
     )
 
 

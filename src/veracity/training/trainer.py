@@ -1,10 +1,11 @@
-"""One config-driven trainer for every detector (AASIST, AASIST-L, stage 1).
+"""One config-driven trainer for every detector of every modality.
 
-Weighted cross-entropy, Adam/AdamW with a cosine learning-rate schedule, on-the-fly
-augmentation, early stopping on clip-level dev EER, best and last weights kept in
-memory. Pure: it takes a model, :class:`~veracity.training.dataset.WindowSet` s and
-config sections, and reports each epoch through a callback (the train step logs those
-to MLflow); it touches no files.
+The detector contract: ``model(batch_dict) -> {"logits", "embedding", ...}``; the loss is
+the detector's loss hook (weighted cross-entropy by default) and the augmentation its
+augment hook. Adam/AdamW with a cosine learning-rate schedule, early stopping on
+clip-level dev EER, best and last weights kept in memory. Pure: it takes a model,
+:class:`~veracity.training.dataset.SegmentSet` s and config sections, and reports each
+epoch through a callback (the train step logs those to MLflow); it touches no files.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from tqdm.auto import tqdm
 from veracity.config import TrainingConfig, TrainRunConfig
 from veracity.errors import TrainingError
 from veracity.evaluation.metrics import compute_eer
-from veracity.training.augment import augment_batch, random_crop
-from veracity.training.dataset import WindowSet, balanced_subset, class_weights
+from veracity.modalities.base import default_loss, no_augment
+from veracity.training.dataset import SegmentSet, balanced_subset, class_weights
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,8 @@ def resolve_device(setting: str) -> torch.device:
     return torch.device("cpu")
 
 
-def forward_logits(model: nn.Module, waves: torch.Tensor) -> torch.Tensor:
-    """Logits ``[B, 2]`` of a detector (a ``(hidden, logits)`` pair is also accepted)."""
-    out = model(waves)
-    if isinstance(out, tuple | list):
-        out = out[-1]
-    return out
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -110,24 +107,24 @@ def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate_windows(
+def evaluate_segments(
     model: nn.Module,
-    data: WindowSet,
+    data: SegmentSet,
     batch_size: int,
     device: torch.device,
     criterion: nn.Module,
 ) -> tuple[float, float, np.ndarray]:
-    """Dev loss (window mean), clip-level EER and window log-odds ``z = l1 - l0``.
+    """Dev loss (segment mean, cross-entropy), clip-level EER and segment log-odds.
 
-    A clip's score is the mean ``z`` of its windows (docs/contracts.md); the EER has
-    bonafide as the target class. NaN when dev lacks one of the classes.
+    A clip's score is the mean ``z = l1 - l0`` of its segments (docs/contracts.md); the EER
+    has bonafide as the target class. NaN when dev lacks one of the classes.
     """
     model.eval()
     total, z_parts = 0.0, []
     for start in range(0, len(data), batch_size):
-        x = data.waveforms[start : start + batch_size].to(device)
-        y = data.targets[start : start + batch_size].to(device)
-        logits = forward_logits(model, x)
+        index = torch.arange(start, min(start + batch_size, len(data)))
+        y = data.targets[index].to(device)
+        logits = model(_to(data.batch(index), device))["logits"]
         total += float(criterion(logits, y)) * len(y)
         z_parts.append((logits[:, 1] - logits[:, 0]).float().cpu())
     z = torch.cat(z_parts).numpy()
@@ -143,23 +140,23 @@ def evaluate_windows(
 
 def train_model(
     model: nn.Module,
-    train: WindowSet,
-    dev: WindowSet,
+    train: SegmentSet,
+    dev: SegmentSet,
     run_cfg: TrainRunConfig,
     training_cfg: TrainingConfig,
     *,
     seed: int,
-    sample_rate: int,
+    loss_fn: Callable = default_loss,
+    augment_fn: Callable = no_augment,
     on_epoch: EpochCallback | None = None,
-    augment: bool = True,
     progress: bool = True,
 ) -> TrainOutcome:
     """Train ``model`` in place and return its history and best/last weights.
 
-    ``run_cfg`` is the model's section (``training.aasist`` or ``training.stage1``):
-    epochs, batch size, lr, weight decay, per-epoch window cap, dev window cap, patience.
-    ``training_cfg`` gives the device, thread count, optimizer, class weights and
-    augmentation. The best epoch has the lowest dev EER (ties: lower dev loss); training
+    ``run_cfg`` is the role's ``training`` section: epochs, batch size, lr, weight decay,
+    per-epoch segment cap, dev segment cap, patience. ``training_cfg`` gives the device,
+    thread count, optimizer and class weights; ``loss_fn(outputs, targets, criterion)``
+    and ``augment_fn(batch, generator)`` are the detector's hooks. The best epoch has the lowest dev EER (ties: lower dev loss); training
     stops after ``patience`` epochs without a lower EER. On return the model holds the
     best weights, on the CPU.
     """
@@ -216,12 +213,10 @@ def train_model(
             disable=None if progress else True,
         )
         for idx in bar:
-            x = random_crop(train.waveforms[idx], run_cfg.crop_samples, gen)
-            if augment:
-                x = augment_batch(x, training_cfg.augment, gen, sample_rate)
+            batch = augment_fn(train.batch(idx), gen)
             y = train.targets[idx].to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = criterion(forward_logits(model, x.to(device)), y)
+            loss = loss_fn(model(_to(batch, device)), y, criterion)
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"training loss became {float(loss.detach())} in epoch {epoch}; lower the learning "
@@ -234,7 +229,7 @@ def train_model(
             seen += len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
         train_s = time.perf_counter() - t0
-        dev_loss, dev_eer, _ = evaluate_windows(model, dev, run_cfg.batch_size, device, criterion)
+        dev_loss, dev_eer, _ = evaluate_segments(model, dev, run_cfg.batch_size, device, criterion)
         record = EpochRecord(
             epoch=epoch,
             train_loss=loss_sum / max(seen, 1),

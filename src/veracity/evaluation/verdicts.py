@@ -1,0 +1,106 @@
+"""The served verdict, measured: a modality's policy run over every eval clip.
+
+Detector metrics say how well each score separates the classes; what users receive is the
+verdict that the policy makes of those scores. :func:`simulate_verdicts` replays serving's
+plan/decide loop on calibrated clip scores (a role the bundle lacks is ``None``, exactly as
+the transformer passes it), and :func:`verdict_metrics` summarises the outcome: the
+verdict matrix (truth x HUMAN/AI/INCONCLUSIVE), the share of fakes called HUMAN, of real
+media called AI, the INCONCLUSIVE rate, and the EER of the final score. Pure functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from veracity.evaluation.metrics import compute_eer
+from veracity.modalities.base import AI, HUMAN, INCONCLUSIVE, LABELS, Decision, Segments
+
+TRUTHS = ("bonafide", "spoof")
+
+
+def descriptor_segments(descriptors: Mapping[str, Any], duration_s: float) -> Segments:
+    """A :class:`Segments` carrying only a clip's descriptors (what ``decide`` may read)."""
+    empty = np.zeros(0)
+    return Segments({}, empty, empty, dict(descriptors), float(duration_s))
+
+
+def run_policy(modality, params, available: Mapping[str, float], segments) -> tuple:
+    """Serving's loop: ask ``plan`` for roles until it is done, then ``decide``.
+
+    ``available`` maps the bundle's roles to this clip's calibrated spoof probability; a
+    role the policy asks for that the bundle lacks is passed on as ``None``. Returns the
+    :class:`Decision` and the roles consulted, in order.
+    """
+    scores: dict[str, float | None] = {}
+    asked = []
+    while (role := modality.plan(scores, params)) is not None:
+        if role in scores:  # a policy that asks twice would loop forever
+            break
+        scores[role] = available.get(role)
+        asked.append(role)
+    return modality.decide(scores, segments, params), asked
+
+
+def simulate_verdicts(
+    modality,
+    params,
+    p_spoof: Mapping[str, np.ndarray],
+    descriptors: Sequence[Mapping[str, Any]],
+    durations: Sequence[float],
+) -> list[Decision]:
+    """The decision for every clip, from per-role calibrated spoof probabilities [n_clips]."""
+    decisions = []
+    for i, desc in enumerate(descriptors):
+        available = {role: float(p[i]) for role, p in p_spoof.items()}
+        segments = descriptor_segments(desc, durations[i])
+        decisions.append(run_policy(modality, params, available, segments)[0])
+    return decisions
+
+
+def verdict_metrics(targets: np.ndarray, decisions: Sequence[Decision]) -> dict[str, Any]:
+    """Verdict matrix and rates; ``targets`` are 1 = bonafide, 0 = spoof (per clip)."""
+    targets = np.asarray(targets, dtype=np.int64)
+    labels = np.array([d.label for d in decisions])
+    score_ai = np.array([d.score for d in decisions], dtype=np.float64)
+    matrix = {
+        truth: {lab: int(np.sum((targets == t) & (labels == lab))) for lab in LABELS}
+        for truth, t in (("bonafide", 1), ("spoof", 0))
+    }
+    n_bona, n_spoof = int((targets == 1).sum()), int((targets == 0).sum())
+
+    def share(count: int, total: int) -> float | None:
+        return count / total if total else None
+
+    final_eer = None
+    if n_bona and n_spoof:
+        # bonafide is the target class: its score is 1 - P(AI)
+        final_eer = float(compute_eer(1 - score_ai[targets == 1], 1 - score_ai[targets == 0])[0])
+    reasons: dict[str, int] = {}
+    for d in decisions:
+        reasons[d.reason] = reasons.get(d.reason, 0) + 1
+    return {
+        "n_clips": len(decisions),
+        "matrix": matrix,
+        "fake_as_human": share(matrix["spoof"][HUMAN], n_spoof),
+        "real_as_ai": share(matrix["bonafide"][AI], n_bona),
+        "inconclusive": share(int(np.sum(labels == INCONCLUSIVE)), len(decisions)),
+        "decided_accuracy": share(
+            matrix["bonafide"][HUMAN] + matrix["spoof"][AI],
+            int(np.sum(labels != INCONCLUSIVE)),
+        ),
+        "final_eer": final_eer,
+        "reasons": dict(sorted(reasons.items())),
+    }
+
+
+def format_matrix(metrics: Mapping[str, Any]) -> str:
+    """The verdict matrix as aligned text (console and Markdown code blocks)."""
+    width = max(len(x) for x in LABELS) + 2
+    lines = [f"{'truth':<10}" + "".join(f"{lab:>{width}}" for lab in LABELS)]
+    for truth in TRUTHS:
+        row = metrics["matrix"][truth]
+        lines.append(f"{truth:<10}" + "".join(f"{row[lab]:>{width}}" for lab in LABELS))
+    return "\n".join(lines)
