@@ -1,1 +1,1 @@
-"""KFP pipelines of Veracity: ``retrain`` (compiled to retrain.yaml, checked in)."""
+"""KFP pipelines of Veracity: one ``retrain_<modality>.py`` per modality, one builder."""

@@ -41,7 +41,7 @@ def tiny_corpus(tmp_path_factory, cfg: Config) -> Path:
 def tiny_ingested(tmp_path_factory, cfg: Config, tiny_corpus: Path):
     """IngestResult of ingesting ``tiny_corpus`` into ``<tmp>/repo/corpus`` (its ``out``),
     a fresh DVC repo (no SCM) with a local remote in ``<tmp>/repo/.dvc-storage``."""
-    from veracity.steps.ingest import run_ingest
+    from veracity.stages.ingest import run_ingest
 
     repo = tmp_path_factory.mktemp("tiny_ingested") / "repo"
     repo.mkdir()

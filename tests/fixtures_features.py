@@ -89,7 +89,7 @@ def tiny_features_manifest(request, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_features(cfg, tiny_features_manifest, tmp_path_factory) -> Path:
     """The features dir of the tiny corpus, made by the real features step."""
-    from veracity.steps.features import run_features
+    from veracity.stages.features import run_features
 
     out = tmp_path_factory.mktemp("tiny-features") / "features"
     run_features(cfg, tiny_features_manifest, out)

@@ -59,7 +59,7 @@ def tiny_training_config(params: Path, tracking_dir: Path, extra: dict | None = 
 @pytest.fixture(scope="session")
 def tiny_models(tiny_features, repo_root, tmp_path_factory) -> TinyModels:
     """stage1 and AASIST-L artifacts trained for one tiny epoch on ``tiny_features``."""
-    from veracity.steps.train import run_train
+    from veracity.stages.train import run_train
 
     root = tmp_path_factory.mktemp("tiny-models")
     cfg = tiny_training_config(repo_root / "params.yaml", root / "tracking")

@@ -1,6 +1,6 @@
 """KFP component ``calibrate``: fit temperature scaling and the operating threshold on dev.
 
-Thin adapter over :func:`veracity.steps.calibrate.run_calibrate`.
+Thin adapter over :func:`veracity.stages.calibrate.run_calibrate`.
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
@@ -11,6 +11,7 @@ from kfp.dsl import Dataset, Input, Metrics, Model, Output
 def calibrate(
     params_yaml: str,
     overrides: list,
+    modality: str,
     model: Input[Model],
     features: Input[Dataset],
     calibrated: Output[Model],
@@ -19,15 +20,15 @@ def calibrate(
     """Write the calibrated artifact of ``model`` (adds calibration.json)."""
     from pathlib import Path
 
-    from veracity.pipeline.adapters import load_step_config, run_step, write_metrics
-    from veracity.steps.calibrate import run_calibrate
+    from veracity.orchestration.adapters import load_step_config, run_step, write_metrics
+    from veracity.stages.calibrate import run_calibrate
 
     cfg = load_step_config(params_yaml, overrides)
     out = Path(calibrated.path)
     result = run_step(
         "calibrate", out, lambda: run_calibrate(cfg, Path(model.path), Path(features.path), out)
     )
-    for key in ("architecture", "mlflow_run_id", "dataset_version"):
+    for key in ("modality", "role", "architecture", "mlflow_run_id", "dataset_version"):
         calibrated.metadata[key] = model.metadata.get(key, "")
     write_metrics(metrics, result)
 

@@ -1,9 +1,11 @@
-"""KFP component ``evaluate``: evaluate both calibrated detectors on the eval split.
+"""KFP component ``evaluate``: every calibrated detector and the verdict on the eval split.
 
-Thin adapter over :func:`veracity.steps.evaluate.run_evaluate`.
+Thin adapter over :func:`veracity.stages.evaluate.run_evaluate`.
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
+from typing import List
+
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
 
@@ -11,23 +13,23 @@ from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
 def evaluate(
     params_yaml: str,
     overrides: list,
-    stage1: Input[Model],
-    aasist: Input[Model],
+    modality: str,
+    models: Input[List[Model]],
     features: Input[Dataset],
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
     report: Output[Markdown],
 ):
-    """Metrics (EER, t-DCF, ECE, per attack), plots and a report for stage1 and aasist."""
+    """Metrics (EER, t-DCF, ECE, per attack) per detector, the verdict matrix, plots, report."""
     from pathlib import Path
 
-    from veracity.pipeline.adapters import load_step_config, run_step, write_metrics, write_report
-    from veracity.steps.evaluate import run_evaluate
+    from veracity.orchestration.adapters import load_step_config, run_step, write_metrics, write_report
+    from veracity.stages.evaluate import run_evaluate
 
     cfg = load_step_config(params_yaml, overrides)
     out = Path(evaluation.path)
-    models = [Path(stage1.path), Path(aasist.path)]
-    result = run_step("evaluate", out, lambda: run_evaluate(cfg, models, Path(features.path), out))
+    dirs = [Path(m.path) for m in models]
+    result = run_step("evaluate", out, lambda: run_evaluate(cfg, dirs, Path(features.path), out))
     evaluation.metadata["dataset_version"] = features.metadata.get("dataset_version", "")
     write_metrics(metrics, result.get("metrics") or result)
     write_report(report, out, "Evaluation", result)

@@ -1,6 +1,6 @@
 """KFP component ``features``: decode, VAD, window and featurize every clip.
 
-Thin adapter over :func:`veracity.steps.features.run_features`. It takes the validation
+Thin adapter over :func:`veracity.stages.features.run_features`. It takes the validation
 output as an input only to run after validation passed (and to share its cache key).
 """
 
@@ -12,20 +12,21 @@ from kfp.dsl import Artifact, Dataset, Input, Output
 def features(
     params_yaml: str,
     overrides: list,
+    modality: str,
     corpus: Input[Dataset],
     validation: Input[Artifact],
     features: Output[Dataset],
 ):
-    """Write the features dir of ``corpus`` (windows, log-mel, hand-crafted columns)."""
+    """Write the segment store of ``corpus`` (the modality's segments and descriptors)."""
     from pathlib import Path
 
-    from veracity.pipeline.adapters import load_step_config, run_step
-    from veracity.steps.features import run_features
+    from veracity.orchestration.adapters import load_step_config, run_step
+    from veracity.stages.features import run_features
 
     cfg = load_step_config(params_yaml, overrides)
     out = Path(features.path)
     manifest = Path(corpus.path) / "manifest.parquet"
-    result = run_step("features", out, lambda: run_features(cfg, manifest, out))
+    result = run_step("features", out, lambda: run_features(cfg, manifest, out, modality))
     features.metadata["dataset_version"] = corpus.metadata.get("dataset_version", "")
     for split, count in (result.get("counts") or {}).items():
         if isinstance(count, int | float):

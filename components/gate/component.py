@@ -1,6 +1,6 @@
 """KFP components of the gate: ``gate`` and its two branches.
 
-``gate`` is a thin adapter over :func:`veracity.steps.gate.run_gate`, which assembles
+``gate`` is a thin adapter over :func:`veracity.stages.gate.run_gate`, which assembles
 the bundle and, when every gate passes, registers it in MLflow as the challenger. The
 pipeline branches on its ``verdict`` output (``dsl.If``): the pass branch runs
 ``publish_challenger`` (confirms the registered version and its alias, writes the
@@ -9,7 +9,7 @@ gate's reasons so the run's status says why.
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
-from typing import NamedTuple
+from typing import List, NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Model, Output
@@ -18,10 +18,10 @@ from kfp.dsl import Artifact, Input, Markdown, Model, Output
 def gate(
     params_yaml: str,
     overrides: list,
+    modality: str,
     step_overrides: list,
     model_name: str,
-    stage1: Input[Model],
-    aasist: Input[Model],
+    models: Input[List[Model]],
     evaluation: Input[Artifact],
     bundle: Output[Model],
     report: Output[Markdown],
@@ -35,16 +35,16 @@ def gate(
     from pathlib import Path
 
     from veracity.errors import GateFailedError
-    from veracity.pipeline.adapters import find_value, load_step_config, run_step, write_report
-    from veracity.steps.gate import run_gate
+    from veracity.orchestration.adapters import find_value, load_step_config, run_step, write_report
+    from veracity.stages.gate import run_gate
 
-    extra = [f"tracking.registered_model={model_name}"] if model_name else []
+    extra = [f"modalities.{modality}.registered_model={model_name}"] if model_name else []
     cfg = load_step_config(params_yaml, list(overrides) + list(step_overrides) + extra)
     out = Path(bundle.path)
-    models = [Path(stage1.path), Path(aasist.path)]
+    dirs = [Path(m.path) for m in models]
     outputs = namedtuple("GateOutputs", ["verdict", "reasons", "model_version"])
     try:
-        result = run_step("gate", out, lambda: run_gate(cfg, models, Path(evaluation.path), out))
+        result = run_step("gate", out, lambda: run_gate(cfg, dirs, Path(evaluation.path), out))
     except GateFailedError as exc:
         # not a task error: the fail branch stops the run with these reasons
         write_report(report, out, "Gate: FAIL", {"verdict": "fail", "reasons": str(exc)})
@@ -53,7 +53,7 @@ def gate(
     version = str(find_value(result.get("registered") or {}, "version") or "")
     bundle.metadata.update(
         verdict="pass",
-        registered_model=cfg.tracking.registered_model,
+        registered_model=cfg.modality_params(modality).registered_model,
         model_version=version,
         dataset_version=evaluation.metadata.get("dataset_version", ""),
     )
@@ -64,6 +64,7 @@ def gate(
 def publish_challenger(
     params_yaml: str,
     overrides: list,
+    modality: str,
     model_name: str,
     model_version: str,
     bundle: Input[Model],
@@ -74,12 +75,12 @@ def publish_challenger(
     import json
     import os
 
-    from veracity.pipeline.adapters import load_step_config
-    from veracity.pipeline.registry_check import confirm_challenger, format_approval_note
+    from veracity.orchestration.adapters import load_step_config
+    from veracity.orchestration.registry_check import confirm_challenger, format_approval_note
 
-    extra = [f"tracking.registered_model={model_name}"] if model_name else []
+    extra = [f"modalities.{modality}.registered_model={model_name}"] if model_name else []
     cfg = load_step_config(params_yaml, list(overrides) + extra)
-    info = confirm_challenger(cfg, model_version)
+    info = confirm_challenger(cfg, modality, model_version)
     info["bundle"] = bundle.path
     os.makedirs(challenger.path, exist_ok=True)
     with open(os.path.join(challenger.path, "challenger.json"), "w") as fh:

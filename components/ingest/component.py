@@ -1,6 +1,6 @@
 """KFP component ``ingest``: copy a corpus into a versioned corpus dir and write its manifest.
 
-Thin adapter over :func:`veracity.steps.ingest.run_ingest`; the body imports veracity
+Thin adapter over :func:`veracity.stages.ingest.run_ingest`; the body imports veracity
 inside because a lightweight component is executed from its source.
 """
 
@@ -12,6 +12,7 @@ from kfp.dsl import Dataset, Markdown, Output
 def ingest(
     params_yaml: str,
     overrides: list,
+    modality: str,
     source: str,
     fmt: str,
     data_version: str,
@@ -22,8 +23,8 @@ def ingest(
     from pathlib import Path
 
     from veracity.errors import ConfigError
-    from veracity.pipeline.adapters import find_value, load_step_config, run_step, write_report
-    from veracity.steps.ingest import run_ingest
+    from veracity.orchestration.adapters import find_value, load_step_config, run_step, write_report
+    from veracity.stages.ingest import run_ingest
 
     cfg = load_step_config(params_yaml, overrides)
     source = source or cfg.pipeline.source_uri
@@ -33,7 +34,9 @@ def ingest(
             "are both empty; pass --source DIR|s3://... or set pipeline.source_uri"
         )
     out = Path(corpus.path)
-    result = run_step("ingest", out, lambda: run_ingest(cfg, source, fmt or cfg.ingest.format, out))
+    result = run_step(
+        "ingest", out, lambda: run_ingest(cfg, source, fmt or None, out, modality=modality)
+    )
     version = str(find_value(result, "dataset_version") or data_version)
     corpus.metadata["dataset_version"] = version
     corpus.metadata["requested_data_version"] = data_version

@@ -15,6 +15,7 @@ def summarize_run(
     status: PipelineTaskFinalStatus,
     params_yaml: str,
     overrides: list,
+    modality: str,
     validate_overrides: list,
     gate_overrides: list,
     source: str,
@@ -26,7 +27,7 @@ def summarize_run(
     summary: Output[Markdown],
 ):
     """Write the run summary of ``job_name``."""
-    from veracity.pipeline.summary import build_summary, format_summary, save_summary
+    from veracity.orchestration.summary import build_summary, format_summary, save_summary
 
     data = build_summary(
         state=status.state,
@@ -38,6 +39,7 @@ def summarize_run(
         model_name=model_name,
         records_uri=f"{pipeline_root.rstrip('/')}/{job_name}",
         run_id=job_name,
+        modality=modality,
     )
     text = format_summary(data)
     with open(summary.path, "w") as fh:

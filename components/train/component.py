@@ -1,7 +1,7 @@
-"""KFP component ``train``: train one detector (stage1, aasist or aasist-l) and track it.
+"""KFP component ``train``: train the detector of one role of a modality and track it.
 
-Thin adapter over :func:`veracity.steps.train.run_train`; the pipeline runs two of
-these in parallel and gives them a GPU on the cluster.
+Thin adapter over :func:`veracity.stages.train.run_train`; the pipeline runs one per role
+and gives them a GPU on the cluster.
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
@@ -12,22 +12,25 @@ from kfp.dsl import Dataset, Input, Metrics, Model, Output
 def train(
     params_yaml: str,
     overrides: list,
+    modality: str,
     features: Input[Dataset],
-    architecture: str,
+    role: str,
     model: Output[Model],
     metrics: Output[Metrics],
 ) -> str:
-    """Train ``architecture`` on ``features``; returns the MLflow run id."""
+    """Train the ``role`` detector of ``modality`` on ``features``; returns the MLflow run id."""
     from pathlib import Path
 
-    from veracity.pipeline.adapters import find_value, load_step_config, run_step, write_metrics
-    from veracity.steps.train import run_train
+    from veracity.orchestration.adapters import find_value, load_step_config, run_step, write_metrics
+    from veracity.stages.train import run_train
 
     cfg = load_step_config(params_yaml, overrides)
     out = Path(model.path)
-    result = run_step("train", out, lambda: run_train(cfg, Path(features.path), architecture, out))
+    result = run_step("train", out, lambda: run_train(cfg, Path(features.path), role, out, modality))
     run_id = str(find_value(result, "mlflow_run_id") or "")
-    model.metadata["architecture"] = architecture
+    model.metadata["modality"] = modality
+    model.metadata["role"] = role
+    model.metadata["architecture"] = str(find_value(result, "architecture") or "")
     model.metadata["mlflow_run_id"] = run_id
     model.metadata["dataset_version"] = features.metadata.get("dataset_version", "")
     write_metrics(metrics, result.get("metrics") or result)

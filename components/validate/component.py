@@ -1,6 +1,6 @@
 """KFP component ``validate``: run the data-validation suite over the ingested manifest.
 
-Thin adapter over :func:`veracity.steps.validate.run_validate`. A failed expectation
+Thin adapter over :func:`veracity.stages.validate.run_validate`. A failed expectation
 raises ``ValidationFailedError``: the task fails and the run stops here.
 """
 
@@ -12,6 +12,7 @@ from kfp.dsl import HTML, Artifact, Dataset, Input, Output
 def validate(
     params_yaml: str,
     overrides: list,
+    modality: str,
     step_overrides: list,
     corpus: Input[Dataset],
     validation: Output[Artifact],
@@ -24,13 +25,13 @@ def validate(
     """
     from pathlib import Path
 
-    from veracity.pipeline.adapters import load_step_config, run_step, write_report
-    from veracity.steps.validate import run_validate
+    from veracity.orchestration.adapters import load_step_config, run_step, write_report
+    from veracity.stages.validate import run_validate
 
     cfg = load_step_config(params_yaml, list(overrides) + list(step_overrides))
     out = Path(validation.path)
     manifest = Path(corpus.path) / "manifest.parquet"
-    result = run_step("validate", out, lambda: run_validate(cfg, manifest, out))
+    result = run_step("validate", out, lambda: run_validate(cfg, manifest, out, modality))
     validation.metadata["dataset_version"] = corpus.metadata.get("dataset_version", "")
     write_report(report, out, "Data validation", result)
 

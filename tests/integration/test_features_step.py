@@ -14,7 +14,7 @@ from veracity.config import parse_config
 from veracity.errors import DataError, InputError, PathSafetyError
 from veracity.segment_store import load_split, read_clips
 from veracity.media import HANDCRAFTED_NAMES, MONITORING_COLUMNS
-from veracity.steps.features import run_features
+from veracity.stages.features import run_features
 
 pytestmark = pytest.mark.integration
 

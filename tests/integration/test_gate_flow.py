@@ -38,8 +38,8 @@ def _cfg(base, name: str, **overrides):
 @pytest.fixture(scope="module")
 def pipeline(tiny_models, tiny_features, tmp_path_factory):
     """Calibrated artifacts and the evaluate output of the tiny models, made once."""
-    from veracity.steps.calibrate import run_calibrate
-    from veracity.steps.evaluate import run_evaluate
+    from veracity.stages.calibrate import run_calibrate
+    from veracity.stages.evaluate import run_evaluate
 
     tmp = tmp_path_factory.mktemp("gate-flow")
     base = tiny_models.cfg
@@ -115,8 +115,8 @@ def test_evaluate_outputs(pipeline):
 
 
 def test_uncalibrated_model_is_refused(pipeline, tmp_path):
-    from veracity.steps.evaluate import run_evaluate
-    from veracity.steps.gate import run_gate
+    from veracity.stages.evaluate import run_evaluate
+    from veracity.stages.gate import run_gate
 
     cfg = _cfg(pipeline["base"], "voice-uncal")
     with pytest.raises(CalibrationError, match="veracity calibrate"):
@@ -127,7 +127,7 @@ def test_uncalibrated_model_is_refused(pipeline, tmp_path):
 
 def test_gate_fail_registers_nothing(pipeline, tmp_path):
     from veracity.registry.models import get_client
-    from veracity.steps.gate import run_gate
+    from veracity.stages.gate import run_gate
 
     cfg = _cfg(pipeline["base"], "voice-fail", **{**PERMISSIVE, "gate.max_eer": -1.0})
     with pytest.raises(GateFailedError, match=r"stage1\.eer=.*nothing was registered"):
@@ -141,7 +141,7 @@ def test_gate_fail_registers_nothing(pipeline, tmp_path):
 def test_gate_pass_approve_and_rescored_champion(pipeline, tmp_path):
     from veracity.registry import approval
     from veracity.registry.models import get_client, resolve_model_uri
-    from veracity.steps.gate import run_gate
+    from veracity.stages.gate import run_gate
 
     cfg = _cfg(pipeline["base"], "voice-flow", **PERMISSIVE)
     first = run_gate(cfg, pipeline["calibrated"], pipeline["eval"], tmp_path / "b1")

@@ -13,7 +13,7 @@ from veracity.config import parse_config
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import MANIFEST_COLUMNS, read_manifest
 from veracity.errors import PathSafetyError, QuarantineLimitError
-from veracity.steps.ingest import run_ingest
+from veracity.stages.ingest import run_ingest
 from veracity.storage.dvc import read_dvc_md5
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 
 from veracity.config import parse_config
 from veracity.data.manifest import read_manifest
-from veracity.steps.ingest import run_ingest
+from veracity.stages.ingest import run_ingest
 from veracity.storage import upload_dir_to_s3
 from veracity.storage.dvc import configure_remote, dvc_pull
 

@@ -55,7 +55,7 @@ def pipeline_env(tmp_path_factory):
 
 
 def _run(source: Path, overrides: list[str]) -> dict:
-    from veracity.pipeline.local import run_local
+    from veracity.orchestration.local import run_local
 
     cfg = load_config(REPO / "params.yaml", overrides)
     return run_local(

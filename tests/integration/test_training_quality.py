@@ -21,9 +21,9 @@ from veracity.modalities.voice.demo.corpus import generate_demo_corpus
 from veracity.evaluation.metrics import compute_eer
 from veracity.segment_store import read_clips
 from veracity.media import HANDCRAFTED_NAMES
-from veracity.steps.features import run_features
-from veracity.steps.ingest import run_ingest
-from veracity.steps.train import run_train
+from veracity.stages.features import run_features
+from veracity.stages.ingest import run_ingest
+from veracity.stages.train import run_train
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from veracity.segment_store import load_split, read_features_json
 from veracity.models.artifact import load_artifact
-from veracity.steps.train import run_train
+from veracity.stages.train import run_train
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import pytest
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import read_manifest, write_manifest
 from veracity.errors import ValidationFailedError
-from veracity.steps.ingest import run_ingest
-from veracity.steps.validate import run_validate
+from veracity.stages.ingest import run_ingest
+from veracity.stages.validate import run_validate
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from veracity.evaluation.report import render_evaluation_html, render_gate_markd
 from veracity.evaluation.scoring import aggregate_clips, window_logodds
 from veracity.evaluation.summary import summarize_scores
 from veracity.evaluation.tdcf import parse_asv_scores
-from veracity.steps.evaluate import comparison_table
+from veracity.stages.evaluate import comparison_table
 
 CAL = Calibration(temperature=2.0, threshold=0.5, threshold_mode="eer")
 

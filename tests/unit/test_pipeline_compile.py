@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from veracity.config import load_config
-from veracity.pipeline.build import COMPILED_FILE, compile_pipeline
+from veracity.orchestration.build import COMPILED_FILE, compile_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,7 +1,7 @@
 """`dvc repro` and `veracity pipeline run` call the same library functions with the same params.
 
 dvc.yaml runs `veracity <step>` commands; their CLI handlers (cli/steps.py) and the KFP
-components must both call ``veracity.steps.<step>.run_<step>``, both build ``cfg`` from
+components must both call ``veracity.stages.<step>.run_<step>``, both build ``cfg`` from
 params.yaml + overrides the same way, and each DVC stage must list every params section
 its step reads (else `dvc repro` would miss a change).
 """
@@ -19,7 +19,7 @@ import yaml
 
 from veracity.cli import build_parser
 from veracity.config import Config, load_config
-from veracity.pipeline.adapters import STEP_NAMES, load_step_config
+from veracity.orchestration.adapters import STEP_NAMES, load_step_config
 
 REPO = Path(__file__).resolve().parents[2]
 SECTIONS = {f.alias or name for name, f in Config.model_fields.items()}
@@ -55,12 +55,12 @@ def _stages() -> list[tuple[str, dict]]:
 
 
 def _imported_runs(func) -> set[tuple[str, str]]:
-    """(module, name) of ``from veracity.steps.X import run_X`` inside ``func``."""
+    """(module, name) of ``from veracity.stages.X import run_X`` inside ``func``."""
     tree = ast.parse(inspect.getsource(func).lstrip())
     return {
         (node.module, alias.name)
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("veracity.steps.")
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("veracity.stages.")
         for alias in node.names
     }
 
@@ -71,7 +71,7 @@ def _component_runs(step: str) -> set[tuple[str, str]]:
     return {
         (node.module, alias.name)
         for node in ast.walk(func)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("veracity.steps.")
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("veracity.stages.")
         for alias in node.names
     }
 
@@ -87,7 +87,7 @@ def test_stage_and_component_call_the_same_step_function(name, stage):
     argv = shlex.split(stage["cmd"])
     assert argv[:2] == ["veracity", step], f"stage {name} must run `veracity {step}`"
     args = build_parser().parse_args(argv[1:])  # the flags in dvc.yaml are valid CLI flags
-    expected = {(f"veracity.steps.{step}", f"run_{step}")}
+    expected = {(f"veracity.stages.{step}", f"run_{step}")}
     assert _imported_runs(args.func) == expected
     assert _component_runs(step) == expected
 
@@ -121,15 +121,15 @@ def test_cli_and_component_build_the_same_cfg():
 
 
 def test_step_scoped_sections_are_read_by_that_step_only():
-    from veracity.pipeline.client import STEP_SCOPED_SECTIONS, split_overrides
+    from veracity.orchestration.client import STEP_SCOPED_SECTIONS, split_overrides
 
     for section in STEP_SCOPED_SECTIONS:
         readers = [
             step
             for step in STEP_NAMES
-            if (REPO / "src/veracity/steps" / f"{step}.py").is_file()
+            if (REPO / "src/veracity/stages" / f"{step}.py").is_file()
             and re.search(
-                rf"\bcfg\.{section}_?\b", (REPO / "src/veracity/steps" / f"{step}.py").read_text()
+                rf"\bcfg\.{section}_?\b", (REPO / "src/veracity/stages" / f"{step}.py").read_text()
             )
         ]
         assert readers == [section], f"params section {section} is read by {readers}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from veracity.pipeline.images import (
+from veracity.orchestration.images import (
     IMAGE_STEPS,
     normalize,
     read_requirements,
@@ -75,6 +75,6 @@ def test_analysis_sees_imports_inside_functions_and_through_veracity(tmp_path):
 
 def test_missing_veracity_module_is_reported(tmp_path):
     comp = tmp_path / "component.py"
-    comp.write_text("def op():\n    from veracity.steps.nothing_here import run_nothing\n")
+    comp.write_text("def op():\n    from veracity.stages.nothing_here import run_nothing\n")
     with pytest.raises(FileNotFoundError, match="nothing_here"):
         third_party_modules(comp)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from veracity.errors import ConfigError
-from veracity.pipeline import run_arguments, schedule_run, submit_run
-from veracity.pipeline.client import check_cron
+from veracity.orchestration import run_arguments, schedule_run, submit_run
+from veracity.orchestration.client import check_cron
 
 REPO = Path(__file__).resolve().parents[2]
 

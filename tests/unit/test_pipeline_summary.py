@@ -7,9 +7,9 @@ import json
 import logging
 from pathlib import Path
 
-from veracity.pipeline.adapters import flatten_numbers, load_step_config, run_step
-from veracity.pipeline.progress import ProgressTracker
-from veracity.pipeline.summary import build_summary, format_summary, read_records
+from veracity.orchestration.adapters import flatten_numbers, load_step_config, run_step
+from veracity.orchestration.progress import ProgressTracker
+from veracity.orchestration.summary import build_summary, format_summary, read_records
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = (REPO / "params.yaml").read_text()

@@ -66,9 +66,9 @@ def _print_verdict(kind: str, path: Path, verdict: dict) -> None:
 def _demo(args, cfg) -> int:
     from veracity.cli.pipeline import _params_and_overrides
     from veracity.monitoring.demo import run_drift_demo
-    from veracity.pipeline.build import find_repo_root
-    from veracity.pipeline.local import ensure_demo_corpus, run_local
-    from veracity.pipeline.summary import format_summary
+    from veracity.orchestration.build import find_repo_root
+    from veracity.orchestration.local import ensure_demo_corpus, run_local
+    from veracity.orchestration.summary import format_summary
     from veracity.registry.approval import approve
     from veracity.registry.models import resolve_model_uri
     from veracity.serving.client import predict_file

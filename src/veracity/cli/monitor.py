@@ -78,7 +78,7 @@ def _drift(args, cfg) -> int:
     if not summary.dataset_drift:
         return EXIT_NO_DRIFT
     if args.retrain_on_drift:
-        from veracity.pipeline import submit_run
+        from veracity.orchestration import submit_run
 
         run = submit_run(cfg, args.host)
         print(f"  drift detected: submitted retraining run {run}")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 
 def _params_and_overrides(args) -> tuple[str, list[str]]:
-    from veracity.pipeline.client import canonical_params
+    from veracity.orchestration.client import canonical_params
 
     return canonical_params(Path(args.params).read_text()), list(args.overrides)
 
 
 def _run(args, cfg):
-    from veracity.pipeline.local import run_local
-    from veracity.pipeline.summary import format_summary
+    from veracity.orchestration.local import run_local
+    from veracity.orchestration.summary import format_summary
 
     params_yaml, overrides = _params_and_overrides(args)
     summary = run_local(
@@ -35,14 +35,14 @@ def _run(args, cfg):
 
 
 def _compile(args, cfg):
-    from veracity.pipeline.build import compile_pipeline
+    from veracity.orchestration.build import compile_pipeline
 
     print(compile_pipeline(cfg, Path(args.out) if args.out else None))
     return 0
 
 
 def _arguments(args, cfg) -> dict:
-    from veracity.pipeline import run_arguments
+    from veracity.orchestration import run_arguments
 
     params_yaml, overrides = _params_and_overrides(args)
     return run_arguments(
@@ -57,22 +57,22 @@ def _arguments(args, cfg) -> dict:
 
 
 def _submit(args, cfg):
-    from veracity.pipeline import submit_run
+    from veracity.orchestration import submit_run
 
     print(json.dumps({"run_id": submit_run(cfg, args.host, _arguments(args, cfg))}))
     return 0
 
 
 def _schedule(args, cfg):
-    from veracity.pipeline import schedule_run
+    from veracity.orchestration import schedule_run
 
     print(json.dumps(schedule_run(cfg, args.host, args.cron, _arguments(args, cfg)), indent=2))
     return 0
 
 
 def _requirements(args, cfg):
-    from veracity.pipeline.build import find_repo_root
-    from veracity.pipeline.images import IMAGE_STEPS, render_requirements, required_distributions
+    from veracity.orchestration.build import find_repo_root
+    from veracity.orchestration.images import IMAGE_STEPS, render_requirements, required_distributions
 
     root = find_repo_root()
     stale = []

@@ -1,4 +1,4 @@
-"""CLI commands for the seven pipeline steps; each calls ``veracity.steps.<step>.run_<step>``.
+"""CLI commands for the seven pipeline steps; each calls ``veracity.stages.<step>.run_<step>``.
 
 The same functions back ``dvc.yaml`` (which runs these commands) and the KFP components,
 so the step logic exists once.
@@ -22,7 +22,7 @@ def _report(result) -> int:
 
 
 def _ingest(args, cfg):
-    from veracity.steps.ingest import run_ingest
+    from veracity.stages.ingest import run_ingest
 
     # Under `dvc repro` (DVC sets DVC_STAGE) the stage output is versioned by DVC itself.
     under_dvc_stage = bool(os.environ.get("DVC_STAGE"))
@@ -39,19 +39,19 @@ def _ingest(args, cfg):
 
 
 def _validate(args, cfg):
-    from veracity.steps.validate import run_validate
+    from veracity.stages.validate import run_validate
 
     return _report(run_validate(cfg, Path(args.manifest), Path(args.out), modality_of(args, cfg)))
 
 
 def _features(args, cfg):
-    from veracity.steps.features import run_features
+    from veracity.stages.features import run_features
 
     return _report(run_features(cfg, Path(args.manifest), Path(args.out), modality_of(args, cfg)))
 
 
 def _train(args, cfg):
-    from veracity.steps.train import run_train
+    from veracity.stages.train import run_train
 
     return _report(
         run_train(cfg, Path(args.features), args.role, Path(args.out), modality_of(args, cfg))
@@ -59,13 +59,13 @@ def _train(args, cfg):
 
 
 def _calibrate(args, cfg):
-    from veracity.steps.calibrate import run_calibrate
+    from veracity.stages.calibrate import run_calibrate
 
     return _report(run_calibrate(cfg, Path(args.model), Path(args.features), Path(args.out)))
 
 
 def _evaluate(args, cfg):
-    from veracity.steps.evaluate import run_evaluate
+    from veracity.stages.evaluate import run_evaluate
 
     return _report(
         run_evaluate(
@@ -79,7 +79,7 @@ def _evaluate(args, cfg):
 
 
 def _gate(args, cfg):
-    from veracity.steps.gate import run_gate
+    from veracity.stages.gate import run_gate
 
     return _report(run_gate(cfg, [Path(m) for m in args.model], Path(args.eval), Path(args.out)))
 

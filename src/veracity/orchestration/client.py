@@ -67,7 +67,6 @@ def run_arguments(
         "fmt": fmt,
         "data_version": data_version,
         "model_name": model_name,
-        "aasist_model": cfg.pipeline.aasist_model,
         "summary_root": summary_root,
     }
 
@@ -99,14 +98,16 @@ def _quiet_links():
         log.info("kfp: %s", line)
 
 
-def _compiled(cfg: Config, tmp: str) -> Path:
-    from veracity.pipeline.build import compile_pipeline
+def _compiled(modality: str, tmp: str) -> Path:
+    from veracity.orchestration.compile import compile_pipeline
 
-    return compile_pipeline(cfg, Path(tmp) / "retrain.yaml")
+    return compile_pipeline(modality, Path(tmp) / f"retrain-{modality}.yaml")
 
 
-def submit_run(cfg: Config, host: str, arguments: dict[str, Any] | None = None) -> str:
-    """Start one run of the pipeline on the KFP API at ``host``; returns the run id.
+def submit_run(
+    cfg: Config, host: str, arguments: dict[str, Any] | None = None, modality: str | None = None
+) -> str:
+    """Start one run of a modality's pipeline on the KFP API at ``host``; returns the run id.
 
     ``arguments`` are run parameters (see :func:`run_arguments`); missing ones get
     their defaults, ``params_yaml`` the text of ``cfg``.
@@ -115,7 +116,7 @@ def submit_run(cfg: Config, host: str, arguments: dict[str, Any] | None = None) 
     client = _client(host)
     with tempfile.TemporaryDirectory() as tmp, _quiet_links():
         result = client.create_run_from_pipeline_package(
-            str(_compiled(cfg, tmp)),
+            str(_compiled(modality or cfg.modality, tmp)),
             arguments=args,
             experiment_name=cfg.pipeline.experiment,
             enable_caching=cfg.pipeline.enable_caching,
@@ -144,15 +145,20 @@ def upload_pipeline(client, package: Path, name: str) -> tuple[str, str]:
 
 
 def schedule_run(
-    cfg: Config, host: str, cron: str | None = None, arguments: dict[str, Any] | None = None
+    cfg: Config,
+    host: str,
+    cron: str | None = None,
+    arguments: dict[str, Any] | None = None,
+    modality: str | None = None,
 ) -> dict[str, str]:
-    """Upload the pipeline and create its recurring run (monthly by default, no catch-up)."""
+    """Upload a modality's pipeline and create its recurring run (monthly, no catch-up)."""
     cron = check_cron(cron or cfg.pipeline.cron)
     args = {**run_arguments(cfg), **(arguments or {})}
     client = _client(host)
-    name = cfg.pipeline.name
+    modality = modality or cfg.modality
+    name = f"{cfg.pipeline.name}-{modality}"
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline_id, version_id = upload_pipeline(client, _compiled(cfg, tmp), name)
+        pipeline_id, version_id = upload_pipeline(client, _compiled(modality, tmp), name)
     with _quiet_links():
         experiment = client.create_experiment(cfg.pipeline.experiment)
         job = client.create_recurring_run(

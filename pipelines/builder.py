@@ -1,14 +1,21 @@
-"""The Kubeflow pipeline ``retrain``: ingest -> validate -> features -> train x2 ->
-calibrate x2 -> evaluate -> gate -> (pass: publish challenger | fail: stop), all inside an
-exit handler that writes the run summary even when a step fails.
+"""The one builder of every modality's Kubeflow pipeline ``retrain-<modality>``.
 
-Images come from one place: params ``pipeline.image_registry`` / ``pipeline.image_tag``,
-read when the pipeline is built (``build_pipeline(cfg.pipeline)``); the params themselves
-travel as the ``params_yaml`` run parameter, so no params file is baked into an image.
-Compile with ``veracity pipeline compile`` (writes pipelines/retrain.yaml).
+ingest -> validate -> features -> (train -> calibrate) per detector role -> evaluate ->
+gate -> (pass: publish challenger | fail: stop), all inside an exit handler that writes the
+run summary even when a step fails. The roles come from the modality's params (in
+dependency order; roles that depend on others train one after another); evaluate and the
+gate take the calibrated detectors of every role, collected from the role loop.
+
+Images come from one place: params ``pipeline.image_registry`` / ``pipeline.image_tag``;
+the params themselves travel as the ``params_yaml`` run parameter, so no params file is
+baked into an image. Each ``pipelines/retrain_<modality>.py`` builds its pipeline at module
+level, so KFP's own CLI compiles it: ``kfp dsl compile --py pipelines/retrain_voice.py
+--output pipelines/retrain-voice.yaml`` (what ``veracity pipeline compile`` runs).
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
+
+from pathlib import Path
 
 from kfp import dsl
 
@@ -20,12 +27,25 @@ from components.ingest import component as ingest_c
 from components.summary import component as summary_c
 from components.train import component as train_c
 from components.validate import component as validate_c
-from veracity.config import PipelineConfig
-from veracity.pipeline.images import step_image
+from veracity.config import Config, load_config
+from veracity.modalities import load_modality
+from veracity.orchestration.images import step_image
+
+REPO_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
-def build_pipeline(pcfg: PipelineConfig):
-    """Return the ``@dsl.pipeline`` function, its components built for ``pcfg``'s images."""
+def repo_config() -> Config:
+    """The repository's params.yaml (what the checked-in compiled pipelines are built from)."""
+    return load_config(REPO_PARAMS)
+
+
+def build_pipeline(cfg: Config, modality: str):
+    """Return the ``@dsl.pipeline`` of ``modality``, its components built for the images."""
+    pcfg = cfg.pipeline
+    mod = load_modality(modality, cfg.modality_packages)
+    specs = mod.detectors(cfg.modality_params(modality))
+    roles = [s.role for s in specs]
+    sequential = any(s.depends_on for s in specs)
     ingest_op = ingest_c.build(step_image(pcfg, "ingest"))
     validate_op = validate_c.build(step_image(pcfg, "validate"))
     features_op = features_c.build(step_image(pcfg, "features"))
@@ -50,8 +70,9 @@ def build_pipeline(pcfg: PipelineConfig):
         return task
 
     @dsl.pipeline(
-        name=pcfg.name,
-        description="Monthly retraining of the Veracity voice detectors with quality gates.",
+        name=f"{pcfg.name}-{modality}",
+        description=f"Monthly retraining of the Veracity {modality} detectors ({', '.join(roles)}) "
+        "with per-detector and verdict-level quality gates.",
     )
     def retrain(
         params_yaml: str = "",
@@ -62,10 +83,9 @@ def build_pipeline(pcfg: PipelineConfig):
         fmt: str = "",
         data_version: str = "",
         model_name: str = "",
-        aasist_model: str = pcfg.aasist_model,
         summary_root: str = "",
     ):
-        common = {"params_yaml": params_yaml, "overrides": overrides}
+        common = {"params_yaml": params_yaml, "overrides": overrides, "modality": modality}
         summary = summary_op(
             **common,
             validate_overrides=validate_overrides,
@@ -97,24 +117,20 @@ def build_pipeline(pcfg: PipelineConfig):
                 "features",
             )
             feats = features.outputs["features"]
-            calibrated = {}
-            for key, architecture in (("stage1", "stage1"), ("aasist", aasist_model)):
+            # One train -> calibrate chain per role; roles that depend on others run in order.
+            with dsl.ParallelFor(
+                items=roles, parallelism=1 if sequential else 0
+            ) as role:
                 train = on_gpu(
-                    cached(
-                        train_op(**common, features=feats, architecture=architecture),
-                        f"train-{key}",
-                    )
+                    cached(train_op(**common, features=feats, role=role), "train")
                 )
-                calibrated[key] = cached(
+                calibrated = cached(
                     calibrate_op(**common, model=train.outputs["model"], features=feats),
-                    f"calibrate-{key}",
-                ).outputs["calibrated"]
+                    "calibrate",
+                )
             evaluate = cached(
                 evaluate_op(
-                    **common,
-                    stage1=calibrated["stage1"],
-                    aasist=calibrated["aasist"],
-                    features=feats,
+                    **common, models=dsl.Collected(calibrated.outputs["calibrated"]), features=feats
                 ),
                 "evaluate",
             )
@@ -123,8 +139,7 @@ def build_pipeline(pcfg: PipelineConfig):
                     **common,
                     step_overrides=gate_overrides,
                     model_name=model_name,
-                    stage1=calibrated["stage1"],
-                    aasist=calibrated["aasist"],
+                    models=dsl.Collected(calibrated.outputs["calibrated"]),
                     evaluation=evaluate.outputs["evaluation"],
                 ),
                 "gate",

@@ -3,7 +3,7 @@
 Built from the records the steps leave in their outputs (``<step>.json`` on success,
 ``<step>.error.json`` on failure), so it says why a run stopped even when a step failed.
 The exit handler of the pipeline calls :func:`build_summary`; the local runner adds
-per-task timing and cache hits (see :mod:`veracity.pipeline.local`).
+per-task timing and cache hits (see :mod:`veracity.orchestration.local`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from veracity.errors import VeracityError
-from veracity.pipeline.adapters import (
+from veracity.orchestration.adapters import (
     ERROR_SUFFIX,
     STEP_NAMES,
     approve_command,
@@ -162,6 +162,7 @@ def build_summary(
     run_id: str,
     records: dict[str, dict[str, Any]] | None = None,
     failed_tasks: list[str] | None = None,
+    modality: str = "",
 ) -> dict[str, Any]:
     """Assemble the run summary (a JSON-safe dict) of one pipeline job.
 
@@ -177,7 +178,7 @@ def build_summary(
     if records is None:
         records = collect_records(records_uri, cfg.storage if cfg else None) if cfg else {}
     facts = summarize_records(records)
-    model = model_name or (cfg.tracking.registered_model if cfg else "")
+    model = model_name or (cfg.modality_params(modality or None).registered_model if cfg else "")
     status = "succeeded" if state.upper() in ("SUCCEEDED", "SUCCESS") else "failed"
     summary: dict[str, Any] = {
         "run_id": run_id,
@@ -188,6 +189,7 @@ def build_summary(
         "dataset_version": facts.pop("dataset_version", None) or data_version,
         "params_fingerprint": cfg.fingerprint() if cfg else None,
         "overrides": overrides,
+        "modality": modality or (cfg.modality if cfg else ""),
         "registered_model": model,
         "steps": records,
         **facts,

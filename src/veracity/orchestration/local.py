@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from veracity.config import Config
-from veracity.pipeline.client import canonical_params, split_overrides
-from veracity.pipeline.progress import ProgressTracker
-from veracity.pipeline.summary import (
+from veracity.orchestration.client import canonical_params, split_overrides
+from veracity.orchestration.progress import ProgressTracker
+from veracity.orchestration.summary import (
     build_summary,
     format_summary,
     read_records,
@@ -51,17 +51,17 @@ def fingerprint_source(source: str) -> str:
     return f"local-{digest.hexdigest()[:16]}"
 
 
-def ensure_demo_corpus(cfg: Config, root: Path) -> Path:
-    """The demo corpus dir (params data.demo_dir), generated when absent."""
-    out = (root / cfg.data.demo_dir).resolve()
+def ensure_demo_corpus(cfg: Config, root: Path, modality: str | None = None) -> Path:
+    """The demo corpus dir of a modality (``<data.demo_dir>/<m>``), generated when absent."""
+    from veracity.modalities import load_modality
+
+    name = modality or cfg.modality
+    out = (root / cfg.data.demo_dir / name).resolve()
     if out.is_dir() and any(out.iterdir()):
         return out
-    from veracity.modalities.voice.demo import generate_demo_corpus
-
-    log.info("generating the %s demo corpus into %s", cfg.data.demo_size, out)
-    return generate_demo_corpus(
-        out, cfg.data.demo_size, cfg.seed, cfg.data.demo, cfg.data.sample_rate
-    )
+    log.info("generating the %s %s demo corpus into %s", cfg.data.demo_size, name, out)
+    mod = load_modality(name, cfg.modality_packages)
+    return Path(mod.generate_demo(out, cfg.data.demo_size, cfg.seed, cfg.modality_params(name)))
 
 
 def _display_names(pipeline_spec) -> dict[str, str]:
@@ -122,16 +122,19 @@ def run_local(
     repo_root: Path | None = None,
     progress_stream=None,
     quiet: bool = True,
+    modality: str | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline locally; returns the run summary (also in runs/<run_id>/summary.json)."""
-    from kfp import local
+    """Run a modality's compiled pipeline (pipelines/retrain-<m>.yaml) locally; returns the
+    run summary (also in runs/<run_id>/summary.json)."""
+    from kfp import components, local
 
-    from veracity.pipeline.build import build_pipeline, find_repo_root
+    from veracity.orchestration.compile import compiled_path, find_repo_root
 
     root = repo_root or find_repo_root()
+    modality = modality or cfg.modality
     params_yaml = canonical_params(params_yaml)
     if not source:
-        source = str(ensure_demo_corpus(cfg, root))
+        source = str(ensure_demo_corpus(cfg, root, modality))
     elif not is_s3_uri(source):
         source = str(Path(source).resolve())
     data_version = data_version or fingerprint_source(source)
@@ -145,7 +148,8 @@ def run_local(
         raise_on_error=False,
         enable_caching=cfg.pipeline.enable_caching,
     )
-    pipeline = build_pipeline(cfg, root)
+    # the checked-in compiled pipeline: what a cluster runs (a test keeps it current)
+    pipeline = components.load_component_from_file(str(compiled_path(root, modality)))
     stream = progress_stream or sys.stdout
     before = set(os.listdir(pipeline_root))
     tracker = ProgressTracker(
@@ -153,7 +157,7 @@ def run_local(
     )
     log_path = local_root / "last-run.log"
     started = time.monotonic()
-    stream.write(f"retrain: source {source} (data version {data_version})\n")
+    stream.write(f"retrain-{modality}: source {source} (data version {data_version})\n")
     # task output goes to a log file; the terminal shows one line per task
     with open(log_path, "w") as task_log, tracker, warnings.catch_warnings():
         # the images are ours and hold exactly what the subprocess runner uses here
@@ -198,6 +202,7 @@ def run_local(
         run_id=run_id,
         records=records,
         failed_tasks=failed,
+        modality=modality,
     )
     summary["tasks"] = tasks
     summary["duration_s"] = round(time.monotonic() - started, 1)

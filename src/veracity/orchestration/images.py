@@ -71,7 +71,7 @@ def _imports_of(path: Path) -> tuple[set[str], set[str]]:
         if isinstance(node, ast.Import):
             names = {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            # ``from veracity.steps import ingest`` imports the submodule veracity.steps.ingest
+            # ``from veracity.stages import ingest`` imports the submodule veracity.stages.ingest
             names = {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
         (lazy if id(node) in lazy_nodes else eager).update(names)
     return eager, lazy

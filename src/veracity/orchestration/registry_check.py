@@ -7,15 +7,15 @@ from typing import Any
 
 from veracity.config import Config
 from veracity.errors import RegistryError
-from veracity.pipeline.adapters import approve_command
+from veracity.orchestration.adapters import approve_command
 
 log = logging.getLogger(__name__)
 
 CHALLENGER_ALIAS = "challenger"
 
 
-def confirm_challenger(cfg: Config, version: str = "") -> dict[str, Any]:
-    """Confirm ``version`` of ``cfg.tracking.registered_model`` exists in the registry.
+def confirm_challenger(cfg: Config, modality: str, version: str = "") -> dict[str, Any]:
+    """Confirm ``version`` of the modality's registered model exists in the registry.
 
     With an empty ``version`` the version the challenger alias points at is taken.
     ``is_challenger`` says whether the alias still points at it (a cached gate may name
@@ -27,7 +27,7 @@ def confirm_challenger(cfg: Config, version: str = "") -> dict[str, Any]:
     from veracity.registry.tracking import configure_tracking
 
     uri = configure_tracking(cfg)
-    name = cfg.tracking.registered_model
+    name = cfg.modality_params(modality).registered_model
     client = MlflowClient(tracking_uri=uri)
     try:
         current = client.get_model_version_by_alias(name, CHALLENGER_ALIAS)

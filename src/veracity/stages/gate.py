@@ -182,7 +182,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     from veracity.models.bundle import BundleContract
     from veracity.registry.models import find_champion, register_challenger
     from veracity.segment_store import load_split
-    from veracity.steps.evaluate import evaluate_verdicts
+    from veracity.stages.evaluate import evaluate_verdicts
 
     eval_dir, out = Path(eval_dir), Path(out)
     evaluate_json = eval_dir / "evaluate.json"
