@@ -39,9 +39,9 @@ GFLOP_PER_UTTERANCE = 19.1
 
 def _measure(spec: dict) -> dict:
     """Child process: interleaved eager/fast timings for each batch size (ms per utterance)."""
-    from veracity.modalities.voice.params import FastPathConfig
     from veracity.modalities.voice.detectors.aasist import AASIST
     from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
+    from veracity.modalities.voice.params import FastPathConfig
 
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(spec["seed"])
@@ -100,9 +100,9 @@ def _profile_top_ops(spec: dict, n_ops: int = 6) -> dict:
     """Where batch-1 time goes, eager vs fast (self CPU ms of the top ops, one pass)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from veracity.modalities.voice.params import FastPathConfig
     from veracity.modalities.voice.detectors.aasist import AASIST
     from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
+    from veracity.modalities.voice.params import FastPathConfig
 
     torch.set_num_threads(spec["threads"])
     eager = AASIST.from_config(spec["model_config"]).eval()

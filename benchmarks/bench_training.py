@@ -13,9 +13,9 @@ import logging
 import time
 
 import torch
+from veracity.models.factory import build_model
 
 from veracity.config import Config
-from veracity.models.factory import build_model
 from veracity.models.inference import predict_logits
 from veracity.training.dataset import WindowSet
 from veracity.training.trainer import train_model

@@ -118,12 +118,8 @@ def build_pipeline(cfg: Config, modality: str):
             )
             feats = features.outputs["features"]
             # One train -> calibrate chain per role; roles that depend on others run in order.
-            with dsl.ParallelFor(
-                items=roles, parallelism=1 if sequential else 0
-            ) as role:
-                train = on_gpu(
-                    cached(train_op(**common, features=feats, role=role), "train")
-                )
+            with dsl.ParallelFor(items=roles, parallelism=1 if sequential else 0) as role:
+                train = on_gpu(cached(train_op(**common, features=feats, role=role), "train"))
                 calibrated = cached(
                     calibrate_op(**common, model=train.outputs["model"], features=feats),
                     "calibrate",

@@ -1,6 +1,6 @@
 """The voice retraining pipeline, built at import so KFP's CLI finds it.
 
-    kfp dsl compile --py pipelines/retrain_voice.py --output pipelines/retrain-voice.yaml
+kfp dsl compile --py pipelines/retrain_voice.py --output pipelines/retrain-voice.yaml
 """
 
 from pipelines.builder import build_pipeline, repo_config

@@ -18,14 +18,14 @@ from veracity.config import Config, load_config
 
 # Small enough that both models train in seconds on 2 CPU cores.
 TINY_TRAINING = {
-    "training.stage1.epochs": 1,
-    "training.stage1.batch_size": 8,
-    "training.stage1.max_windows_per_epoch": 8,
-    "training.stage1.max_dev_windows": 8,
-    "training.aasist.epochs": 1,
-    "training.aasist.batch_size": 4,
-    "training.aasist.max_windows_per_epoch": 4,
-    "training.aasist.max_dev_windows": 8,
+    "modalities.voice.detectors.stage1.training.epochs": 1,
+    "modalities.voice.detectors.stage1.training.batch_size": 8,
+    "modalities.voice.detectors.stage1.training.max_windows_per_epoch": 8,
+    "modalities.voice.detectors.stage1.training.max_dev_windows": 8,
+    "modalities.voice.detectors.aasist.training.epochs": 1,
+    "modalities.voice.detectors.aasist.training.batch_size": 4,
+    "modalities.voice.detectors.aasist.training.max_windows_per_epoch": 4,
+    "modalities.voice.detectors.aasist.training.max_dev_windows": 8,
 }
 
 
@@ -38,7 +38,7 @@ class TinyModels:
     tracking_uri: str
     tracking_dir: Path  # holds mlruns.db and mlartifacts/ (reuse it: creating a store is slow)
     artifact_root: Path
-    run_ids: dict[str, str]  # architecture -> MLflow run id ("stage1", "aasist-l")
+    run_ids: dict[str, str]  # role -> MLflow run id ("stage1", "aasist")
     cfg: Config  # the config they were trained with (tracking points at the tmp store)
 
 
@@ -64,14 +64,14 @@ def tiny_models(tiny_features, repo_root, tmp_path_factory) -> TinyModels:
     root = tmp_path_factory.mktemp("tiny-models")
     cfg = tiny_training_config(repo_root / "params.yaml", root / "tracking")
     runs = {}
-    for arch in ("stage1", "aasist-l"):
-        runs[arch] = run_train(cfg, tiny_features, arch, root / arch)
+    for role in ("stage1", "aasist"):
+        runs[role] = run_train(cfg, tiny_features, role, root / role)
     return TinyModels(
         stage1_dir=root / "stage1",
-        aasist_dir=root / "aasist-l",
+        aasist_dir=root / "aasist",
         tracking_uri=runs["stage1"].tracking_uri,
         tracking_dir=root / "tracking",
         artifact_root=root / "tracking" / "mlartifacts",
-        run_ids={arch: r.mlflow_run_id for arch, r in runs.items()},
+        run_ids={role: r.mlflow_run_id for role, r in runs.items()},
         cfg=cfg,
     )

@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from veracity.models.factory import build_model
 
 from veracity.config import Config
 from veracity.models.artifact import save_artifact
-from veracity.models.factory import build_model
 
 
 def make_bundle(out: Path, cfg: Config, stage1_bias: float = 0.0) -> Path:
     """Bundle dir with stage1 + aasist-l; ``stage1_bias`` > 0 pushes stage 1 toward spoof."""
     torch.manual_seed(0)
     for role, arch in (("stage1", "stage1"), ("aasist", "aasist-l")):
-        model = build_model(arch, cfg.models)
+        model = build_model(arch, cfg.modality_params("voice").models)
         if role == "stage1" and stage1_bias:
             last = model.head[-1]
             with torch.no_grad():
@@ -34,7 +34,7 @@ def make_bundle(out: Path, cfg: Config, stage1_bias: float = 0.0) -> Path:
         d = save_artifact(out / role, model, arch, extra={"mlflow_run_id": f"standin-{role}"})
         cal = {"temperature": 1.0, "threshold": 0.5, "threshold_mode": "eer"}
         (d / "calibration.json").write_text(json.dumps(cal))
-    meta = {"name": cfg.serving.model_name, "models": {"stage1": "stage1", "aasist": "aasist"}}
+    meta = {"name": cfg.modality_params("voice").registered_model, "models": {"stage1": "stage1", "aasist": "aasist"}}
     (out / "bundle.json").write_text(json.dumps({**meta, "dataset_version": "standin"}))
     return out
 
@@ -43,12 +43,12 @@ def demo_clips(cfg: Config) -> dict[str, bytes]:
     """WAV bytes of one bonafide and one spoofed demo clip."""
     from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
 
-    plans = plan_corpus("tiny", cfg.seed, cfg.data.demo)
+    plans = plan_corpus("tiny", cfg.seed, cfg.modality_params("voice").demo)
     out = {}
     for label in ("bonafide", "spoof"):
         plan = next(p for p in plans if p.label == label)
-        wave = render_clip(plan, cfg.data.demo, cfg.data.sample_rate)
-        out[label] = wav_bytes(wave, cfg.data.sample_rate)
+        wave = render_clip(plan, cfg.modality_params("voice").demo, cfg.modality_params("voice").segments.sample_rate)
+        out[label] = wav_bytes(wave, cfg.modality_params("voice").segments.sample_rate)
     return out
 
 

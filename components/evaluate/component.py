@@ -4,7 +4,6 @@ Thin adapter over :func:`veracity.stages.evaluate.run_evaluate`.
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
-from typing import List
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
@@ -14,7 +13,7 @@ def evaluate(
     params_yaml: str,
     overrides: list,
     modality: str,
-    models: Input[List[Model]],
+    models: Input[list[Model]],
     features: Input[Dataset],
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
@@ -23,7 +22,12 @@ def evaluate(
     """Metrics (EER, t-DCF, ECE, per attack) per detector, the verdict matrix, plots, report."""
     from pathlib import Path
 
-    from veracity.orchestration.adapters import load_step_config, run_step, write_metrics, write_report
+    from veracity.orchestration.adapters import (
+        load_step_config,
+        run_step,
+        write_metrics,
+        write_report,
+    )
     from veracity.stages.evaluate import run_evaluate
 
     cfg = load_step_config(params_yaml, overrides)

@@ -9,7 +9,7 @@ gate's reasons so the run's status says why.
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
-from typing import List, NamedTuple
+from typing import NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Markdown, Model, Output
@@ -21,7 +21,7 @@ def gate(
     modality: str,
     step_overrides: list,
     model_name: str,
-    models: Input[List[Model]],
+    models: Input[list[Model]],
     evaluation: Input[Artifact],
     bundle: Output[Model],
     report: Output[Markdown],

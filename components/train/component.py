@@ -21,12 +21,19 @@ def train(
     """Train the ``role`` detector of ``modality`` on ``features``; returns the MLflow run id."""
     from pathlib import Path
 
-    from veracity.orchestration.adapters import find_value, load_step_config, run_step, write_metrics
+    from veracity.orchestration.adapters import (
+        find_value,
+        load_step_config,
+        run_step,
+        write_metrics,
+    )
     from veracity.stages.train import run_train
 
     cfg = load_step_config(params_yaml, overrides)
     out = Path(model.path)
-    result = run_step("train", out, lambda: run_train(cfg, Path(features.path), role, out, modality))
+    result = run_step(
+        "train", out, lambda: run_train(cfg, Path(features.path), role, out, modality)
+    )
     run_id = str(find_value(result, "mlflow_run_id") or "")
     model.metadata["modality"] = modality
     model.metadata["role"] = role

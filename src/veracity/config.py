@@ -27,11 +27,6 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-
-
-
-
-
 class VadConfig(Section):
     frame_ms: float = Field(gt=0)
     hop_ms: float = Field(gt=0)
@@ -50,12 +45,6 @@ class LogMelConfig(Section):
     log_floor: float = Field(gt=0)
 
 
-
-
-
-
-
-
 class TrainRunConfig(Section):
     epochs: int = Field(gt=0)
     batch_size: int = Field(gt=0)
@@ -65,9 +54,6 @@ class TrainRunConfig(Section):
     crop_samples: int = Field(default=0, ge=0)  # random excerpts of this length (0 = whole)
     max_dev_windows: int = Field(ge=0)
     patience: int = Field(gt=0)
-
-
-
 
 
 class AugmentConfig(Section):
@@ -80,6 +66,7 @@ class AugmentConfig(Section):
     bandlimit_prob: float = Field(ge=0, le=1)
     bandlimit_hz: tuple[float, float]
 
+
 class ShiftsConfig(Section):
     """Settings of the audio deployment shifts (veracity.media.shifts)."""
 
@@ -89,6 +76,7 @@ class ShiftsConfig(Section):
     codec_bitrate: str
     telephone_sample_rate: int = Field(gt=0)
     telephone_band_hz: tuple[float, float]
+
 
 class CalibrationConfig(Section):
     threshold_mode: Literal["eer", "target_fpr"]
@@ -114,11 +102,6 @@ class EvaluationConfig(Section):
     fpr_at_tpr: float = Field(gt=0, lt=1)
 
 
-
-
-
-
-
 class KServeK8sConfig(Section):
     namespace: str
     min_replicas: int = Field(ge=0)
@@ -130,7 +113,6 @@ class KServeK8sConfig(Section):
     container_port: int = Field(gt=0)
     predictor_resources: dict[str, dict[str, str]]
     transformer_resources: dict[str, dict[str, str]]
-
 
 
 class DriftConfig(Section):
@@ -150,14 +132,9 @@ class ReceiverConfig(Section):
     max_pending: int = Field(gt=0)
 
 
-
-
 class StorageConfig(Section):
     s3_endpoint_url: str
     s3_region: str
-
-
-
 
 
 class DataConfig(Section):

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.integration, pytest
 def test_load_8_clients_60_s(cfg, tmp_path, repo_root):
     predictor, transformer = start_standin_stack(cfg, tmp_path, repo_root)
     try:
-        url = f"{transformer.url}/v1/models/{cfg.serving.model_name}:predict"
+        url = f"{transformer.url}/v1/models/{cfg.modality_params('voice').registered_model}:predict"
         report = run_load(
             url, demo_clips(cfg)["spoof"], clients=8, duration_s=60.0, max_requests=5000
         )

@@ -12,8 +12,8 @@ import soundfile as sf
 
 from veracity.config import parse_config
 from veracity.errors import DataError, InputError, PathSafetyError
-from veracity.segment_store import load_split, read_clips
 from veracity.media import HANDCRAFTED_NAMES, MONITORING_COLUMNS
+from veracity.segment_store import load_split, read_clips
 from veracity.stages.features import run_features
 
 pytestmark = pytest.mark.integration
@@ -26,8 +26,8 @@ def store_files(out):
 def test_features_dir_follows_the_contract(cfg, tiny_features, tiny_features_manifest):
     manifest = pd.read_parquet(tiny_features_manifest)
     meta = json.loads((tiny_features / "features.json").read_text())
-    assert meta["window_samples"] == cfg.features.window_samples
-    assert meta["sample_rate"] == cfg.features.sample_rate
+    assert meta["window_samples"] == cfg.modality_params("voice").segments.window_samples
+    assert meta["sample_rate"] == cfg.modality_params("voice").segments.sample_rate
     assert meta["params_fingerprint"] == cfg.fingerprint("features")
     assert meta["dataset_version"]
     clips = read_clips(tiny_features)
@@ -57,8 +57,8 @@ def test_features_dir_follows_the_contract(cfg, tiny_features, tiny_features_man
         data = load_split(tiny_features, split)
         n_windows = data.clips["n_windows"].sum()
         assert counts == {"clips": len(data.clips), "windows": n_windows}
-        assert data.waveforms.shape == (n_windows, cfg.features.window_samples)
-        assert data.logmel.shape[:2] == (n_windows, cfg.features.logmel.n_mels)
+        assert data.waveforms.shape == (n_windows, cfg.modality_params("voice").segments.window_samples)
+        assert data.logmel.shape[:2] == (n_windows, cfg.modality_params("voice").segments.logmel.n_mels)
         # Each clip's windows are contiguous, starting at its window_start.
         for i, row in data.clips.iterrows():
             rows = np.flatnonzero(data.clip_row == i)

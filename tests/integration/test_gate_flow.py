@@ -66,8 +66,8 @@ def pipeline(tiny_models, tiny_features, tmp_path_factory):
 
 def test_calibration_stored_and_reapplied(pipeline):
     from veracity.evaluation.scoring import score_clips
-    from veracity.segment_store import load_split
     from veracity.models.artifact import load_artifact
+    from veracity.segment_store import load_split
 
     out = pipeline["calibrated"][0]
     stored = json.loads((out / "calibration.json").read_text())

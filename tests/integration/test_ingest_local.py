@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from veracity.config import parse_config
-from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import MANIFEST_COLUMNS, read_manifest
 from veracity.errors import PathSafetyError, QuarantineLimitError
+from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.stages.ingest import run_ingest
 from veracity.storage.dvc import read_dvc_md5
 
@@ -29,7 +29,7 @@ def test_ingest_writes_manifest_and_versions_with_dvc(tiny_ingested, tiny_corpus
     out = Path(tiny_ingested.out)
     df = read_manifest(out / "manifest.parquet")
     assert list(df.columns) == list(MANIFEST_COLUMNS)
-    dims = cfg.data.demo.sizes["tiny"]
+    dims = cfg.modality_params("voice").demo.sizes["tiny"]
     assert tiny_ingested.n_clips == len(df) == dims.utts_per_speaker * 8
     assert tiny_ingested.n_quarantined == 0
     row = df.iloc[0]

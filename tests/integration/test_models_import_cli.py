@@ -13,8 +13,8 @@ import torch
 from conftest import AASIST_FIXTURES, REPO, require_shared
 
 from veracity.errors import CheckpointError
-from veracity.models.artifact import load_artifact
 from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
+from veracity.models.artifact import load_artifact
 from veracity.models.inference import predict_logits
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
 from veracity.media import MONITORING_COLUMNS, prepare_clip
-from veracity.monitoring.drift import build_drift_report
 from veracity.media.shifts import add_noise, codec_roundtrip
+from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
+from veracity.monitoring.drift import build_drift_report
 
 pytestmark = pytest.mark.integration
 
@@ -50,18 +50,18 @@ def _codec_batch(waves: list[np.ndarray], sr: int, shifts_cfg) -> list[np.ndarra
 
 @pytest.fixture(scope="module")
 def feature_frames(cfg):
-    sr = cfg.data.sample_rate
+    sr = cfg.modality_params("voice").segments.sample_rate
     rng = np.random.default_rng(2024)
     # Bona fide clips only: rendering the spoofing attacks is slow and adds nothing here.
-    plans = [p for p in plan_corpus("small", cfg.seed, cfg.data.demo) if p.label == "bonafide"]
+    plans = [p for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo) if p.label == "bonafide"]
     picked = rng.choice(len(plans), N_REFERENCE + N_WINDOW, replace=False)
-    waves = [render_clip(plans[i], cfg.data.demo, sr) for i in picked]
-    reference = [_feature_row(w, sr, cfg.features) for w in waves[:N_REFERENCE]]
+    waves = [render_clip(plans[i], cfg.modality_params("voice").demo, sr) for i in picked]
+    reference = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in waves[:N_REFERENCE]]
     held_out = waves[N_REFERENCE:]
-    same = [_feature_row(w, sr, cfg.features) for w in held_out]
+    same = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in held_out]
     noisy = [add_noise(w, cfg.monitoring.shifts.noise_snr_db, rng) for w in held_out[0::2]]
     coded = _codec_batch(held_out[1::2], sr, cfg.monitoring.shifts)
-    shifted = [_feature_row(w, sr, cfg.features) for w in noisy + coded]
+    shifted = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in noisy + coded]
     return pd.DataFrame(reference), pd.DataFrame(same), pd.DataFrame(shifted)
 
 

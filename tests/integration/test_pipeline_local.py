@@ -22,12 +22,12 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = [
-    "training.aasist.epochs=1",
-    "training.aasist.max_windows_per_epoch=8",
-    "training.aasist.max_dev_windows=8",
-    "training.stage1.epochs=1",
-    "training.stage1.max_windows_per_epoch=8",
-    "training.stage1.max_dev_windows=8",
+    "modalities.voice.detectors.aasist.training.epochs=1",
+    "modalities.voice.detectors.aasist.training.max_windows_per_epoch=8",
+    "modalities.voice.detectors.aasist.training.max_dev_windows=8",
+    "modalities.voice.detectors.stage1.training.epochs=1",
+    "modalities.voice.detectors.stage1.training.max_windows_per_epoch=8",
+    "modalities.voice.detectors.stage1.training.max_dev_windows=8",
     "evaluation.bootstrap_samples=20",
 ]
 LAX_GATE = [

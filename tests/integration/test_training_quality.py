@@ -17,10 +17,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from veracity.config import load_config
-from veracity.modalities.voice.demo.corpus import generate_demo_corpus
 from veracity.evaluation.metrics import compute_eer
-from veracity.segment_store import read_clips
 from veracity.media import HANDCRAFTED_NAMES
+from veracity.modalities.voice.demo.corpus import generate_demo_corpus
+from veracity.segment_store import read_clips
 from veracity.stages.features import run_features
 from veracity.stages.ingest import run_ingest
 from veracity.stages.train import run_train
@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 MARGIN = 0.05  # "clearly below": at least five EER points better than the baseline
 # A CPU budget of a few minutes per model on 2 shared cores (params.yaml trains longer).
 BUDGET = {
-    "training.stage1.epochs": 4,
-    "training.stage1.max_windows_per_epoch": 120,
-    "training.aasist.epochs": 3,
-    "training.aasist.max_windows_per_epoch": 96,
+    "modalities.voice.detectors.stage1.training.epochs": 4,
+    "modalities.voice.detectors.stage1.training.max_windows_per_epoch": 120,
+    "modalities.voice.detectors.aasist.training.epochs": 3,
+    "modalities.voice.detectors.aasist.training.max_windows_per_epoch": 96,
 }
 
 
@@ -42,7 +42,7 @@ BUDGET = {
 def small_features(cfg, tmp_path_factory):
     root = tmp_path_factory.mktemp("small-demo")
     source = generate_demo_corpus(
-        root / "source", "small", cfg.seed, cfg.data.demo, cfg.data.sample_rate
+        root / "source", "small", cfg.seed, cfg.modality_params("voice").demo, cfg.modality_params("voice").segments.sample_rate
     )
     ingested = run_ingest(cfg, str(source), "asvspoof2019", root / "corpus")
     out = root / "features"

@@ -10,8 +10,8 @@ import torch
 from fixtures_models import tiny_training_config
 from mlflow.tracking import MlflowClient
 
-from veracity.segment_store import load_split, read_features_json
 from veracity.models.artifact import load_artifact
+from veracity.segment_store import load_split, read_features_json
 from veracity.stages.train import run_train
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
     cfg = tiny_training_config(
         repo_root / "params.yaml",
         tiny_models.tracking_dir,
-        {"training.stage1.epochs": 2, "training.stage1.patience": 5},
+        {"modalities.voice.detectors.stage1.training.epochs": 2, "modalities.voice.detectors.stage1.training.patience": 5},
     )
     out = tmp_path / "stage1"
     result = run_train(cfg, tiny_features, "stage1", out)
@@ -60,8 +60,8 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
     client = MlflowClient(result.tracking_uri)
     run = client.get_run(result.mlflow_run_id)
     assert run.info.status == "FINISHED"
-    assert run.data.params["training.stage1.epochs"] == "2"
-    assert run.data.params["models.stage1.hidden_size"] == str(cfg.models.stage1.hidden_size)
+    assert run.data.params["modalities.voice.detectors.stage1.training.epochs"] == "2"
+    assert run.data.params["models.stage1.hidden_size"] == str(cfg.modality_params("voice").models.stage1.hidden_size)
     assert run.data.tags["dataset_version"] == dataset_version
     assert run.data.tags["git_commit"] == _git_head(repo_root)
     for name in ("train_loss", "dev_loss", "dev_eer", "lr", "throughput_utt_s"):

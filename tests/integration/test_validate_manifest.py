@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import read_manifest, write_manifest
 from veracity.errors import ValidationFailedError
+from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.stages.ingest import run_ingest
 from veracity.stages.validate import run_validate
 

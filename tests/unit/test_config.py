@@ -5,12 +5,12 @@ from veracity.errors import ConfigError
 
 
 def test_params_load(cfg):
-    assert cfg.features.window_samples == 64600
+    assert cfg.modality_params("voice").segments.window_samples == 64600
     assert cfg.validate_.max_offending_values > 0
 
 
 def test_override_changes_value(repo_root):
-    c = load_config(repo_root / "params.yaml", ["training.aasist.epochs=1"])
+    c = load_config(repo_root / "params.yaml", ["modalities.voice.detectors.aasist.training.epochs=1"])
     assert c.training.aasist.epochs == 1
 
 
@@ -20,8 +20,8 @@ def test_unknown_override_is_clear_error():
 
 
 def test_bad_value_is_config_error(repo_root):
-    with pytest.raises(ConfigError, match="training.aasist.epochs"):
-        load_config(repo_root / "params.yaml", ["training.aasist.epochs=-3"])
+    with pytest.raises(ConfigError, match="modalities.voice.detectors.aasist.training.epochs"):
+        load_config(repo_root / "params.yaml", ["modalities.voice.detectors.aasist.training.epochs=-3"])
 
 
 def test_missing_file(tmp_path):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from veracity.data.readers import parse_asvspoof_protocol
 from veracity.modalities.voice.demo import ATTACKS, apply_attack, generate_demo_corpus, plan_corpus
 from veracity.modalities.voice.demo.speech import sample_speaker, synthesize_utterance
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
-from veracity.data.readers import parse_asvspoof_protocol
 
 SPLITS = ("train", "dev", "eval")
 
@@ -33,7 +33,7 @@ def _tree_digest(root: Path) -> dict[str, str]:
 
 
 def test_plan_speakers_disjoint_and_eval_has_unseen_attacks(cfg):
-    demo = cfg.data.demo
+    demo = cfg.modality_params("voice").demo
     for size in demo.sizes:
         plans = plan_corpus(size, 7, demo)
         speakers = {s: {p.speaker for p in plans if p.split == s} for s in SPLITS}
@@ -65,7 +65,7 @@ def test_attacks_are_distinct_and_keep_length():
 
 
 def test_tiny_corpus_has_asvspoof_layout(tiny_corpus, cfg):
-    demo = cfg.data.demo
+    demo = cfg.modality_params("voice").demo
     dims = demo.sizes["tiny"]
     for split in SPLITS:
         entries = _protocol(tiny_corpus, split)
@@ -83,10 +83,10 @@ def test_tiny_corpus_has_asvspoof_layout(tiny_corpus, cfg):
 def test_same_seed_same_bytes_other_seed_other_bytes(tiny_corpus, cfg, tmp_path):
     from fixtures_data import TINY_SEED
 
-    again = generate_demo_corpus(tmp_path / "a", "tiny", TINY_SEED, cfg.data.demo, 16000)
+    again = generate_demo_corpus(tmp_path / "a", "tiny", TINY_SEED, cfg.modality_params("voice").demo, 16000)
     assert _tree_digest(again) == _tree_digest(tiny_corpus)
-    ids = {p.utt_id for p in plan_corpus("tiny", TINY_SEED, cfg.data.demo)}
-    assert ids != {p.utt_id for p in plan_corpus("tiny", TINY_SEED + 1, cfg.data.demo)}
+    ids = {p.utt_id for p in plan_corpus("tiny", TINY_SEED, cfg.modality_params("voice").demo)}
+    assert ids != {p.utt_id for p in plan_corpus("tiny", TINY_SEED + 1, cfg.modality_params("voice").demo)}
 
 
 def _level_features(root: Path, split: str):
@@ -123,5 +123,5 @@ def test_level_and_duration_do_not_separate_classes(tiny_corpus):
 
 @pytest.mark.slow
 def test_level_and_duration_do_not_separate_classes_small(cfg, tmp_path):
-    root = generate_demo_corpus(tmp_path / "small", "small", 11, cfg.data.demo, 16000)
+    root = generate_demo_corpus(tmp_path / "small", "small", 11, cfg.modality_params("voice").demo, 16000)
     assert trivial_cue_eer(root) >= 0.35

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 from veracity.data.manifest import MANIFEST_COLUMNS, make_manifest, read_manifest, write_manifest
 from veracity.data.readers import parse_asvspoof_protocol, parse_csv_listing, read_asvspoof2019
 from veracity.errors import DataError, PathSafetyError
+from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 
 GOOD = [
     "LA_0079 LA_T_1138215 - - bonafide",

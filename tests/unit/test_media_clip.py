@@ -12,7 +12,7 @@ from veracity.media import HANDCRAFTED_NAMES, compute_logmel, prepare_clip
 
 
 def test_prepare_clip_trims_windows_and_featurizes(cfg):
-    f = cfg.features
+    f = cfg.modality_params("voice").segments
     speech = harmonic(160, 6.0)
     wave = np.concatenate([np.zeros(SR), speech, np.zeros(SR // 2)])
     clip = prepare_clip(wave[None, :], SR, f)
@@ -29,23 +29,23 @@ def test_prepare_clip_trims_windows_and_featurizes(cfg):
 
 
 def test_prepare_clip_of_silence_keeps_the_signal(cfg):
-    clip = prepare_clip(np.zeros(SR, np.float32), SR, cfg.features)
+    clip = prepare_clip(np.zeros(SR, np.float32), SR, cfg.modality_params("voice").segments)
     assert clip.speech_ratio == 0.0
-    assert clip.windows.shape == (1, cfg.features.window_samples)
+    assert clip.windows.shape == (1, cfg.modality_params("voice").segments.window_samples)
     assert np.isfinite(list(clip.handcrafted.values())).all()
 
 
 def test_prepare_clip_rejects_empty_audio(cfg):
     with pytest.raises(AudioContentError):
-        prepare_clip(np.zeros((1, 0), np.float32), SR, cfg.features)
+        prepare_clip(np.zeros((1, 0), np.float32), SR, cfg.modality_params("voice").segments)
 
 
 def test_logmel_shape_and_finite_on_silence(cfg):
-    m = cfg.features.logmel
-    windows = np.zeros((3, cfg.features.window_samples), np.float32)
-    windows[0] = harmonic(200, cfg.features.window_samples / SR)[: cfg.features.window_samples]
+    m = cfg.modality_params("voice").segments.logmel
+    windows = np.zeros((3, cfg.modality_params("voice").segments.window_samples), np.float32)
+    windows[0] = harmonic(200, cfg.modality_params("voice").segments.window_samples / SR)[: cfg.modality_params("voice").segments.window_samples]
     logmel = compute_logmel(windows, SR, m)
-    frames = cfg.features.window_samples // m.hop_length + 1
+    frames = cfg.modality_params("voice").segments.window_samples // m.hop_length + 1
     assert logmel.shape == (3, m.n_mels, frames) and logmel.dtype == torch.float32
     assert torch.isfinite(logmel).all()
     assert logmel[1:].max() == pytest.approx(np.log(m.log_floor))

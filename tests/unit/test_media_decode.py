@@ -94,8 +94,8 @@ def test_eight_khz_stereo_decodes_then_resamples_and_mixes_down(cfg):
     left = harmonic(200, 1.0, sr=8000)
     wave, sr = decode_audio(encode(np.stack([left, left], axis=1), 8000, "FLAC"))
     assert sr == 8000 and wave.shape == (2, 8000)
-    mono = prepare_waveform(wave, sr, cfg.features)
-    assert mono.shape == (cfg.features.sample_rate,)
+    mono = prepare_waveform(wave, sr, cfg.modality_params("voice").segments)
+    assert mono.shape == (cfg.modality_params("voice").segments.sample_rate,)
 
 
 def test_nan_samples_are_a_content_error(tone):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import AASIST_FIXTURES, require_shared
+from veracity.models.factory import build_model
 
 from veracity.modalities.voice.detectors.aasist import AASIST, make_sinc_filters
-from veracity.models.factory import build_model
 from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
 from veracity.modalities.voice.detectors.aasist_import import read_checkpoint
 
@@ -30,14 +30,14 @@ def _tsv_shapes(variant: str) -> dict[str, tuple[int, ...]]:
 
 @pytest.mark.parametrize(("arch", "count"), [("aasist", 297_866), ("aasist-l", 85_306)])
 def test_parameter_count_matches_published_model(cfg, arch, count):
-    model = build_model(arch, cfg.models)
+    model = build_model(arch, cfg.modality_params("voice").models)
     assert sum(p.numel() for p in model.parameters()) == count
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_state_dict_keys_and_shapes_equal_published_listing(cfg, variant):
     require_shared(AASIST_FIXTURES)
-    model = build_model("aasist" if variant == "AASIST" else "aasist-l", cfg.models)
+    model = build_model("aasist" if variant == "AASIST" else "aasist-l", cfg.modality_params("voice").models)
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert ours == _tsv_shapes(variant)
 
@@ -53,14 +53,14 @@ def test_sinc_filters_are_symmetric_band_passes():
 
 
 def test_forward_shapes_and_hidden_pair_on_short_input(cfg):
-    model = build_model("aasist-l", cfg.models).eval()
+    model = build_model("aasist-l", cfg.modality_params("voice").models).eval()
     with torch.no_grad():
         hidden, logits = model.forward_with_hidden(torch.randn(2, 16000))
     assert hidden.shape == (2, 160) and logits.shape == (2, 2)
 
 
 def test_eval_mode_is_deterministic_and_train_mode_uses_dropout(cfg):
-    model = build_model("aasist-l", cfg.models)
+    model = build_model("aasist-l", cfg.modality_params("voice").models)
     x = torch.randn(1, 8000)
     with torch.no_grad():
         model.eval()

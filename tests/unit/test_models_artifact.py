@@ -6,17 +6,17 @@ import json
 
 import pytest
 import torch
+from veracity.models.factory import build_model
 
 from veracity.errors import ModelArtifactError, PathSafetyError
 from veracity.models.artifact import load_artifact, load_bundle, save_artifact
-from veracity.models.factory import build_model
 from veracity.models.inference import predict_logits
 
 
 @pytest.fixture(scope="module")
 def aasist_l_dir(cfg, tmp_path_factory):
     torch.manual_seed(3)
-    model = build_model("aasist-l", cfg.models)
+    model = build_model("aasist-l", cfg.modality_params("voice").models)
     out = tmp_path_factory.mktemp("artifact") / "aasist"
     save_artifact(out, model, "aasist-l", None, {"dataset_version": "abc123", "git_commit": "f00"})
     return out, model
@@ -38,7 +38,7 @@ def test_round_trip_gives_identical_weights_and_logits(aasist_l_dir):
 
 def test_stage1_round_trip(cfg, tmp_path):
     torch.manual_seed(0)
-    model = build_model("stage1", cfg.models)
+    model = build_model("stage1", cfg.modality_params("voice").models)
     save_artifact(tmp_path / "s1", model, "stage1", model.model_config, {})
     (tmp_path / "s1" / "calibration.json").write_text(json.dumps({"temperature": 1.5}))
     loaded = load_artifact(tmp_path / "s1")
@@ -85,7 +85,7 @@ def test_weights_that_do_not_match_the_config_are_listed(tmp_path, cfg, aasist_l
     wrong.mkdir()
     config = json.loads((out / "config.json").read_text())
     config["architecture"] = "aasist"
-    config["model_config"] = cfg.models.aasist.model_dump(mode="json")
+    config["model_config"] = cfg.modality_params("voice").models.aasist.model_dump(mode="json")
     (wrong / "config.json").write_text(json.dumps(config))
     (wrong / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
     with pytest.raises(ModelArtifactError, match="shape mismatches .*expected"):
@@ -94,7 +94,7 @@ def test_weights_that_do_not_match_the_config_are_listed(tmp_path, cfg, aasist_l
 
 def test_save_refuses_unknown_architecture(tmp_path, cfg):
     with pytest.raises(ModelArtifactError, match="architecture"):
-        save_artifact(tmp_path / "x", build_model("aasist-l", cfg.models), "wav2vec9", None, {})
+        save_artifact(tmp_path / "x", build_model("aasist-l", cfg.modality_params("voice").models), "wav2vec9", None, {})
 
 
 def test_bundle_loads_each_role_and_refuses_escapes(tmp_path, aasist_l_dir):

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+from veracity.models.factory import build_model
 
 from veracity.errors import InputError
-from veracity.models.factory import build_model
 from veracity.modalities.voice.detectors.aasist_fast import FastAASIST, optimize_for_inference
 from veracity.models.inference import predict_logits
 
@@ -19,7 +19,7 @@ from veracity.models.inference import predict_logits
 @pytest.fixture(scope="module")
 def aasist_l(cfg):
     torch.manual_seed(11)
-    model = build_model("aasist-l", cfg.models)
+    model = build_model("aasist-l", cfg.modality_params("voice").models)
     # non-trivial BatchNorm statistics so that folding them is actually exercised
     with torch.no_grad():
         for module in model.modules():
@@ -79,7 +79,7 @@ def test_fast_path_keeps_thread_setting(aasist_l):
 
 
 def test_other_models_pass_through_in_eval_mode(cfg):
-    model = build_model("stage1", cfg.models).train()
+    model = build_model("stage1", cfg.modality_params("voice").models).train()
     assert optimize_for_inference(model) is model and not model.training
 
 

@@ -5,29 +5,29 @@ from __future__ import annotations
 import pytest
 import torch
 from transformers import Wav2Vec2Config, Wav2Vec2Model
+from veracity.models.factory import build_model
 
 from veracity.errors import CheckpointError, ConfigError
-from veracity.models.factory import build_model
 from veracity.modalities.voice.detectors.stage1 import Stage1Detector
 
 
 def _stage1_cfg(cfg, **update):
-    stage1 = cfg.models.stage1.model_copy(update=update)
-    return cfg.models.model_copy(update={"stage1": stage1})
+    stage1 = cfg.modality_params("voice").models.stage1.model_copy(update=update)
+    return cfg.modality_params("voice").models.model_copy(update={"stage1": stage1})
 
 
 def test_forward_gives_two_logits_per_window(cfg):
-    model = build_model("stage1", cfg.models).eval()
+    model = build_model("stage1", cfg.modality_params("voice").models).eval()
     with torch.no_grad():
         logits = model(torch.randn(3, 4000))
         embedding = model.embed(torch.randn(3, 4000))
     assert logits.shape == (3, 2)
-    assert embedding.shape == (3, cfg.models.stage1.hidden_size)
-    assert model.encoder.config.num_hidden_layers == cfg.models.stage1.num_hidden_layers
+    assert embedding.shape == (3, cfg.modality_params("voice").models.stage1.hidden_size)
+    assert model.encoder.config.num_hidden_layers == cfg.modality_params("voice").models.stage1.num_hidden_layers
 
 
 def test_masked_mean_ignores_padding_frames(cfg):
-    model = build_model("stage1", cfg.models).eval()
+    model = build_model("stage1", cfg.modality_params("voice").models).eval()
     x = torch.randn(2, 4000)
     full = torch.ones(2, 4000, dtype=torch.long)
     with torch.no_grad():
@@ -47,7 +47,7 @@ def test_first_layers_and_feature_encoder_are_frozen(cfg):
     assert all(p.requires_grad for p in layers[1].parameters())
     assert all(not p.requires_grad for p in model.encoder.feature_extractor.parameters())
     assert all(p.requires_grad for p in model.head.parameters())
-    unfrozen = build_model("stage1", cfg.models)
+    unfrozen = build_model("stage1", cfg.modality_params("voice").models)
     assert all(p.requires_grad for p in unfrozen.parameters())
 
 
@@ -95,4 +95,4 @@ def test_s3_pretrained_needs_storage_settings(cfg):
 
 def test_unknown_architecture_is_a_config_error(cfg):
     with pytest.raises(ConfigError, match="expected one of"):
-        build_model("resnet", cfg.models)
+        build_model("resnet", cfg.modality_params("voice").models)

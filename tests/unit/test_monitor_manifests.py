@@ -33,7 +33,7 @@ def test_receiver_service_matches_params_and_kserve_logger(cfg, repo_root):
     args = build_parser().parse_args(argv)
     assert args.monitor_command == "collect" and args.port == port
     isvc = yaml.safe_load(
-        (repo_root / "infra" / "kserve" / "base" / "inferenceservice.yaml").read_text()
+        (repo_root / "infra" / "kserve" / "base" / "veracity-voice.yaml").read_text()
     )
     url = urlparse(isvc["spec"]["transformer"]["logger"]["url"])
     assert url.hostname.split(".")[0] == service["metadata"]["name"] and url.port == port

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from veracity.orchestration.build import COMPILED_FILE, compile_pipeline
 
 from veracity.config import load_config
-from veracity.orchestration.build import COMPILED_FILE, compile_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -115,7 +115,7 @@ def test_stage_params_cover_the_sections_the_step_reads(step):
 
 
 def test_cli_and_component_build_the_same_cfg():
-    overrides = ["training.aasist.epochs=1", "gate.max_eer=0.5"]
+    overrides = ["modalities.voice.detectors.aasist.training.epochs=1", "gate.max_eer=0.5"]
     text = (REPO / "params.yaml").read_text()
     assert load_step_config(text, overrides) == load_config(REPO / "params.yaml", overrides)
 

@@ -101,7 +101,7 @@ def test_schedule_uploads_pipeline_and_creates_monthly_recurring_run(kfp_api, cf
         cfg,
         source="s3://corpus/v7",
         data_version="v7",
-        overrides=["gate.max_eer=0.2", "training.aasist.epochs=2"],
+        overrides=["gate.max_eer=0.2", "modalities.voice.detectors.aasist.training.epochs=2"],
     )
     result = schedule_run(cfg, host, arguments=args)
     assert result["recurring_run_id"] == "rr-1"
@@ -124,7 +124,7 @@ def test_schedule_uploads_pipeline_and_creates_monthly_recurring_run(kfp_api, cf
     params = job["runtime_config"]["parameters"]
     assert params["source"] == "s3://corpus/v7" and params["data_version"] == "v7"
     # gate.* overrides reach the gate only (the trained models stay cached)
-    assert params["overrides"] == ["training.aasist.epochs=2"]
+    assert params["overrides"] == ["modalities.voice.detectors.aasist.training.epochs=2"]
     assert params["gate_overrides"] == ["gate.max_eer=0.2"]
     # the params text travels with the run: the components parse the same numbers
     assert yaml.safe_load(params["params_yaml"])["gate"]["max_eer"] == cfg.gate.max_eer

@@ -7,7 +7,6 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from veracity.policy import feature_membership, human_feature_score
 
 NATURAL = {
@@ -27,8 +26,8 @@ SYNTHETIC = {
 
 
 def test_natural_speech_scores_high_and_flat_synthetic_low(cfg):
-    assert human_feature_score(NATURAL, cfg.policy) == 1.0
-    assert human_feature_score(SYNTHETIC, cfg.policy) < cfg.policy.human_feature_score_min
+    assert human_feature_score(NATURAL, cfg.modality_params("voice").policy) == 1.0
+    assert human_feature_score(SYNTHETIC, cfg.modality_params("voice").policy) < cfg.modality_params("voice").policy.human_feature_score_min
 
 
 def test_membership_falls_linearly_outside_band():
@@ -38,14 +37,14 @@ def test_membership_falls_linearly_outside_band():
 
 
 def test_missing_and_nan_features_are_skipped(cfg):
-    assert human_feature_score({}, cfg.policy) is None
-    assert human_feature_score({"jitter": math.nan, "other": 1.0}, cfg.policy) is None
+    assert human_feature_score({}, cfg.modality_params("voice").policy) is None
+    assert human_feature_score({"jitter": math.nan, "other": 1.0}, cfg.modality_params("voice").policy) is None
     partial = {"pitch_std_hz": 30.0, "jitter": math.nan, "hnr_db": 40.0}
     # pitch in range (1.0), hnr far out of range (0.0): mean of the two usable features
-    assert human_feature_score(partial, cfg.policy) == pytest.approx(0.5)
+    assert human_feature_score(partial, cfg.modality_params("voice").policy) == pytest.approx(0.5)
 
 
 @given(st.dictionaries(st.sampled_from(sorted(NATURAL)), st.floats(allow_nan=True)))
 def test_score_is_in_unit_interval(cfg, features):
-    score = human_feature_score(features, cfg.policy)
+    score = human_feature_score(features, cfg.modality_params("voice").policy)
     assert score is None or 0.0 <= score <= 1.0

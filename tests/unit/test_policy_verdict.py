@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from veracity.policy import AI, HUMAN, INCONCLUSIVE, LABELS, decide_verdict, needs_aasist
 
 from veracity.errors import InputError
-from veracity.policy import AI, HUMAN, INCONCLUSIVE, LABELS, decide_verdict, needs_aasist
 
 # (s1, aasist, human_feature_score, rule_label, rule, score) — the seed's examples and
 # "Expected Behavior" table, with the arithmetic recomputed where the seed mistyped it.
@@ -56,7 +56,7 @@ ROW_CASES = [
 
 @pytest.mark.parametrize("s1,aasist,hfs,rule_label,rule,score", SEED_CASES + ROW_CASES)
 def test_policy_reproduces_seed_rule(cfg, s1, aasist, hfs, rule_label, rule, score):
-    d = decide_verdict(s1, aasist, hfs, cfg.policy)
+    d = decide_verdict(s1, aasist, hfs, cfg.modality_params("voice").policy)
     assert (d.rule_label, d.rule) == (rule_label, rule)
     assert d.score == pytest.approx(score, abs=1e-9)
     assert d.confidence == pytest.approx(max(score, 1 - score), abs=1e-9)
@@ -67,46 +67,46 @@ def test_policy_reproduces_seed_rule_without_reject_option(
     cfg, s1, aasist, hfs, rule_label, rule, score
 ):
     """With the reject option off (min_confidence 0.5), the final label is seed 003's."""
-    policy = cfg.policy.model_copy(update={"min_confidence": 0.5})
+    policy = cfg.modality_params("voice").policy.model_copy(update={"min_confidence": 0.5})
     d = decide_verdict(s1, aasist, hfs, policy)
     assert (d.label, d.reason) == (rule_label, rule)
 
 
 def test_reject_option_overrides_low_confidence_ai(cfg):
     # Seed 002 on top of seed 003: the table's "Ambiguous" AI (0.526) is below 0.6 confidence.
-    d = decide_verdict(0.55, 0.51, None, cfg.policy)
+    d = decide_verdict(0.55, 0.51, None, cfg.modality_params("voice").policy)
     assert (d.label, d.reason, d.rule_label) == (INCONCLUSIVE, "low_confidence", AI)
     # Every other seed case keeps its label under the default reject option.
     for s1, aasist, hfs, rule_label, rule, _ in SEED_CASES[:-1]:
-        d = decide_verdict(s1, aasist, hfs, cfg.policy)
+        d = decide_verdict(s1, aasist, hfs, cfg.modality_params("voice").policy)
         assert (d.label, d.reason) == (rule_label, rule)
 
 
 def test_weighted_value_reported_only_when_used(cfg):
-    assert decide_verdict(0.92, 0.35, None, cfg.policy).weighted is None
-    assert decide_verdict(0.85, 0.38, None, cfg.policy).weighted == pytest.approx(0.662)
+    assert decide_verdict(0.92, 0.35, None, cfg.modality_params("voice").policy).weighted is None
+    assert decide_verdict(0.85, 0.38, None, cfg.modality_params("voice").policy).weighted == pytest.approx(0.662)
 
 
 def test_needs_aasist_only_outside_human_band(cfg):
-    assert not needs_aasist(0.39, cfg.policy)
-    assert needs_aasist(0.40, cfg.policy)
-    assert needs_aasist(0.99, cfg.policy)
+    assert not needs_aasist(0.39, cfg.modality_params("voice").policy)
+    assert needs_aasist(0.40, cfg.modality_params("voice").policy)
+    assert needs_aasist(0.99, cfg.modality_params("voice").policy)
 
 
 def test_band_edges_follow_seed(cfg):
     # 0.40 and 0.75 are ambiguous (0.40 <= s1 <= 0.75); 0.82 is tier 3, 0.90 tier 2.
-    assert decide_verdict(0.75, 0.20, None, cfg.policy).band == "ambiguous"
-    assert decide_verdict(0.82, 0.20, None, cfg.policy).band == "tier3"
-    assert decide_verdict(0.90, 0.20, None, cfg.policy).band == "tier2"
-    assert decide_verdict(0.9001, 0.20, None, cfg.policy).band == "tier1"
+    assert decide_verdict(0.75, 0.20, None, cfg.modality_params("voice").policy).band == "ambiguous"
+    assert decide_verdict(0.82, 0.20, None, cfg.modality_params("voice").policy).band == "tier3"
+    assert decide_verdict(0.90, 0.20, None, cfg.modality_params("voice").policy).band == "tier2"
+    assert decide_verdict(0.9001, 0.20, None, cfg.modality_params("voice").policy).band == "tier1"
 
 
 @pytest.mark.parametrize("bad", [float("nan"), -0.1, 1.5, float("inf")])
 def test_rejects_non_probabilities(cfg, bad):
     with pytest.raises(InputError, match="probability"):
-        decide_verdict(bad, 0.5, None, cfg.policy)
+        decide_verdict(bad, 0.5, None, cfg.modality_params("voice").policy)
     with pytest.raises(InputError, match="probability"):
-        decide_verdict(0.5, bad, None, cfg.policy)
+        decide_verdict(0.5, bad, None, cfg.modality_params("voice").policy)
 
 
 probs = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
@@ -116,13 +116,13 @@ maybe_probs = st.none() | probs
 @settings(max_examples=400, deadline=None)
 @given(s1=probs, a=maybe_probs, hfs=maybe_probs)
 def test_property_label_and_scores_in_range(cfg, s1, a, hfs):
-    d = decide_verdict(s1, a, hfs, cfg.policy)
+    d = decide_verdict(s1, a, hfs, cfg.modality_params("voice").policy)
     assert d.label in LABELS and d.rule_label in LABELS
     assert 0.0 <= d.score <= 1.0
     assert 0.5 <= d.confidence <= 1.0
     assert d.weighted is None or 0.0 <= d.weighted <= 1.0
     if d.label != INCONCLUSIVE:
-        assert d.confidence >= cfg.policy.min_confidence
+        assert d.confidence >= cfg.modality_params("voice").policy.min_confidence
     # A label's score always lies on its own side of 0.5.
     if d.rule_label == AI:
         assert d.score > 0.5
@@ -134,7 +134,7 @@ def test_property_label_and_scores_in_range(cfg, s1, a, hfs):
 @given(s1=probs, a=probs, delta=st.floats(min_value=0.0, max_value=1.0), hfs=maybe_probs)
 def test_property_raising_aasist_never_turns_ai_into_human(cfg, s1, a, delta, hfs):
     higher = min(1.0, a + delta)
-    for policy in (cfg.policy, cfg.policy.model_copy(update={"min_confidence": 0.5})):
+    for policy in (cfg.modality_params("voice").policy, cfg.modality_params("voice").policy.model_copy(update={"min_confidence": 0.5})):
         before = decide_verdict(s1, a, hfs, policy)
         after = decide_verdict(s1, higher, hfs, policy)
         if before.label == AI:
@@ -146,8 +146,8 @@ def test_property_raising_aasist_never_turns_ai_into_human(cfg, s1, a, delta, hf
 @settings(max_examples=600, deadline=None)
 @given(s1=probs, a=maybe_probs, delta=st.floats(min_value=0.0, max_value=1.0), hfs=maybe_probs)
 def test_property_raising_s1_never_turns_ai_into_human(cfg, s1, a, delta, hfs):
-    before = decide_verdict(s1, a, hfs, cfg.policy)
-    after = decide_verdict(min(1.0, s1 + delta), a, hfs, cfg.policy)
+    before = decide_verdict(s1, a, hfs, cfg.modality_params("voice").policy)
+    after = decide_verdict(min(1.0, s1 + delta), a, hfs, cfg.modality_params("voice").policy)
     if before.label == AI:
         assert after.label != HUMAN, (before, after)
 
@@ -159,8 +159,8 @@ def test_seed_seams_that_are_not_monotone(cfg):
     across the ambiguous band's 0.55 edge (the score switches from the weighted value to
     AASIST alone, and the reject option then fires) both turn an AI verdict INCONCLUSIVE.
     """
-    assert decide_verdict(0.75, 0.49, None, cfg.policy).rule_label == AI  # weighted 0.594
-    assert decide_verdict(0.76, 0.49, None, cfg.policy).rule_label == INCONCLUSIVE  # tier 3
-    assert decide_verdict(0.75, 0.54, None, cfg.policy).label == AI  # weighted 0.624
-    d = decide_verdict(0.75, 0.55, None, cfg.policy)
+    assert decide_verdict(0.75, 0.49, None, cfg.modality_params("voice").policy).rule_label == AI  # weighted 0.594
+    assert decide_verdict(0.76, 0.49, None, cfg.modality_params("voice").policy).rule_label == INCONCLUSIVE  # tier 3
+    assert decide_verdict(0.75, 0.54, None, cfg.modality_params("voice").policy).label == AI  # weighted 0.624
+    d = decide_verdict(0.75, 0.55, None, cfg.modality_params("voice").policy)
     assert (d.rule_label, d.label, d.reason) == (AI, INCONCLUSIVE, "low_confidence")

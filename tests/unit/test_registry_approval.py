@@ -66,7 +66,7 @@ def _register(cfg, tmp_path, tag):
 
 
 def _aliases(cfg):
-    model = get_client(cfg).get_registered_model(cfg.tracking.registered_model)
+    model = get_client(cfg).get_registered_model(cfg.modality_params("voice").registered_model)
     return {k: str(v) for k, v in model.aliases.items()}
 
 

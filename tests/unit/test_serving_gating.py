@@ -18,9 +18,9 @@ from veracity.serving.transformer import VerdictTransformer
 
 
 def _verdict(cfg, bundle):
-    predictor = DetectorPredictor(cfg.serving.model_name, bundle, cfg)
+    predictor = DetectorPredictor(cfg.modality_params("voice").registered_model, bundle, cfg)
     predictor.load()
-    transformer = VerdictTransformer(cfg.serving.model_name, "unused:0", cfg)
+    transformer = VerdictTransformer(cfg.modality_params("voice").registered_model, "unused:0", cfg)
     asked = []
 
     async def score_windows(windows, detector, request_id):

@@ -40,7 +40,7 @@ def test_rendered_manifest_validates(cfg, isvc_schema):
     assert predictor["logger"] == {"mode": "all", "url": cfg.serving.k8s.logger_url}
     assert predictor["minReplicas"] == cfg.serving.k8s.min_replicas
     assert predictor["canaryTrafficPercent"] == cfg.serving.k8s.canary_traffic_percent
-    assert container["readinessProbe"]["httpGet"]["path"] == f"/v1/models/{cfg.serving.model_name}"
+    assert container["readinessProbe"]["httpGet"]["path"] == f"/v1/models/{cfg.modality_params('voice').registered_model}"
     grpc = container["args"][container["args"].index("--grpc_port") + 1]
     http = container["args"][container["args"].index("--http_port") + 1]
     assert grpc != http
@@ -59,7 +59,7 @@ def test_schema_rejects_a_broken_manifest(cfg, isvc_schema):
 
 
 def test_checked_in_kustomize_base_validates(repo_root, isvc_schema):
-    base = repo_root / "infra" / "kserve" / "base" / "inferenceservice.yaml"
+    base = repo_root / "infra" / "kserve" / "base" / "veracity-voice.yaml"
     _validate(yaml.safe_load(base.read_text()), isvc_schema)
 
 

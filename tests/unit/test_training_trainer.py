@@ -39,7 +39,7 @@ def _cfgs(cfg, **run):
         epochs=30, batch_size=16, lr=0.01, weight_decay=0.0, max_windows_per_epoch=0, patience=2
     )
     base.update(run)
-    run_cfg = cfg.training.stage1.model_copy(update=base)
+    run_cfg = cfg.modality_params("voice").detectors["stage1"].training.model_copy(update=base)
     return run_cfg, cfg.training.model_copy(update={"device": "cpu", "num_threads": 1})
 
 

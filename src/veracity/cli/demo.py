@@ -1,12 +1,15 @@
-"""``veracity demo``: the main job end to end on the embedded demo corpus (what ``make demo`` runs).
+"""``veracity demo``: the main job end to end on the embedded demo corpora (``make demo``).
 
-1. the retraining pipeline (KFP local runner) on the small demo corpus;
+For every modality in params.yaml (``modalities:``):
+
+1. the modality's retraining pipeline (KFP local runner) on its small demo corpus;
 2. approval of the challenger as reviewer ``demo`` — a visible, audited step of the demo
    only: real deployments are never approved automatically;
-3. the champion served locally (predictor + transformer on 127.0.0.1) and the verdicts
-   for one bonafide and one spoofed demo clip;
-4. drift: clean clips, then clips degraded by noise, a low-bitrate codec and the 8 kHz
-   telephone band, and an Evidently drift report over each window.
+3. the champion served locally (predictor + transformer on 127.0.0.1); every eval clip of
+   the demo corpus is sent through the served stack and the verdict matrix printed (truth x
+   HUMAN / AI / INCONCLUSIVE, fakes called HUMAN, real called AI, INCONCLUSIVE rate);
+4. drift: clean clips, then clips degraded by the modality's deployment shifts, and an
+   Evidently drift report over each window.
 """
 
 from __future__ import annotations
@@ -23,18 +26,22 @@ DEMO_NOTE = (
     "Approved by `make demo` on the generated demo corpus, for demonstration only; "
     "production versions are approved by a named reviewer after reading the gate report."
 )
+STEPS = 4
 
 
-def _banner(step: int, text: str) -> None:
-    print(f"\n== {step}/4 {text}", flush=True)
+def _banner(modality: str, step: int, text: str) -> None:
+    print(f"\n== [{modality}] {step}/{STEPS} {text}", flush=True)
 
 
-def clips_by_split(corpus: Path) -> dict[str, dict[str, list[Path]]]:
-    """Clips of an ASVspoof-layout corpus, by split then label (``bonafide``/``spoof``)."""
-    from veracity.data.readers import read_asvspoof2019
+def clips_by_split(cfg, modality: str, corpus: Path) -> dict[str, dict[str, list[Path]]]:
+    """Clips of a modality's demo corpus, by split then label (``bonafide``/``spoof``)."""
+    from veracity.data.readers import read_corpus
+    from veracity.modalities import load_modality
 
+    mod = load_modality(modality, cfg.modality_packages)
+    fmt = cfg.modality_params(modality).ingest.format
     found: dict[str, dict[str, list[Path]]] = {}
-    for entry in read_asvspoof2019(corpus).entries:
+    for entry in read_corpus(corpus, fmt, mod.readers, modality).entries:
         by_label = found.setdefault(entry.split, {"bonafide": [], "spoof": []})
         by_label[entry.label].append(corpus / entry.rel_path)
     return found
@@ -54,61 +61,93 @@ def reference_like_sample(clips: dict[str, dict[str, list[Path]]], n: int, seed:
     return [pool[i] for i in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
 
 
-def _print_verdict(kind: str, path: Path, verdict: dict) -> None:
-    stages = verdict.get("stages") or verdict.get("scores") or {}
-    print(
-        f"  {kind:9s} {path.name}: {verdict.get('label'):13s} score={verdict.get('score'):.3f} "
-        f"confidence={verdict.get('confidence'):.3f} reason={verdict.get('reason')} "
-        f"stages={json.dumps(stages, default=str)}"
-    )
+def serve_eval_split(
+    clips: dict[str, dict[str, list[Path]]], url: str, model_name: str, timeout_s: float
+) -> dict:
+    """Every eval clip through the served stack; the verdict matrix of what came back."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from veracity.errors import VeracityError
+    from veracity.evaluation.verdicts import verdict_metrics
+    from veracity.modalities.base import Decision
+    from veracity.serving.client import predict_file
+
+    targets, decisions, failed = [], [], []
+    items = [
+        (p, 1 if label == "bonafide" else 0) for label, ps in clips["eval"].items() for p in ps
+    ]
+    for path, target in tqdm(items, desc="eval clips -> served stack", unit="clip", disable=None):
+        try:
+            v = predict_file(path, url, model_name, timeout_s)
+        except VeracityError as exc:  # counted and reported, never silently dropped
+            failed.append(f"{path.name}: {exc}")
+            continue
+        targets.append(target)
+        decisions.append(
+            Decision(
+                v["label"], v["score"], v["confidence"], v["reason"], v["rule_label"], v["rule"]
+            )
+        )
+    metrics = verdict_metrics(np.array(targets), decisions) if decisions else {}
+    metrics["failed"] = failed
+    return metrics
 
 
-def _demo(args, cfg) -> int:
-    from veracity.cli.pipeline import _params_and_overrides
+def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], params_yaml):
+    from veracity.evaluation.verdicts import format_matrix
     from veracity.monitoring.demo import run_drift_demo
-    from veracity.orchestration.build import find_repo_root
     from veracity.orchestration.local import ensure_demo_corpus, run_local
     from veracity.orchestration.summary import format_summary
     from veracity.registry.approval import approve
     from veracity.registry.models import resolve_model_uri
-    from veracity.serving.client import predict_file
     from veracity.serving.process import start_stack, stop_server
 
-    started = time.monotonic()
-    root = find_repo_root()
-    params_yaml, overrides = _params_and_overrides(args)
-    corpus = ensure_demo_corpus(cfg, root)
-
-    _banner(1, f"retraining pipeline on the demo corpus {corpus}")
-    summary = run_local(cfg, params_yaml, overrides, source=str(corpus), quiet=True)
+    params = cfg.modality_params(modality)
+    corpus = ensure_demo_corpus(cfg, root, modality)
+    _banner(modality, 1, f"retraining pipeline retrain-{modality} on the demo corpus {corpus}")
+    summary = run_local(
+        cfg, params_yaml, overrides, source=str(corpus), quiet=True, modality=modality
+    )
     print(format_summary(summary))
     registered = summary.get("registered") or {}
     if summary["status"] != "succeeded" or not registered.get("version"):
-        print(f"\nThe pipeline did not register a challenger: {summary.get('error')}")
-        return 1
+        print(f"\nThe {modality} pipeline did not register a challenger: {summary.get('error')}")
+        return None
     name, version = registered["model"], str(registered["version"])
 
-    _banner(2, f"approval of {name} v{version} as reviewer '{DEMO_REVIEWER}' (demo only)")
+    _banner(modality, 2, f"approval of {name} v{version} as reviewer '{DEMO_REVIEWER}' (demo only)")
     record = approve(cfg, name, version, reviewer=DEMO_REVIEWER, note=DEMO_NOTE)
     print(f"  champion -> v{version}; audit entry: {json.dumps(record, default=str)[:300]}")
 
-    _banner(3, "serving the champion locally (KServe predictor + transformer on 127.0.0.1)")
+    _banner(modality, 3, "the champion served locally; every eval clip through the served stack")
     bundle = resolve_model_uri(cfg, f"{name}@champion")
-    run_dir = root / cfg.pipeline.local_root / "demo"
+    run_dir = root / cfg.pipeline.local_root / "demo" / modality
     run_dir.mkdir(parents=True, exist_ok=True)
     predictor, transformer = start_stack(
-        cfg, model=bundle, params=args.params, overrides=overrides, log_dir=run_dir
-    )
+        cfg, model=bundle, params=args.params, overrides=overrides, log_dir=run_dir,
+        modality=modality,
+    )  # fmt: skip
     url = f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
     try:
-        clips = clips_by_split(corpus)
-        for kind in ("bonafide", "spoof"):
-            path = clips["eval"][kind][0]
-            _print_verdict(kind, path, predict_file(path, url, cfg.serving.model_name))
+        clips = clips_by_split(cfg, modality, corpus)
+        served = serve_eval_split(clips, url, name, cfg.serving.request_timeout_s)
+        (run_dir / "served_eval_verdicts.json").write_text(json.dumps(served, indent=2))
+        if served.get("matrix"):
+            print(format_matrix(served))
+            print(
+                f"  fakes called HUMAN {_pct(served['fake_as_human'])}, real called AI "
+                f"{_pct(served['real_as_ai'])}, INCONCLUSIVE {_pct(served['inconclusive'])}; "
+                f"{len(served['failed'])} clip(s) failed; report: "
+                f"{summary.get('pipeline_root', '')} (evaluation) and "
+                f"{run_dir / 'served_eval_verdicts.json'}"
+            )
 
-        _banner(4, "drift: clean clips, then noisy / low-bitrate / telephone-band clips")
+        _banner(modality, 4, "drift: clean clips, then shifted clips (noise, codec, band limit)")
         sample = reference_like_sample(clips, 2 * cfg.monitoring.drift.min_rows, cfg.seed)
-        result = run_drift_demo(cfg, bundle, url, sample, run_dir / "drift")
+        result = run_drift_demo(
+            cfg, bundle, url, sample, run_dir / "drift", model_name=name, shifts=params.shifts
+        )
         for window, drift in (("clean", result.clean), ("shifted", result.shifted)):
             if drift is None:
                 print(f"  {window}: not enough rows for a report")
@@ -122,20 +161,46 @@ def _demo(args, cfg) -> int:
     finally:
         stop_server(transformer)
         stop_server(predictor)
+    return name
 
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _demo(args, cfg) -> int:
+    from veracity.cli.pipeline import _params_and_overrides
+    from veracity.orchestration.compile import find_repo_root
+
+    started = time.monotonic()
+    root = find_repo_root()
+    params_yaml, overrides = _params_and_overrides(args)
+    modalities = [args.modality] if args.modality else list(cfg.modalities)
+    names = {}
+    for modality in modalities:
+        names[modality] = _demo_modality(args, cfg, modality, root, overrides, params_yaml)
     minutes = (time.monotonic() - started) / 60
-    print(
-        f"\nDemo finished in {minutes:.1f} min. Next:\n"
-        f"  veracity models list                      # versions, aliases, gate and approval state\n"
-        f"  veracity serve --model {name}@champion    # serve the champion on 127.0.0.1\n"
-        f"  veracity predict FILE --url {url}\n"
-        f"  veracity monitor drift --model {name}@champion --since 7d --out runs/drift\n"
-        f"  veracity approve {name} VERSION --reviewer YOUR_NAME --note '...'   # real approvals"
-    )
-    return 0
+    url = f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
+    print(f"\nDemo finished in {minutes:.1f} min ({', '.join(modalities)}). Next:")
+    for modality, name in names.items():
+        if name is None:
+            continue
+        print(
+            f"  veracity models list --modality {modality}   # versions, aliases, gate, approval\n"
+            f"  veracity serve --modality {modality} --model {name}@champion\n"
+            f"  veracity predict FILE --modality {modality} --url {url}\n"
+            f"  veracity monitor drift --model {name}@champion --since 7d --out runs/drift\n"
+            f"  veracity approve {name} VERSION --reviewer YOUR_NAME --note '...'   # real approvals"
+        )
+    return 0 if all(names.values()) else 1
 
 
 def register(sub) -> None:
     """Add ``veracity demo``."""
-    p = sub.add_parser("demo", help="run the whole loop on the demo corpus (what `make demo` runs)")
+    from veracity.cli.options import add_modality
+
+    p = sub.add_parser(
+        "demo", help="run the whole loop on every modality's demo corpus (what `make demo` runs)"
+    )
+    add_modality(p)
     p.set_defaults(func=_demo)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from veracity.cli.options import add_modality, modality_of
+
 
 def _import_aasist(args, cfg):
     from veracity.modalities.voice.detectors.aasist_import import import_aasist
@@ -17,7 +19,8 @@ def _import_aasist(args, cfg):
 def _list(args, cfg):
     from veracity.registry.models import format_versions, list_versions
 
-    print(format_versions(list_versions(cfg, args.name or cfg.tracking.registered_model)))
+    name = args.name or cfg.modality_params(modality_of(args, cfg)).registered_model
+    print(format_versions(list_versions(cfg, name)))
     return 0
 
 
@@ -40,6 +43,7 @@ def register(sub) -> None:
         "name",
         nargs="?",
         default=None,
-        help="registered model (default: tracking.registered_model)",
+        help="registered model (default: modalities.<m>.registered_model)",
     )
+    add_modality(p)
     p.set_defaults(func=_list)

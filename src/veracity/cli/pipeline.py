@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from veracity.cli.options import add_modality, modality_of
+
 
 def _params_and_overrides(args) -> tuple[str, list[str]]:
     from veracity.orchestration.client import canonical_params
@@ -26,6 +28,7 @@ def _run(args, cfg):
         data_version=args.data_version or "",
         model_name=args.model_name or "",
         quiet=not args.kfp_logs,
+        modality=modality_of(args, cfg),
     )
     print()
     print(format_summary(summary))
@@ -35,9 +38,15 @@ def _run(args, cfg):
 
 
 def _compile(args, cfg):
-    from veracity.orchestration.build import compile_pipeline
+    from veracity.orchestration.compile import compile_pipeline
 
-    print(compile_pipeline(cfg, Path(args.out) if args.out else None))
+    modalities = [args.modality] if args.modality else list(cfg.modalities)
+    if args.out and len(modalities) > 1:
+        from veracity.errors import InputError
+
+        raise InputError("--out names one file: pass --modality too")
+    for name in modalities:
+        print(compile_pipeline(name, Path(args.out) if args.out else None))
     return 0
 
 
@@ -59,20 +68,26 @@ def _arguments(args, cfg) -> dict:
 def _submit(args, cfg):
     from veracity.orchestration import submit_run
 
-    print(json.dumps({"run_id": submit_run(cfg, args.host, _arguments(args, cfg))}))
+    run_id = submit_run(cfg, args.host, _arguments(args, cfg), modality_of(args, cfg))
+    print(json.dumps({"run_id": run_id}))
     return 0
 
 
 def _schedule(args, cfg):
     from veracity.orchestration import schedule_run
 
-    print(json.dumps(schedule_run(cfg, args.host, args.cron, _arguments(args, cfg)), indent=2))
+    result = schedule_run(cfg, args.host, args.cron, _arguments(args, cfg), modality_of(args, cfg))
+    print(json.dumps(result, indent=2))
     return 0
 
 
 def _requirements(args, cfg):
-    from veracity.orchestration.build import find_repo_root
-    from veracity.orchestration.images import IMAGE_STEPS, render_requirements, required_distributions
+    from veracity.orchestration.compile import find_repo_root
+    from veracity.orchestration.images import (
+        IMAGE_STEPS,
+        render_requirements,
+        required_distributions,
+    )
 
     root = find_repo_root()
     stale = []
@@ -103,31 +118,39 @@ def register(sub) -> None:
         p.add_argument(
             "--data-version", help="DVC tag or revision of the corpus (recorded, cache key)"
         )
-        p.add_argument("--model-name", help="registered model (default: tracking.registered_model)")
+        p.add_argument(
+            "--model-name", help="registered model (default: modalities.<m>.registered_model)"
+        )
         p.add_argument("--summary-root", help="where runs write summary.json (local dir or s3://)")
+        add_modality(p)
 
     p = psub.add_parser(
         "run", help="run all steps here with the KFP local runner (demo corpus by default)"
     )
     p.add_argument(
-        "--source", help="corpus dir or s3:// URI (default: data.demo_dir, generated if absent)"
+        "--source",
+        help="corpus dir or s3:// URI (default: data.demo_dir/<m>, generated if absent)",
     )
-    p.add_argument(
-        "--format", choices=["asvspoof2019", "csv"], help="corpus layout (default: ingest.format)"
-    )
+    p.add_argument("--format", help="corpus layout (default: modalities.<m>.ingest.format)")
     p.add_argument(
         "--data-version", help="data version to record (default: a hash of the corpus files)"
     )
-    p.add_argument("--model-name", help="registered model (default: tracking.registered_model)")
+    p.add_argument(
+        "--model-name", help="registered model (default: modalities.<m>.registered_model)"
+    )
+    add_modality(p)
     p.add_argument(
         "--kfp-logs", action="store_true", help="show kfp's own logs instead of progress lines"
     )
     p.set_defaults(func=_run)
 
     p = psub.add_parser(
-        "compile", help="compile the pipeline to IR YAML (default pipelines/retrain.yaml)"
+        "compile",
+        help="compile each modality's pipeline with `kfp dsl compile` "
+        "(default pipelines/retrain-<m>.yaml; all modalities unless --modality)",
     )
-    p.add_argument("--out", help="target .yaml file")
+    p.add_argument("--out", help="target .yaml file (with --modality)")
+    add_modality(p)
     p.set_defaults(func=_compile)
 
     p = psub.add_parser("submit", help="start one run on a Kubeflow Pipelines API")

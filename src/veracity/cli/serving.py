@@ -8,13 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+from veracity.cli.options import add_modality, modality_of
 from veracity.errors import InputError
 
 log = logging.getLogger(__name__)
 
 
 def _modality(args, cfg) -> str:
-    return getattr(args, "modality", None) or cfg.modality
+    return modality_of(args, cfg)
 
 
 def _model_name(args, cfg) -> str:
@@ -112,6 +113,7 @@ def register(sub) -> None:
     p.add_argument(
         "--log-dir", default="data/serving_logs", help="server logs (default: %(default)s)"
     )
+    add_modality(p)
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("deploy", help="serve locally, or render the KServe InferenceService")
@@ -120,10 +122,12 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="k8s: only render the manifest")
     p.add_argument("--out", default=None, help="k8s: write the YAML here instead of stdout")
     p.add_argument("--log-dir", default="data/serving_logs")
+    add_modality(p)
     p.set_defaults(func=_deploy)
 
     p = sub.add_parser("predict", help="send an audio file to a transformer, print the verdict")
     p.add_argument("file")
     p.add_argument("--url", default=None, help="transformer base URL (default: from params)")
     p.add_argument("--full", action="store_true", help="include the monitoring row")
+    add_modality(p)
     p.set_defaults(func=_predict)

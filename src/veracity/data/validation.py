@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 NOT_NULL = ("utt_id", "path", "sha256", "label", "group", "attack", "split")
 
 
-
 @dataclass(frozen=True)
 class ValidationRules:
     """What a manifest is checked against: the shared ``validate`` section plus the

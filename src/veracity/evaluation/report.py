@@ -81,7 +81,11 @@ def render_evaluation_html(
     )
     ctx = "".join(
         f"<li><b>{html.escape(k)}</b>: "
-        + (f"<pre>{html.escape(v)}</pre>" if isinstance(v, str) and "\n" in v else html.escape(str(v)))
+        + (
+            f"<pre>{html.escape(v)}</pre>"
+            if isinstance(v, str) and "\n" in v
+            else html.escape(str(v))
+        )
         + "</li>"
         for k, v in context.items()
     )

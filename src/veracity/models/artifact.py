@@ -22,7 +22,6 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from veracity.errors import ModelArtifactError
-from veracity.storage import safe_join
 
 log = logging.getLogger(__name__)
 

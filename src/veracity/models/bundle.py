@@ -101,7 +101,9 @@ def check_detector(contract: BundleContract, role: str, loaded: LoadedModel) -> 
     expected = {k: list(v) for k, v in (entry.get("input_shapes") or {}).items()}
     problems = []
     if loaded.modality != contract.modality:
-        problems.append(f"modality: bundle.json {contract.modality!r}, artifact {loaded.modality!r}")
+        problems.append(
+            f"modality: bundle.json {contract.modality!r}, artifact {loaded.modality!r}"
+        )
     if loaded.architecture != entry.get("architecture"):
         problems.append(
             f"architecture: bundle.json {entry.get('architecture')!r}, "

@@ -17,11 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from veracity.config import Config
+from veracity.config import Config, ShiftsConfig
 from veracity.errors import NotEnoughDataError, VeracityError
 from veracity.media import load_waveform
-from veracity.monitoring.drift import DriftSummary, select_window
-from veracity.monitoring.job import REPORT_HTML, run_drift_job
 from veracity.media.shifts import (
     SHIFT_NAMES,
     add_noise,
@@ -29,6 +27,8 @@ from veracity.media.shifts import (
     telephone_band,
     wav_bytes,
 )
+from veracity.monitoring.drift import DriftSummary, select_window
+from veracity.monitoring.job import REPORT_HTML, run_drift_job
 from veracity.monitoring.sinks import read_payloads
 
 log = logging.getLogger(__name__)
@@ -57,10 +57,9 @@ class DriftDemoResult:
 
 
 def shifted_upload(
-    path: Path, shift: str, cfg: Config, rng: np.random.Generator, out_dir: Path
+    path: Path, shift: str, s: ShiftsConfig, rng: np.random.Generator, out_dir: Path
 ) -> Path:
     """Write the ``shift``-degraded version of the clip at ``path`` as an upload file."""
-    s = cfg.monitoring.shifts
     wave, sr = load_waveform(path)
     mono = wave.mean(axis=0)
     if shift == "noise":
@@ -80,7 +79,7 @@ def shifted_upload(
     return target
 
 
-def _send(paths: list[Path], url: str, cfg: Config) -> tuple[int, int]:
+def _send(paths: list[Path], url: str, cfg: Config, model_name: str) -> tuple[int, int]:
     from tqdm import tqdm
 
     from veracity.serving.client import predict_file
@@ -88,7 +87,7 @@ def _send(paths: list[Path], url: str, cfg: Config) -> tuple[int, int]:
     ok = failed = 0
     for path in tqdm(paths, desc="send clips", unit="clip", disable=None):
         try:
-            predict_file(path, url, cfg.serving.model_name, cfg.serving.request_timeout_s)
+            predict_file(path, url, model_name, cfg.serving.request_timeout_s)
             ok += 1
         except VeracityError as exc:  # one bad clip must not stop the demo
             failed += 1
@@ -139,6 +138,9 @@ def run_drift_demo(
     transformer_url: str,
     clips: list[Path],
     out: Path,
+    *,
+    model_name: str,
+    shifts: ShiftsConfig,
     payloads: str | None = None,
 ) -> DriftDemoResult:
     """Send ``clips`` clean, then shifted (noise, low-bitrate codec, telephone band in
@@ -155,13 +157,13 @@ def run_drift_demo(
     rng = np.random.default_rng(cfg.seed)
     notes: list[str] = []
     t0 = datetime.now(UTC)
-    clean_ok, clean_failed = _send(list(clips), transformer_url, cfg)
+    clean_ok, clean_failed = _send(list(clips), transformer_url, cfg, model_name)
     t1 = datetime.now(UTC)
     shifted_paths = [
-        shifted_upload(Path(p), SHIFT_NAMES[i % len(SHIFT_NAMES)], cfg, rng, uploads)
+        shifted_upload(Path(p), SHIFT_NAMES[i % len(SHIFT_NAMES)], shifts, rng, uploads)
         for i, p in enumerate(clips)
     ]
-    shift_ok, shift_failed = _send(shifted_paths, transformer_url, cfg)
+    shift_ok, shift_failed = _send(shifted_paths, transformer_url, cfg, model_name)
     t2 = datetime.now(UTC)
     found = _wait_for_rows(cfg, payloads, t0, clean_ok + shift_ok)
     if found < clean_ok + shift_ok:

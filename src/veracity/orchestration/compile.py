@@ -60,8 +60,6 @@ def compile_pipeline(modality: str, out: Path | None = None, root: Path | None =
     cmd += ["--output", str(out)]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
-        raise ConfigError(
-            f"`kfp dsl compile --py {source}` failed: {done.stderr.strip()[-1500:]}"
-        )
+        raise ConfigError(f"`kfp dsl compile --py {source}` failed: {done.stderr.strip()[-1500:]}")
     log.info("compiled %s", out)
     return out

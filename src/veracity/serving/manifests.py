@@ -1,10 +1,12 @@
-"""The KServe InferenceService (serving.kserve.io/v1beta1) of a champion bundle, as data.
+"""The KServe InferenceService (serving.kserve.io/v1beta1) of a modality's champion bundle.
 
-Transformer and predictor are custom containers built from ``serving/transformer`` and
-``serving/predictor`` (images ``<pipeline.image_registry>/veracity-<role>:<pipeline.image_tag>``).
-The predictor's ``STORAGE_URI`` makes KServe's storage initializer download the bundle to
-``/mnt/models``; it must be the bundle's real ``s3://`` path (KServe cannot fetch MLflow's
-proxied ``mlflow-artifacts:/`` URIs). Autoscaling, canary share, resources and the request
+One InferenceService per modality (``veracity-voice``, ``veracity-music``, ...), all rendered
+here from the same code. Transformer and predictor are the same two custom containers for
+every modality, built from ``serving/transformer`` and ``serving/predictor`` (images
+``<pipeline.image_registry>/veracity-<role>:<pipeline.image_tag>``): what they serve comes
+from the bundle's contract. Both get ``STORAGE_URI``, so KServe's storage initializer
+downloads the bundle to ``/mnt/models``; it must be the bundle's real ``s3://`` path (KServe
+cannot fetch MLflow's proxied ``mlflow-artifacts:/`` URIs). Autoscaling, canary share, resources and the request
 logger (CloudEvents to ``veracity monitor collect``) come from ``serving.k8s`` in params.yaml.
 """
 
@@ -24,9 +26,10 @@ def image_for(cfg: Config, role: str) -> str:
     return f"{cfg.pipeline.image_registry}/veracity-{role}:{cfg.pipeline.image_tag}"
 
 
-def _container(cfg: Config, role: str, args: list[str], resources: dict, env: list[dict]) -> dict:
+def _container(
+    cfg: Config, name: str, role: str, args: list[str], resources: dict, env: list[dict]
+) -> dict:
     k8s = cfg.serving.k8s
-    name = cfg.serving.model_name
     return {
         "name": "kserve-container",
         "image": image_for(cfg, role),
@@ -64,19 +67,20 @@ def _component(cfg: Config, container: dict) -> dict:
     }
 
 
-def render_inference_service(cfg: Config, storage_uri: str, model_version: str = "") -> dict:
-    """The InferenceService manifest for the bundle at ``storage_uri`` (a plain dict)."""
+def render_inference_service(
+    cfg: Config, modality: str, storage_uri: str, model_version: str = ""
+) -> dict:
+    """The InferenceService of ``modality`` for the bundle at ``storage_uri`` (a plain dict)."""
     k8s = cfg.serving.k8s
-    common_env = [{"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"}]
+    name = cfg.modality_params(modality).registered_model
+    common_env = [
+        {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
+        {"name": "STORAGE_URI", "value": storage_uri},
+    ]
+    bundle_args = ["--storage_uri", MODEL_MOUNT, "--modality", modality]
     predictor = _component(
         cfg,
-        _container(
-            cfg,
-            "predictor",
-            ["--storage_uri", MODEL_MOUNT],
-            k8s.predictor_resources,
-            [{"name": "STORAGE_URI", "value": storage_uri}, *common_env],
-        ),
+        _container(cfg, name, "predictor", bundle_args, k8s.predictor_resources, common_env),
     )
     predictor["logger"] = {"mode": "all", "url": k8s.logger_url}
     if k8s.canary_traffic_percent < 100:
@@ -85,14 +89,19 @@ def render_inference_service(cfg: Config, storage_uri: str, model_version: str =
         cfg,
         _container(
             cfg,
+            name,
             "transformer",
-            [],  # KServe appends --predictor_host (and --model_name) to transformer args
+            bundle_args,  # KServe appends --predictor_host (and --model_name)
             k8s.transformer_resources,
             common_env,
         ),
     )
     transformer["logger"] = {"mode": "all", "url": k8s.logger_url}
-    labels = {"app.kubernetes.io/part-of": "veracity", "app.kubernetes.io/component": "serving"}
+    labels = {
+        "app.kubernetes.io/part-of": "veracity",
+        "app.kubernetes.io/component": "serving",
+        "veracity.ai/modality": modality,
+    }
     annotations = {"serving.kserve.io/enable-prometheus-scraping": "true"}
     if model_version:
         annotations["veracity.ai/model-version"] = str(model_version)
@@ -101,7 +110,7 @@ def render_inference_service(cfg: Config, storage_uri: str, model_version: str =
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
         "metadata": {
-            "name": cfg.serving.model_name,
+            "name": name,
             "namespace": k8s.namespace,
             "labels": labels,
             "annotations": annotations,

@@ -53,9 +53,7 @@ class Detector:
 class DetectorPredictor(kserve.Model):
     """Serves the detectors of one bundle directory (any modality)."""
 
-    def __init__(
-        self, name: str, bundle_dir: str | Path, cfg: Config, modality: str | None = None
-    ):
+    def __init__(self, name: str, bundle_dir: str | Path, cfg: Config, modality: str | None = None):
         super().__init__(name)
         self.bundle_dir = Path(bundle_dir)
         self.cfg = cfg

@@ -28,7 +28,12 @@ import numpy as np
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from veracity.config import Config
-from veracity.errors import AudioContentError, ModelArtifactError, PayloadTooLargeError, ServingError
+from veracity.errors import (
+    AudioContentError,
+    ModelArtifactError,
+    PayloadTooLargeError,
+    ServingError,
+)
 from veracity.modalities.base import Segments
 from veracity.serving.payloads import extract_audio, sniff_codec
 from veracity.serving.predictor import make_v2_request

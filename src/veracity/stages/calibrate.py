@@ -60,9 +60,9 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     from veracity.evaluation.calibration import apply_calibration
     from veracity.evaluation.model_card import render_model_card
     from veracity.evaluation.scoring import score_clips
-    from veracity.segment_store import load_split
     from veracity.models.artifact import load_artifact
     from veracity.registry.runs import log_to_model_run
+    from veracity.segment_store import load_split
 
     model_dir, features, out = Path(model_dir), Path(features), Path(out)
     loaded = load_artifact(model_dir, cfg.modality_packages)
@@ -101,7 +101,10 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     # Eval metrics join the card at the gate, once the evaluate step has measured them.
     (out / MODEL_CARD).write_text(
         render_model_card(
-            f"{loaded.modality} {loaded.role}: {loaded.architecture} ({out.name})", loaded.config, calibration.to_dict(), None
+            f"{loaded.modality} {loaded.role}: {loaded.architecture} ({out.name})",
+            loaded.config,
+            calibration.to_dict(),
+            None,
         )
     )
 

@@ -44,17 +44,18 @@ class EvaluationResult:
     out: str
     models: list[dict]
     report: str
-    modality: str = ""
-    verdict: dict = field(default_factory=dict)
     comparison_csv: str | None
     notes: list[str] = field(default_factory=list)
+    modality: str = ""
+    verdict: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def expand_model_dirs(model_dirs: list[Path]) -> list[Path]:
-    """Artifact dirs as given; a bundle dir (``bundle.json``) expands to its artifacts."""
+    """Artifact dirs as given; a bundle dir (``bundle.json``) expands to its served
+    artifacts, and a folder of artifact dirs (``models/voice/calibrated``) to each of them."""
     from veracity.models.bundle import BUNDLE_FILE, read_bundle
     from veracity.storage import safe_join
 
@@ -65,6 +66,8 @@ def expand_model_dirs(model_dirs: list[Path]) -> list[Path]:
             out.extend(
                 safe_join(d, str(contract.detectors[r].get("dir", r))) for r in contract.roles
             )
+        elif not (d / "config.json").is_file() and d.is_dir():
+            out.extend(sorted(p for p in d.iterdir() if (p / "config.json").is_file()))
         else:
             out.append(d)
     if not out:
@@ -139,17 +142,17 @@ def run_evaluate(
     Also runs the modality's verdict policy over the eval clips (verdicts.json).
     ``asv_scores``: optional ASVspoof 2019 ASV score file; with it min t-DCF is reported.
     """
-    from veracity.evaluation.verdicts import format_matrix
-    from veracity.modalities import load_modality
     from veracity.evaluation import plots
     from veracity.evaluation.calibration import Calibration
     from veracity.evaluation.report import render_evaluation_html
     from veracity.evaluation.scoring import score_clips
     from veracity.evaluation.summary import summarize_scores
     from veracity.evaluation.tdcf import compute_asv_error_rates, compute_tdcf, parse_asv_scores
-    from veracity.segment_store import load_split, read_features_json
+    from veracity.evaluation.verdicts import format_matrix
+    from veracity.modalities import load_modality
     from veracity.models.artifact import load_artifact
     from veracity.registry.runs import log_to_model_run
+    from veracity.segment_store import load_split, read_features_json
 
     features, out = Path(features).resolve(), Path(out)
     out.mkdir(parents=True, exist_ok=True)

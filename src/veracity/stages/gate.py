@@ -182,7 +182,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     from veracity.models.bundle import BundleContract
     from veracity.registry.models import find_champion, register_challenger
     from veracity.segment_store import load_split
-    from veracity.stages.evaluate import evaluate_verdicts
+    from veracity.stages.evaluate import evaluate_verdicts, expand_model_dirs
 
     eval_dir, out = Path(eval_dir), Path(out)
     evaluate_json = eval_dir / "evaluate.json"
@@ -200,7 +200,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     loaded_by_role = {}
     metrics: dict[str, dict] = {}
     chall_scores: dict[str, pd.DataFrame] = {}
-    for model_dir in map(Path, model_dirs):
+    for model_dir in expand_model_dirs(model_dirs):
         loaded = load_artifact(model_dir, cfg.modality_packages)
         if not loaded.calibration:
             raise CalibrationError(
@@ -250,9 +250,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
 
     # The verdict that will be served: the policy over eval with exactly these detectors.
     eval_clips = load_split(features, "eval").clips
-    _, verdict = evaluate_verdicts(
-        cfg, modality, eval_clips, {r: chall_scores[r] for r in served}
-    )
+    _, verdict = evaluate_verdicts(cfg, modality, eval_clips, {r: chall_scores[r] for r in served})
     verdict["roles"], verdict["absent"] = served, absent
     checks += _verdict_checks(verdict, params.verdict_gate, notes)
 

@@ -27,7 +27,6 @@ from veracity.errors import DataError
 from veracity.modalities import load_modality
 from veracity.modalities.base import spec_by_role
 from veracity.models.artifact import save_artifact
-from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
 from veracity.registry.tracking import (
     configure_tracking,
     current_git_commit,
@@ -35,6 +34,7 @@ from veracity.registry.tracking import (
     log_metrics,
     log_run_tags,
 )
+from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
 from veracity.training.dataset import segment_set_from_split
 from veracity.training.trainer import EpochRecord, train_model
 

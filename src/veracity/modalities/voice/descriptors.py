@@ -16,8 +16,8 @@ import logging
 import numpy as np
 import scipy.fft
 
-from veracity.modalities.voice.params import PitchConfig, SegmentConfig
 from veracity.media.signal import frame_energy_db, frame_signal
+from veracity.modalities.voice.params import PitchConfig, SegmentConfig
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,7 @@ def _levels(wave: np.ndarray, sr: int, cfg: SegmentConfig) -> tuple[float, float
     return float(pause.mean()), float(rms_db), float(snr_db)
 
 
-def extract_handcrafted(
-    wave: np.ndarray, sr: int, features_cfg: SegmentConfig
-) -> dict[str, float]:
+def extract_handcrafted(wave: np.ndarray, sr: int, features_cfg: SegmentConfig) -> dict[str, float]:
     """Hand-crafted features of a mono waveform; keys are :data:`HANDCRAFTED_NAMES`."""
     wave = np.asarray(wave, dtype=np.float32)
     track = track_pitch(wave, sr, features_cfg.pitch, features_cfg.vad.floor_db)

@@ -12,14 +12,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from veracity.config import (
-    ShiftsConfig,
     AugmentConfig,
     DetectorParams,
     LogMelConfig,
     ModalityParams,
-    VadConfig,
     Section,
+    ShiftsConfig,
+    VadConfig,
 )
+
 
 class DemoSize(Section):
     train_speakers: int = Field(gt=0)
@@ -83,7 +84,6 @@ class FastPathConfig(Section):
     bench_rounds: int = Field(gt=0)
 
 
-
 class Tier1Policy(Section):
     aasist_ai: float
     aasist_human_below: float
@@ -124,7 +124,6 @@ class PolicyConfig(Section):
     human_features: dict[str, tuple[float, float]]
     human_feature_falloff: float = Field(gt=0)
     min_confidence: float = Field(ge=0.5, le=1)
-
 
 
 class SegmentConfig(Section):

@@ -24,7 +24,6 @@ class ProtocolEntry:
     label: str
 
 
-
 def parse_asvspoof_protocol(
     lines: Iterable[str], where: str = "protocol"
 ) -> tuple[list[ProtocolEntry], list[ListingProblem]]:
@@ -91,8 +90,6 @@ def read_asvspoof2019(root: str | Path) -> Listing:
                     ListingProblem(rel, "file is not listed in any protocol; not ingested")
                 )
     return listing
-
-
 
 
 READERS = {"asvspoof2019": read_asvspoof2019}

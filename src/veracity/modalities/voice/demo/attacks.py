@@ -20,7 +20,13 @@ import numpy as np
 import torch
 import torchaudio
 
-from veracity.modalities.voice.demo.speech import Utterance, frames_to_samples, glottal_source, istft, stft
+from veracity.modalities.voice.demo.speech import (
+    Utterance,
+    frames_to_samples,
+    glottal_source,
+    istft,
+    stft,
+)
 
 VOCODER_FFT = 1024
 # pitch ratios of the A03 converter as small fractions (about +-2 and +-3 semitones),

@@ -18,12 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from veracity.modalities.voice.params import DemoConfig
+from veracity.data.manifest import SPLITS
 from veracity.modalities.voice.demo.attacks import apply_attack
 from veracity.modalities.voice.demo.channel import apply_channel
-from veracity.modalities.voice.demo.speech import SpeakerTraits, sample_speaker, synthesize_utterance
+from veracity.modalities.voice.demo.speech import (
+    SpeakerTraits,
+    sample_speaker,
+    synthesize_utterance,
+)
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, SPLIT_LETTER, audio_dir
-from veracity.data.manifest import SPLITS
+from veracity.modalities.voice.params import DemoConfig
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,9 @@ def build_architecture(architecture: str, params: VoiceParams, storage_cfg=None)
         return AASIST.from_config(section.model_dump(mode="json"))
     if architecture == "stage1":
         return Stage1Detector.from_params(params.models.stage1, storage_cfg)
-    raise ConfigError(f"unknown voice architecture {architecture!r}; expected one of {ARCHITECTURES}")
+    raise ConfigError(
+        f"unknown voice architecture {architecture!r}; expected one of {ARCHITECTURES}"
+    )
 
 
 def rebuild(architecture: str, model_config: dict[str, Any]) -> nn.Module:
@@ -42,7 +44,9 @@ def rebuild(architecture: str, model_config: dict[str, Any]) -> nn.Module:
         return AASIST.from_config(model_config)
     if architecture == "stage1":
         return Stage1Detector(model_config)
-    raise ConfigError(f"unknown voice architecture {architecture!r}; expected one of {ARCHITECTURES}")
+    raise ConfigError(
+        f"unknown voice architecture {architecture!r}; expected one of {ARCHITECTURES}"
+    )
 
 
 def _augment(

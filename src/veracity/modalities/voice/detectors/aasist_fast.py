@@ -24,16 +24,15 @@ Logits equal the eager model's within 1e-4 (``tests/unit/test_models_fastpath.py
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 import ctypes
 import ctypes.util
 import logging
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from veracity.modalities.voice.params import FastPathConfig
 from veracity.modalities.voice.detectors.aasist import (
     AASIST,
     GraphAttention,
@@ -41,6 +40,7 @@ from veracity.modalities.voice.detectors.aasist import (
     HeteroGraphAttention,
     read_out,
 )
+from veracity.modalities.voice.params import FastPathConfig
 
 log = logging.getLogger(__name__)
 

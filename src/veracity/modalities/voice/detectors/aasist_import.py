@@ -13,7 +13,6 @@ import torch
 from veracity.config import Config
 from veracity.errors import CheckpointError
 from veracity.models.artifact import save_artifact
-from veracity.models.factory import build_model
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def _unpickling_detail(exc: Exception) -> str:
 def import_aasist(path: Path, variant: str, out: Path, cfg: Config) -> Path:
     """Check a published AASIST/AASIST-L ``.pth`` key by key and write it as an artifact.
 
-    The architecture comes from ``cfg.models.aasist`` / ``cfg.models.aasist_l``; every
+    The architecture comes from ``modalities.voice.models.aasist`` / ``aasist_l``; every
     missing, unexpected or mis-shaped key is listed in the :class:`CheckpointError`.
     Returns the artifact directory ``out`` (``model.safetensors`` + ``config.json``).
     """
@@ -82,7 +81,10 @@ def import_aasist(path: Path, variant: str, out: Path, cfg: Config) -> Path:
         raise CheckpointError(f"expected variant AASIST or AASIST-L, got {variant!r}")
     architecture = VARIANTS[variant]
     state = read_checkpoint(path)
-    model = build_model(architecture, cfg.models)
+    from veracity.modalities.voice.detectors import build_architecture
+
+    voice = cfg.modality_params("voice")
+    model = build_architecture(architecture, voice)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
@@ -99,9 +101,18 @@ def import_aasist(path: Path, variant: str, out: Path, cfg: Config) -> Path:
         )
     model.load_state_dict(state, strict=True)
     extra_config = {
-        "params": {"models": cfg.to_dict()["models"]},
+        "input_shapes": {"waveform": [voice.segments.window_samples]},
+        "params": {"modalities": {"voice": cfg.to_dict()["modalities"]["voice"]}},
         "source": {"checkpoint": Path(path).name, "variant": variant, "origin": "clovaai/aasist"},
     }
-    out = save_artifact(Path(out), model, architecture, model.model_config, extra_config)
+    out = save_artifact(
+        Path(out),
+        model,
+        architecture,
+        modality="voice",
+        role="aasist",
+        model_config=model.model_config,
+        extra=extra_config,
+    )
     log.info("imported %s from %s into %s", variant, path, out)
     return out

@@ -102,5 +102,3 @@ class Stage1Detector(nn.Module):
         and the pooled ``embedding`` [B, hidden]."""
         embedding = self.embed(batch["waveform"], batch.get("attention_mask"))
         return {"logits": self.head(embedding), "embedding": embedding}
-
-
