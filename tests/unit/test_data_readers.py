@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from veracity.data.manifest import MANIFEST_COLUMNS, make_manifest, read_manifest, write_manifest
-from veracity.data.readers import parse_asvspoof_protocol, parse_csv_listing, read_asvspoof2019
+from veracity.data.readers import parse_csv_listing
+from veracity.modalities.voice.readers import parse_asvspoof_protocol, read_asvspoof2019
 from veracity.errors import DataError, PathSafetyError
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
 
@@ -65,8 +66,11 @@ def test_csv_listing_defaults_and_problems():
 
 def test_csv_listing_optional_columns_and_missing_header():
     text = "path,label,group,attack,split,utt_id,modality\nm/s.wav,spoof,song1,A03,eval,S1,music\n"
-    (entry,) = parse_csv_listing(text).entries
+    (entry,) = parse_csv_listing(text, modality="music").entries
     assert (entry.utt_id, entry.modality, entry.attack) == ("S1", "music", "A03")
+    # a row of another modality is reported, not listed, in a voice corpus
+    listing = parse_csv_listing(text)
+    assert listing.entries == [] and "modality 'music'" in listing.problems[0].reason
     with pytest.raises(DataError, match="missing"):
         parse_csv_listing("path,label\nx.wav,spoof\n")
 

@@ -1,4 +1,4 @@
-"""The features store: round trip of window tensors and clear errors."""
+"""The segment store: round trip of sharded segment tensors and clear errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from veracity.errors import DataError, InputError
-from veracity.segment_store import CLIPS_FILE, FEATURES_JSON, load_split, read_clips, write_split
+from veracity.segment_store import (
+    CLIPS_FILE,
+    FEATURES_JSON,
+    ShardWriter,
+    load_split,
+    read_clips,
+    split_dir,
+)
 
 
 @pytest.fixture
@@ -22,8 +29,12 @@ def store(tmp_path):
     clips.to_parquet(tmp_path / CLIPS_FILE, index=False)
     (tmp_path / FEATURES_JSON).write_text(json.dumps({"counts": {}}))
     wave = torch.arange(3 * 8, dtype=torch.float32).reshape(3, 8) / 100
-    write_split(tmp_path, "train", wave.half(), np.array([0, 0, 2]), np.array([0, 4, 0]),
-                torch.ones(3, 2, 5).half())  # fmt: skip
+    logmel = np.ones((3, 2, 5), dtype=np.float32)
+    # two segments per shard: clip a's two segments fill shard 0, clip c's one goes to shard 1
+    writer = ShardWriter(tmp_path, "train", shard_segments=2, dtype=torch.float16)
+    writer.add(0, {"waveform": wave[:2].numpy(), "logmel": logmel[:2]}, [0.0, 0.25], [0.5, 0.75])
+    writer.add(2, {"waveform": wave[2:].numpy(), "logmel": logmel[2:]}, [0.0], [0.5])
+    assert writer.close() == 3 and writer.shards == 2
     return tmp_path, wave
 
 
@@ -33,9 +44,23 @@ def test_load_split_maps_windows_to_the_split_rows(store):
     assert data.clips["utt_id"].tolist() == ["a", "c"]
     assert data.clip_row.tolist() == [0, 0, 1]
     assert data.targets.tolist() == [1, 1, 0]
-    assert data.waveforms.dtype == torch.float32 and data.logmel.dtype == torch.float32
-    torch.testing.assert_close(data.waveforms, wave.half().float())
-    assert data.start_sample.tolist() == [0, 4, 0]
+    assert len(data) == 3 and set(data.input_names) == {"waveform", "logmel"}
+    assert len(list(split_dir(path, "train").glob("shard-*.safetensors"))) == 2
+    inputs = data.read(np.arange(3))
+    assert inputs["waveform"].dtype == torch.float32 and inputs["logmel"].dtype == torch.float32
+    assert inputs["logmel"].shape == (3, 2, 5)
+    torch.testing.assert_close(inputs["waveform"], wave.half().float())
+    # rows across shards, in the order asked, and only the inputs named
+    picked = data.read([2, 0], ("waveform",))
+    assert set(picked) == {"waveform"}
+    torch.testing.assert_close(picked["waveform"], wave.half().float()[[2, 0]])
+    chunks = list(data.chunks(2, ("waveform",)))
+    assert [start for start, _ in chunks] == [0, 2]
+    torch.testing.assert_close(
+        torch.cat([c["waveform"] for _, c in chunks]), wave.half().float()
+    )
+    assert data.start_s.tolist() == [0.0, 0.25, 0.0]
+    assert data.end_s.tolist() == [0.5, 0.75, 0.5]
     assert len(read_clips(path)) == 4
 
 
@@ -50,6 +75,12 @@ def test_split_names_cannot_escape_the_dir(store, split):
     path, _ = store
     with pytest.raises(InputError):
         load_split(path, split)
+
+
+def test_rows_outside_the_split_are_an_input_error(store):
+    path, _ = store
+    with pytest.raises(InputError, match=r"\[0, 3\)"):
+        load_split(path, "train").read([3])
 
 
 def test_missing_features_dir_is_a_clear_error(tmp_path):

@@ -1,4 +1,4 @@
-"""prepare_clip (the one entry point of training and serving) and log-mel."""
+"""Voice ``prepare`` (the one entry point of training and serving) and log-mel."""
 
 from __future__ import annotations
 
@@ -8,36 +8,50 @@ import torch
 from fixtures_features import SR, harmonic
 
 from veracity.errors import AudioContentError
-from veracity.media import HANDCRAFTED_NAMES, compute_logmel, prepare_clip
+from veracity.media import compute_logmel
+from veracity.modalities.base import Segments
+from veracity.modalities.voice.descriptors import DESCRIPTOR_COLUMNS, HANDCRAFTED_NAMES
+from veracity.modalities.voice.segments import prepare
 
 
-def test_prepare_clip_trims_windows_and_featurizes(cfg):
-    f = cfg.modality_params("voice").segments
+def test_prepare_trims_windows_and_describes(cfg):
+    voice = cfg.modality_params("voice")
+    f = voice.segments
     speech = harmonic(160, 6.0)
-    wave = np.concatenate([np.zeros(SR), speech, np.zeros(SR // 2)])
-    clip = prepare_clip(wave[None, :], SR, f)
-    assert clip.sample_rate == f.sample_rate
-    assert clip.duration_s == pytest.approx(7.5)
-    assert clip.windows.shape == (2, f.window_samples)  # 6 s of speech -> 2 windows
+    wave = np.concatenate([np.zeros(SR), speech, np.zeros(SR // 2)]).astype(np.float32)
+    seg = prepare((wave[None, :], SR), voice)
+    assert isinstance(seg, Segments)
+    assert seg.info["sample_rate"] == f.sample_rate == SR
+    assert seg.duration_s == pytest.approx(7.5)
+    assert seg.descriptors["duration_s"] == pytest.approx(7.5)
+    windows = seg.inputs["waveform"]
+    assert set(seg.inputs) == {"waveform"}
+    assert windows.shape == (2, f.window_samples)  # 6 s of speech -> 2 windows
+    assert seg.n == 2 and seg.info["n_segments"] == 2
     # Starts are in the untrimmed clip's time: the first window begins where speech does.
-    assert abs(int(clip.window_starts[0]) - SR) <= round(f.vad.frame_ms * SR / 1000)
-    start = int(clip.window_starts[-1])
-    np.testing.assert_array_equal(clip.windows[-1], clip.waveform[start : start + f.window_samples])
-    assert 0.7 < clip.speech_ratio < 0.85
-    assert tuple(clip.handcrafted) == HANDCRAFTED_NAMES
-    assert clip.handcrafted["pitch_mean_hz"] == pytest.approx(160, rel=0.02)
+    start0 = round(float(seg.starts_s[0]) * SR)
+    assert abs(start0 - SR) <= round(f.vad.frame_ms * SR / 1000)
+    start = round(float(seg.starts_s[-1]) * SR)
+    np.testing.assert_array_equal(windows[-1], wave[start : start + f.window_samples])
+    assert seg.ends_s[-1] == pytest.approx((start + f.window_samples) / SR)
+    assert 0.7 < seg.info["speech_ratio"] < 0.85
+    assert seg.descriptors["speech_ratio"] == seg.info["speech_ratio"]
+    assert tuple(seg.descriptors) == DESCRIPTOR_COLUMNS
+    assert tuple(seg.descriptors)[: len(HANDCRAFTED_NAMES)] == HANDCRAFTED_NAMES
+    assert seg.descriptors["pitch_mean_hz"] == pytest.approx(160, rel=0.02)
 
 
-def test_prepare_clip_of_silence_keeps_the_signal(cfg):
-    clip = prepare_clip(np.zeros(SR, np.float32), SR, cfg.modality_params("voice").segments)
-    assert clip.speech_ratio == 0.0
-    assert clip.windows.shape == (1, cfg.modality_params("voice").segments.window_samples)
-    assert np.isfinite(list(clip.handcrafted.values())).all()
+def test_prepare_of_silence_keeps_the_signal(cfg):
+    voice = cfg.modality_params("voice")
+    seg = prepare((np.zeros(SR, np.float32), SR), voice)
+    assert seg.info["speech_ratio"] == 0.0
+    assert seg.inputs["waveform"].shape == (1, voice.segments.window_samples)
+    assert np.isfinite(list(seg.descriptors.values())).all()
 
 
-def test_prepare_clip_rejects_empty_audio(cfg):
+def test_prepare_rejects_empty_audio(cfg):
     with pytest.raises(AudioContentError):
-        prepare_clip(np.zeros((1, 0), np.float32), SR, cfg.modality_params("voice").segments)
+        prepare((np.zeros((1, 0), np.float32), SR), cfg.modality_params("voice"))
 
 
 def test_logmel_shape_and_finite_on_silence(cfg):

@@ -94,7 +94,7 @@ def test_eight_khz_stereo_decodes_then_resamples_and_mixes_down(cfg):
     left = harmonic(200, 1.0, sr=8000)
     wave, sr = decode_audio(encode(np.stack([left, left], axis=1), 8000, "FLAC"))
     assert sr == 8000 and wave.shape == (2, 8000)
-    mono = prepare_waveform(wave, sr, cfg.modality_params("voice").segments)
+    mono = prepare_waveform(wave, sr, cfg.modality_params("voice").segments.sample_rate)
     assert mono.shape == (cfg.modality_params("voice").segments.sample_rate,)
 
 

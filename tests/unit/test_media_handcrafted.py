@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from fixtures_features import SR, harmonic
 
-from veracity.media import HANDCRAFTED_NAMES, MONITORING_COLUMNS, extract_handcrafted
+from veracity.modalities.voice.descriptors import (
+    DESCRIPTOR_COLUMNS,
+    HANDCRAFTED_NAMES,
+    extract_handcrafted,
+)
 
 
 def noise(seconds: float, level: float = 0.1, seed: int = 0) -> np.ndarray:
@@ -94,9 +98,9 @@ def test_silence_and_tiny_inputs_give_finite_features(cfg, wave):
     assert feats["voiced_ratio"] == 0.0 and feats["pause_ratio"] == 1.0
 
 
-def test_monitoring_columns_extend_the_handcrafted_names():
-    assert MONITORING_COLUMNS[: len(HANDCRAFTED_NAMES)] == HANDCRAFTED_NAMES
-    assert set(MONITORING_COLUMNS) - set(HANDCRAFTED_NAMES) == {
+def test_descriptor_columns_extend_the_handcrafted_names():
+    assert DESCRIPTOR_COLUMNS[: len(HANDCRAFTED_NAMES)] == HANDCRAFTED_NAMES
+    assert set(DESCRIPTOR_COLUMNS) - set(HANDCRAFTED_NAMES) == {
         "duration_s",
         "sample_rate",
         "speech_ratio",

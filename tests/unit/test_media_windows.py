@@ -85,7 +85,7 @@ def test_trim_silence_never_trims_to_nothing(cfg):
 def test_eight_khz_stereo_is_resampled_and_mixed_down(cfg):
     left = harmonic(200, 1.0, sr=8000)
     wave = np.stack([left, np.zeros_like(left)])
-    mono = prepare_waveform(wave, 8000, cfg.modality_params("voice").segments)
+    mono = prepare_waveform(wave, 8000, cfg.modality_params("voice").segments.sample_rate)
     assert mono.ndim == 1 and mono.dtype == np.float32
     assert len(mono) == cfg.modality_params("voice").segments.sample_rate
     # Mixdown averages the channels: half the level of the left channel.
@@ -98,9 +98,9 @@ def test_non_finite_samples_are_a_content_error(cfg, bad):
     wave = np.zeros(1000, np.float32)
     wave[10] = bad
     with pytest.raises(AudioContentError, match="NaN/Inf"):
-        prepare_waveform(wave, 16000, cfg.modality_params("voice").segments)
+        prepare_waveform(wave, 16000, cfg.modality_params("voice").segments.sample_rate)
 
 
 def test_empty_waveform_is_a_content_error(cfg):
     with pytest.raises(AudioContentError, match="0 samples"):
-        prepare_waveform(np.zeros((2, 0), np.float32), 16000, cfg.modality_params("voice").segments)
+        prepare_waveform(np.zeros((2, 0), np.float32), 16000, cfg.modality_params("voice").segments.sample_rate)

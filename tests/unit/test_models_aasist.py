@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import AASIST_FIXTURES, require_shared
-from veracity.models.factory import build_model
 
+from veracity.modalities.voice.detectors import build_architecture
 from veracity.modalities.voice.detectors.aasist import AASIST, make_sinc_filters
 from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
 from veracity.modalities.voice.detectors.aasist_import import read_checkpoint
@@ -30,14 +30,16 @@ def _tsv_shapes(variant: str) -> dict[str, tuple[int, ...]]:
 
 @pytest.mark.parametrize(("arch", "count"), [("aasist", 297_866), ("aasist-l", 85_306)])
 def test_parameter_count_matches_published_model(cfg, arch, count):
-    model = build_model(arch, cfg.modality_params("voice").models)
+    model = build_architecture(arch, cfg.modality_params("voice"))
     assert sum(p.numel() for p in model.parameters()) == count
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_state_dict_keys_and_shapes_equal_published_listing(cfg, variant):
     require_shared(AASIST_FIXTURES)
-    model = build_model("aasist" if variant == "AASIST" else "aasist-l", cfg.modality_params("voice").models)
+    model = build_architecture(
+        "aasist" if variant == "AASIST" else "aasist-l", cfg.modality_params("voice")
+    )
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert ours == _tsv_shapes(variant)
 
@@ -53,23 +55,28 @@ def test_sinc_filters_are_symmetric_band_passes():
 
 
 def test_forward_shapes_and_hidden_pair_on_short_input(cfg):
-    model = build_model("aasist-l", cfg.modality_params("voice").models).eval()
+    model = build_architecture("aasist-l", cfg.modality_params("voice")).eval()
+    wave = torch.randn(2, 16000)
     with torch.no_grad():
-        hidden, logits = model.forward_with_hidden(torch.randn(2, 16000))
+        hidden, logits = model.forward_with_hidden(wave)
+        out = model({"waveform": wave})
     assert hidden.shape == (2, 160) and logits.shape == (2, 2)
+    # the detector contract: a dict batch in, logits + embedding (the hidden readout) out
+    torch.testing.assert_close(out["logits"], logits)
+    torch.testing.assert_close(out["embedding"], hidden)
 
 
 def test_eval_mode_is_deterministic_and_train_mode_uses_dropout(cfg):
-    model = build_model("aasist-l", cfg.modality_params("voice").models)
-    x = torch.randn(1, 8000)
+    model = build_architecture("aasist-l", cfg.modality_params("voice"))
+    x = {"waveform": torch.randn(1, 8000)}
     with torch.no_grad():
         model.eval()
-        assert torch.equal(model(x), model(x))
+        assert torch.equal(model(x)["logits"], model(x)["logits"])
         model.train()
         torch.manual_seed(0)
-        a = model(x)
+        a = model(x)["logits"]
         torch.manual_seed(1)
-        b = model(x)
+        b = model(x)["logits"]
     assert not torch.equal(a, b)
 
 
@@ -116,7 +123,7 @@ def test_fast_path_equals_eager_on_reference_inputs(published):
     with torch.inference_mode():
         batch = torch.cat([inputs[n] for n in FULL_LENGTH])
         got = torch.cat([outputs[n][1] for n in FULL_LENGTH])
-        torch.testing.assert_close(fast(batch), got, atol=1e-4, rtol=0)
+        torch.testing.assert_close(fast({"waveform": batch})["logits"], got, atol=1e-4, rtol=0)
         for name in OTHER_LENGTH:
             hidden, logits = fast.forward_with_hidden(inputs[name])
             torch.testing.assert_close(logits, outputs[name][1], atol=1e-4, rtol=0)

@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 from conftest import AASIST_FIXTURES, require_shared
-from veracity.models.factory import build_model
 
 from veracity.errors import CheckpointError
+from veracity.modalities.voice.detectors import build_architecture
 from veracity.modalities.voice.detectors.aasist_import import import_aasist, read_checkpoint
 from veracity.models.artifact import load_artifact
 
@@ -22,7 +22,7 @@ class _RunsCodeOnLoad:
 
 
 def _small_state(cfg) -> dict[str, torch.Tensor]:
-    return build_model("aasist-l", cfg.modality_params("voice").models).state_dict()
+    return build_architecture("aasist-l", cfg.modality_params("voice")).state_dict()
 
 
 def test_random_bytes_are_not_a_checkpoint(tmp_path):

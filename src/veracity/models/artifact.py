@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from veracity.errors import ModelArtifactError
+from veracity.errors import ConfigError, ModelArtifactError
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ def save_artifact(
         model_config = getattr(model, "model_config", None)
         if model_config is None:
             raise ModelArtifactError(
-                "no model_config given and the model has none; build the model with "
-                "veracity.models.factory.build_model or pass model_config"
+                "no model_config given and the model has none; build the model with its "
+                "modality's DetectorSpec.build or pass model_config"
             )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,10 @@ def load_artifact(artifact_dir: Path, modality_packages: dict | None = None) -> 
             f"{weights} is not a readable safetensors file ({exc}); {fix}"
         ) from exc
     modality = load_modality(config["modality"], modality_packages)
-    model = modality.rebuild(architecture, config["model_config"])
+    try:
+        model = modality.rebuild(architecture, config["model_config"])
+    except ConfigError as exc:  # the artifact names an architecture its modality lacks
+        raise ModelArtifactError(f"{artifact_dir / CONFIG_FILE}: {exc}; {fix}") from exc
     check_state_keys(model, state, str(weights))
     model.load_state_dict(state, strict=True)
     model.eval()

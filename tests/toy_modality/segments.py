@@ -1,0 +1,40 @@
+"""Toy segments: non-overlapping windows of ``segment_samples`` (repeat-padded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from toy_modality.descriptors import describe
+from veracity.media.decode import decode_audio, load_waveform
+from veracity.media.signal import prepare_waveform
+from veracity.modalities.base import Segments
+
+WAVE = "wave"
+
+
+def decode(source: bytes | Path, params) -> tuple[np.ndarray, int]:
+    # the platform's decoders raise AudioDecodeError (a 415) for what is not audio
+    if isinstance(source, bytes | bytearray):
+        return decode_audio(bytes(source))
+    return load_waveform(source)
+
+
+def prepare(media, params) -> Segments:
+    wave, sr = media
+    seg = params.segments
+    mono = prepare_waveform(wave, sr, seg.sample_rate)
+    n = max(1, int(np.ceil(len(mono) / seg.segment_samples)))
+    padded = np.resize(mono, n * seg.segment_samples)  # repeat-pad
+    windows = padded.reshape(n, seg.segment_samples)
+    starts = np.arange(n) * seg.segment_samples / seg.sample_rate
+    ends = np.minimum(starts + seg.segment_samples / seg.sample_rate, len(mono) / seg.sample_rate)
+    return Segments(
+        inputs={WAVE: windows},
+        starts_s=starts,
+        ends_s=ends,
+        descriptors=describe(mono, seg.sample_rate, sr),
+        duration_s=len(mono) / seg.sample_rate,
+        info={"sample_rate": sr},
+    )
