@@ -9,7 +9,10 @@ _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """Configure the root logger once; quiet the chattiest third-party loggers."""
+    """Set up an entry point (CLI, server, KFP component, worker) once: the root logger, the
+    chattiest third-party loggers quieted, and the process defaults that keep third-party
+    libraries from phoning home. Only entry points call this; library code never touches
+    the environment."""
     level = logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format=_FORMAT, datefmt="%H:%M:%S")
     for noisy in (
@@ -30,3 +33,4 @@ def configure_logging(verbose: bool = False) -> None:
     # MLflow sends usage telemetry by default; Veracity never does.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

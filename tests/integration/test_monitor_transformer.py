@@ -16,7 +16,7 @@ from serving_standins import make_bundle
 from veracity.media import MONITORING_COLUMNS, prepare_clip
 from veracity.media.shifts import wav_bytes
 from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
-from veracity.monitoring.demo import run_drift_demo
+from veracity.cli.demo_drift import run_drift_demo
 from veracity.monitoring.schema import VERDICT_LABELS
 from veracity.monitoring.sinks import read_payloads
 from veracity.serving.process import find_free_port, start_stack, stop_server

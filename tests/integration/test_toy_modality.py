@@ -78,38 +78,43 @@ def toy_params(tmp_path_factory, repo_root) -> Path:
     return path
 
 
-def test_toy_modality_end_to_end(toy_params, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def toy_run(toy_params, tmp_path_factory):
+    """The toy through ingest -> validate -> features -> train -> calibrate -> evaluate."""
     from veracity.modalities import MODALITIES, load_modality
-    from veracity.serving.process import find_free_port, start_stack, stop_server
     from veracity.stages.calibrate import run_calibrate
     from veracity.stages.evaluate import run_evaluate
     from veracity.stages.features import run_features
-    from veracity.stages.gate import run_gate
     from veracity.stages.ingest import run_ingest
     from veracity.stages.train import run_train
     from veracity.stages.validate import run_validate
 
     assert "toy" not in MODALITIES  # the library does not know it
+    root = tmp_path_factory.mktemp("toy-run")
     cfg = load_config(toy_params)
     toy = load_modality("toy", cfg.modality_packages)
-    corpus = Path(toy.generate_demo(tmp_path / "corpus", "tiny", 7, cfg.modality_params("toy")))
-
-    ingested = run_ingest(cfg, str(corpus), None, tmp_path / "ingested", False, modality="toy")
+    corpus = Path(toy.generate_demo(root / "corpus", "tiny", 7, cfg.modality_params("toy")))
+    ingested = run_ingest(cfg, str(corpus), None, root / "ingested", False, modality="toy")
     manifest = Path(ingested.out) / "manifest.parquet"
-    assert run_validate(cfg, manifest, tmp_path / "validation", "toy").success
-    feats = run_features(cfg, manifest, tmp_path / "features", "toy")
+    assert run_validate(cfg, manifest, root / "validation", "toy").success
+    feats = run_features(cfg, manifest, root / "features", "toy")
     assert feats.modality == "toy" and feats.inputs == {"wave": [2000]}
-    trained = run_train(cfg, tmp_path / "features", "tone", tmp_path / "trained")
+    trained = run_train(cfg, root / "features", "tone", root / "trained")
     assert trained.modality == "toy" and trained.role == "tone"
-    run_calibrate(cfg, tmp_path / "trained", tmp_path / "features", tmp_path / "calibrated")
-    evaluation = run_evaluate(
-        cfg, [tmp_path / "calibrated"], tmp_path / "features", tmp_path / "eval"
-    )
+    run_calibrate(cfg, root / "trained", root / "features", root / "calibrated")
+    evaluation = run_evaluate(cfg, [root / "calibrated"], root / "features", root / "eval")
     assert evaluation.modality == "toy"
-    assert (
-        evaluation.verdict["matrix"]["spoof"]["AI"] > evaluation.verdict["matrix"]["spoof"]["HUMAN"]
-    )
-    gate = run_gate(cfg, [tmp_path / "calibrated"], tmp_path / "eval", tmp_path / "bundle")
+    return cfg, root, evaluation
+
+
+def test_toy_modality_end_to_end(toy_run, toy_params, tmp_path, monkeypatch):
+    from veracity.serving.process import find_free_port, start_stack, stop_server
+    from veracity.stages.gate import run_gate
+
+    cfg, root, evaluation = toy_run
+    matrix = evaluation.verdict["matrix"]
+    assert matrix["spoof"]["AI"] > matrix["spoof"]["HUMAN"]
+    gate = run_gate(cfg, [root / "calibrated"], root / "eval", tmp_path / "bundle")
     assert gate.verdict == "pass", gate.checks
     assert {c["model"] for c in gate.checks} == {"tone", "verdict"}
     contract = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
@@ -118,26 +123,22 @@ def test_toy_modality_end_to_end(toy_params, tmp_path, monkeypatch):
     assert gate.registered["name"] == "veracity-toy"
 
     # Real predictor + transformer processes serve it (they import the toy from params).
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
-    )
-    ports = {
-        k: find_free_port()
-        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
-    }
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    names = ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
+    ports = {k: find_free_port() for k in names}
     predictor, transformer = start_stack(
         cfg, model=str(tmp_path / "bundle"), params=toy_params, overrides=[],
         log_dir=tmp_path / "logs", modality="toy", ports=ports,
     )  # fmt: skip
     try:
         url = f"{transformer.url}/v1/models/veracity-toy:predict"
+        wav = {"content-type": "audio/wav"}
         labels = {}
         for kind, wave in _tones(8000).items():
             buf = io.BytesIO()
             sf.write(buf, wave, 8000, format="WAV")
-            reply = httpx.post(
-                url, content=buf.getvalue(), headers={"content-type": "audio/wav"}, timeout=60
-            )
+            reply = httpx.post(url, content=buf.getvalue(), headers=wav, timeout=60)
             assert reply.status_code == 200, reply.text
             verdict = reply.json()
             assert verdict["modality"] == "toy" and set(verdict["scores"]) == {"tone"}
@@ -145,13 +146,69 @@ def test_toy_modality_end_to_end(toy_params, tmp_path, monkeypatch):
             assert len(verdict["timeline"]) == 2  # 0.5 s at 8 kHz in 2000-sample segments
             labels[kind] = verdict["label"]
         assert labels == {"sine": "HUMAN", "square": "AI"}
-        bad = httpx.post(
-            url, content=b"not audio", headers={"content-type": "audio/wav"}, timeout=30
-        )
+        bad = httpx.post(url, content=b"not audio", headers=wav, timeout=30)
         assert 400 <= bad.status_code < 500
     finally:
         stop_server(transformer)
         stop_server(predictor)
+
+
+def _tampered_eval(root: Path, out: Path, metrics=None, scores=None) -> Path:
+    """A copy of the evaluate output whose entry points at edited metrics / scores."""
+    import shutil
+
+    import pandas as pd
+
+    shutil.copytree(root / "eval", out)
+    report = json.loads((out / "evaluate.json").read_text())
+    entry = report["models"][0]
+    if metrics:
+        met = json.loads(Path(entry["metrics"]).read_text())
+        met.update(metrics)
+        entry["metrics"] = str(out / "tone-metrics.json")
+        Path(entry["metrics"]).write_text(json.dumps(met))
+    if scores:
+        frame = pd.read_parquet(entry["scores"])
+        frame = scores(frame)
+        entry["scores"] = str(out / "tone-scores.parquet")
+        frame.to_parquet(entry["scores"], index=False)
+    (out / "evaluate.json").write_text(json.dumps(report))
+    return out
+
+
+def test_gate_fails_a_detector_at_eer_045(toy_run, tmp_path):
+    from veracity.errors import GateFailedError
+    from veracity.stages.gate import run_gate
+
+    cfg, root, _ = toy_run
+    eval_dir = _tampered_eval(root, tmp_path / "eval", metrics={"eer": 0.45})
+    with pytest.raises(GateFailedError, match=r"tone\.eer=0\.4500 > 0\.2"):
+        run_gate(cfg, [root / "calibrated"], eval_dir, tmp_path / "bundle")
+    report = json.loads((tmp_path / "bundle" / "gate_report.json").read_text())
+    assert report["verdict"] == "fail" and not (tmp_path / "bundle" / "bundle.json").exists()
+
+
+def test_verdict_gate_fails_when_fakes_are_called_human(toy_run, tmp_path):
+    """The detector passes its own bounds, but the served verdict calls fakes HUMAN."""
+    from veracity.errors import GateFailedError
+    from veracity.stages.gate import run_gate
+
+    cfg, root, _ = toy_run
+
+    def fakes_look_human(frame):
+        spoof = frame["target"] == 0
+        half = frame.index[spoof][: spoof.sum() // 2]
+        frame.loc[half, "p_spoof"] = 0.05  # the policy calls these HUMAN
+        return frame
+
+    eval_dir = _tampered_eval(root, tmp_path / "eval", scores=fakes_look_human)
+    with pytest.raises(GateFailedError, match=r"verdict\.fake_as_human=0\.5000 > 0\.2"):
+        run_gate(cfg, [root / "calibrated"], eval_dir, tmp_path / "bundle")
+    report = json.loads((tmp_path / "bundle" / "gate_report.json").read_text())
+    by_check = {(c["model"], c["check"]): c["verdict"] for c in report["checks"]}
+    assert by_check[("tone", "eer")] == "pass"
+    assert by_check[("verdict", "fake_as_human")] == "fail"
+    assert report["served_verdict"]["matrix"]["spoof"]["HUMAN"] > 0
 
 
 def _tones(sr: int) -> dict[str, np.ndarray]:

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from veracity.models.factory import build_model
 
 from veracity.errors import InputError
+from veracity.modalities.voice.detectors import build_architecture
 from veracity.modalities.voice.detectors.aasist_fast import FastAASIST, optimize_for_inference
 from veracity.models.inference import predict_logits
 
@@ -19,7 +19,7 @@ from veracity.models.inference import predict_logits
 @pytest.fixture(scope="module")
 def aasist_l(cfg):
     torch.manual_seed(11)
-    model = build_model("aasist-l", cfg.modality_params("voice").models)
+    model = build_architecture("aasist-l", cfg.modality_params("voice"))
     # non-trivial BatchNorm statistics so that folding them is actually exercised
     with torch.no_grad():
         for module in model.modules():
@@ -32,7 +32,7 @@ def aasist_l(cfg):
 
 
 def test_batching_does_not_change_logits_and_mode_is_restored(aasist_l):
-    x = torch.randn(3, 8000)
+    x = {"waveform": torch.randn(3, 8000)}
     aasist_l.train()
     one = predict_logits(aasist_l, x, batch_size=1)
     three = predict_logits(aasist_l, x, batch_size=3)
@@ -42,12 +42,14 @@ def test_batching_does_not_change_logits_and_mode_is_restored(aasist_l):
     np.testing.assert_allclose(one, three, atol=1e-5)
 
 
-def test_bad_window_shapes_are_input_errors(aasist_l):
-    with pytest.raises(InputError, match=r"\[N, samples\]"):
-        predict_logits(aasist_l, torch.randn(8000), 4)
+def test_bad_inputs_are_input_errors(aasist_l):
+    with pytest.raises(InputError, match="at least one named input"):
+        predict_logits(aasist_l, {}, 4)
+    with pytest.raises(InputError, match="one segment count"):
+        predict_logits(aasist_l, {"waveform": torch.randn(2, 8000), "x": torch.randn(3, 4)}, 4)
     with pytest.raises(InputError, match="batch_size"):
-        predict_logits(aasist_l, torch.randn(1, 8000), 0)
-    assert predict_logits(aasist_l, torch.randn(0, 8000), 4).shape == (0, 2)
+        predict_logits(aasist_l, {"waveform": torch.randn(1, 8000)}, 0)
+    assert predict_logits(aasist_l, {"waveform": torch.randn(0, 8000)}, 4).shape == (0, 2)
 
 
 def test_fast_path_equals_eager_with_folded_batchnorm(aasist_l):
@@ -65,21 +67,23 @@ def test_fast_path_tiles_agree_with_one_tile(aasist_l):
     # tiny tiles: many tile borders, both sequence ends and a partial last tile
     x = torch.randn(2, 12001)
     with torch.inference_mode():
-        eager = aasist_l(x)
+        eager = aasist_l({"waveform": x})
         for tile_columns in (48, 10**9):
             fast = FastAASIST(aasist_l, tile_columns=tile_columns)
-            torch.testing.assert_close(fast(x), eager, atol=1e-4, rtol=0)
+            out = fast({"waveform": x})
+            torch.testing.assert_close(out["logits"], eager["logits"], atol=1e-4, rtol=0)
+            torch.testing.assert_close(out["embedding"], eager["embedding"], atol=1e-4, rtol=0)
 
 
 def test_fast_path_keeps_thread_setting(aasist_l):
     before = torch.get_num_threads()
     with torch.inference_mode():
-        optimize_for_inference(aasist_l)(torch.randn(1, 8000))
+        optimize_for_inference(aasist_l)({"waveform": torch.randn(1, 8000)})
     assert torch.get_num_threads() == before
 
 
 def test_other_models_pass_through_in_eval_mode(cfg):
-    model = build_model("stage1", cfg.modality_params("voice").models).train()
+    model = build_architecture("stage1", cfg.modality_params("voice")).train()
     assert optimize_for_inference(model) is model and not model.training
 
 

@@ -8,7 +8,6 @@ one row per split with its size and bonafide share, expected within bounds.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -171,7 +170,6 @@ def _offending(result: dict, limit: int) -> list[str]:
 
 
 def _context():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,

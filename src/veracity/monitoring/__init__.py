@@ -6,7 +6,7 @@
 - :mod:`~veracity.monitoring.receiver`: the CloudEvents receiver (``veracity monitor collect``).
 - :mod:`~veracity.monitoring.drift`: the Evidently drift report (pure) and its JSON summary.
 - :mod:`~veracity.monitoring.job`: the drift job's I/O edge (``veracity monitor drift``).
-- :mod:`~veracity.media.shifts` and :mod:`~veracity.monitoring.demo`: deployment shifts
+- :mod:`~veracity.media.shifts` and :mod:`~veracity.cli.demo_drift`: deployment shifts
   and the drift demo.
 
 Submodules are imported on use: the transformer needs only ``payload`` (no evidently).

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from veracity.config import MonitoringConfig, StorageConfig
+from veracity.errors import VeracityError
 from veracity.monitoring.schema import normalize_row
 from veracity.monitoring.sinks import make_sink
 
@@ -61,7 +62,7 @@ class PayloadLogger:
         """Queue one row for writing; True when accepted. Never blocks and never raises."""
         try:
             if self._closed:
-                raise RuntimeError("payload logger is closed")
+                raise VeracityError("payload logger is closed; create a new PayloadLogger")
             clean = normalize_row(row, self.cfg.log_raw_audio)
             self._queue.put_nowait(clean)
         except queue.Full:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from veracity.errors import InputError
 from veracity.modalities.base import LABELS
 
 PAYLOAD_SCHEMA_VERSION = 2
@@ -56,11 +57,11 @@ def normalize_row(row: Mapping[str, Any], log_raw_audio: bool, now: str | None =
     Raises ``TypeError`` when ``row`` is not a mapping with string keys.
     """
     if not isinstance(row, Mapping):
-        raise TypeError(f"expected a payload row as a mapping, got {type(row).__name__}")
+        raise InputError(f"expected a payload row as a mapping, got {type(row).__name__}")
     out: dict[str, Any] = {}
     for key, value in row.items():
         if not isinstance(key, str):
-            raise TypeError(f"expected string column names in a payload row, got {key!r}")
+            raise InputError(f"expected string column names in a payload row, got {key!r}")
         if key == RAW_AUDIO_KEY and not log_raw_audio:
             continue  # privacy default: uploads are not retained
         out[key] = _to_scalar(value)
@@ -104,7 +105,7 @@ def row_from_verdict(verdict: Mapping[str, Any], meta: Mapping[str, Any] | None 
     type) is added under its own keys.
     """
     if not isinstance(verdict, Mapping):
-        raise TypeError(f"expected a verdict object, got {type(verdict).__name__}")
+        raise InputError(f"expected a verdict object, got {type(verdict).__name__}")
     monitoring = verdict.get("monitoring")
     row = dict(monitoring) if isinstance(monitoring, Mapping) else monitoring_row(verdict)
     for key, value in (meta or {}).items():

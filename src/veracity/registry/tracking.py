@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,9 +51,9 @@ def configure_tracking(
     ``tracking_uri``/``artifact_root`` override ``cfg.tracking.uri``/``artifact_root``
     (tests pass a tmp dir). For a local store the experiment is created with its
     artifacts under ``artifact_root`` (default ``./mlartifacts``); a tracking server
-    decides its own artifact location. Telemetry is always off.
+    decides its own artifact location. (Telemetry is turned off by every entry point:
+    :func:`veracity.logs.configure_logging`.)
     """
-    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     uri = resolve_tracking_uri(tracking_uri if tracking_uri is not None else cfg.tracking.uri)
     mlflow.set_tracking_uri(uri)
     name = cfg.tracking.experiment

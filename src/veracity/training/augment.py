@@ -19,6 +19,7 @@ import torch
 import torchaudio.functional as AF
 
 from veracity.config import AugmentConfig
+from veracity.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def augment_batch(
     added after the channel so the noise floor is broadband, as a microphone's is.
     """
     if waves.dim() != 2:
-        raise ValueError(f"augment_batch expects a batch [B, L], got shape {tuple(waves.shape)}")
+        raise InputError(f"augment_batch expects a batch [B, L], got shape {tuple(waves.shape)}")
     n = waves.shape[0]
     out = waves
     # Draw every random number up front, in a fixed order, so results do not depend on

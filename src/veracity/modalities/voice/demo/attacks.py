@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torchaudio
 
+from veracity.errors import ConfigError
 from veracity.modalities.voice.demo.speech import (
     Utterance,
     frames_to_samples,
@@ -206,5 +207,5 @@ ATTACKS: dict[str, tuple[str, AttackFn]] = {
 def apply_attack(attack_id: str, utt: Utterance, sr: int, rng: np.random.Generator) -> np.ndarray:
     """Run attack ``attack_id`` on ``utt``; raises KeyError naming the known ids."""
     if attack_id not in ATTACKS:
-        raise KeyError(f"unknown demo attack {attack_id!r}; known: {', '.join(ATTACKS)}")
+        raise ConfigError(f"unknown demo attack {attack_id!r}; known: {', '.join(ATTACKS)}")
     return ATTACKS[attack_id][1](utt, sr, rng)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from veracity.data.manifest import SPLITS
+from veracity.errors import ConfigError
 from veracity.modalities.voice.demo.attacks import apply_attack
 from veracity.modalities.voice.demo.channel import apply_channel
 from veracity.modalities.voice.demo.speech import (
@@ -56,8 +57,8 @@ def split_attacks(split: str, demo_cfg: DemoConfig) -> list[str]:
 def plan_corpus(size: str, seed: int, demo_cfg: DemoConfig) -> list[ClipPlan]:
     """Speakers (disjoint across splits), labels, attacks, durations and seeds of every clip."""
     if size not in demo_cfg.sizes:
-        raise KeyError(
-            f"unknown demo size {size!r}; params data.demo.sizes has {list(demo_cfg.sizes)}"
+        raise ConfigError(
+            f"unknown demo size {size!r}; modalities.voice.demo.sizes has {list(demo_cfg.sizes)}"
         )
     dims = demo_cfg.sizes[size]
     counts = {"train": dims.train_speakers, "dev": dims.dev_speakers, "eval": dims.eval_speakers}
