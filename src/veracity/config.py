@@ -207,6 +207,7 @@ class VerdictGateBounds(Section):
     max_real_as_ai: float = Field(ge=0, lt=0.5)  # share of real media it calls AI
     max_inconclusive: float = Field(ge=0, lt=1)  # share of all media left INCONCLUSIVE
     max_final_eer: float
+    max_out_of_domain: float = Field(ge=0, lt=0.5)  # eval clips the domain guard flags
 
     @field_validator("max_final_eer")
     @classmethod
@@ -235,6 +236,16 @@ class ModalityValidate(Section):
     attack_id_pattern: str
 
 
+class DomainGuardConfig(Section):
+    """The out-of-domain guard (veracity.evaluation.domain)."""
+
+    role: str  # the detector whose clip embeddings describe the training domain
+    dev_quantile: float = Field(gt=0, le=1)  # threshold = this quantile of dev clips' scores
+    margin: float = Field(ge=1)  # ... times this
+    shrinkage: float = Field(ge=0, le=1)  # covariance shrinkage toward its diagonal
+    max_fit_clips: int = Field(gt=1)  # train clips (random, seeded) the reference is fitted on
+
+
 class ModalityParams(Section):
     """What every ``modalities.<name>`` section has; a modality subclasses it with its own."""
 
@@ -243,6 +254,7 @@ class ModalityParams(Section):
     validate_: ModalityValidate = Field(alias="validate")
     detectors: dict[str, DetectorParams]
     verdict_gate: VerdictGateBounds
+    domain: DomainGuardConfig | None = None  # no guard when absent
 
 
 class GateConfig(Section):

@@ -54,6 +54,7 @@ TOY_SECTION = {
     "verdict_gate": {
         "max_fake_as_human": 0.2, "max_real_as_ai": 0.2, "max_inconclusive": 0.5,
         "max_final_eer": 0.2,
+        "max_out_of_domain": 0.02,
     },
     "segments": {"sample_rate": 8000, "segment_samples": 2000},
     "demo": {"sizes": {"tiny": 6}, "seconds": 0.75},

@@ -95,8 +95,8 @@ def serve_eval_split(
 
 
 def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], params_yaml):
-    from veracity.evaluation.verdicts import format_matrix
     from veracity.cli.demo_drift import run_drift_demo
+    from veracity.evaluation.verdicts import format_matrix
     from veracity.orchestration.local import ensure_demo_corpus, run_local
     from veracity.orchestration.summary import format_summary
     from veracity.registry.approval import approve

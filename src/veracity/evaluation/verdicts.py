@@ -50,13 +50,21 @@ def simulate_verdicts(
     p_spoof: Mapping[str, np.ndarray],
     descriptors: Sequence[Mapping[str, Any]],
     durations: Sequence[float],
+    domain_scores: np.ndarray | None = None,
+    domain_threshold: float | None = None,
 ) -> list[Decision]:
-    """The decision for every clip, from per-role calibrated spoof probabilities [n_clips]."""
+    """The decision for every clip, from per-role calibrated spoof probabilities [n_clips],
+    with the out-of-domain guard applied when ``domain_scores`` are given (as in serving)."""
+    from veracity.evaluation.domain import guard_decision
+
     decisions = []
     for i, desc in enumerate(descriptors):
         available = {role: float(p[i]) for role, p in p_spoof.items()}
         segments = descriptor_segments(desc, durations[i])
-        decisions.append(run_policy(modality, params, available, segments)[0])
+        decision = run_policy(modality, params, available, segments)[0]
+        if domain_scores is not None:
+            decision = guard_decision(decision, float(domain_scores[i]), domain_threshold)
+        decisions.append(decision)
     return decisions
 
 
@@ -92,6 +100,7 @@ def verdict_metrics(targets: np.ndarray, decisions: Sequence[Decision]) -> dict[
             int(np.sum(labels != INCONCLUSIVE)),
         ),
         "final_eer": final_eer,
+        "out_of_domain": share(reasons.get("out_of_domain", 0), len(decisions)),
         "reasons": dict(sorted(reasons.items())),
     }
 

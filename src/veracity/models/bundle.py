@@ -9,7 +9,8 @@ the gate evaluated them) instead of from a params file baked into an image::
      "absent": {"aasist": "failed its gate: ..."},  # optional roles left out, and why
      "detectors": {"stage1": {"dir": "stage1", "architecture": "stage1",
                               "inputs": ["waveform"], "input_shapes": {"waveform": [64600]}}},
-     "params": {...}}                               # the modality's params section
+     "params": {...},                               # the modality's params section
+     "domain": {"role": "stage1", "threshold": 2.1, "file": "domain.safetensors"}}
 
 :func:`load_bundle` refuses a bundle whose contract and detectors disagree, naming both.
 """
@@ -40,6 +41,7 @@ class BundleContract:
     detectors: dict[str, dict[str, Any]]
     params: dict[str, Any]
     absent: dict[str, str] = field(default_factory=dict)
+    domain: dict[str, Any] | None = None  # {"role", "threshold", "file"}: the out-of-domain guard
     format: int = BUNDLE_FORMAT
 
     def to_dict(self) -> dict[str, Any]:

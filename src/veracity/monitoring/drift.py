@@ -46,6 +46,7 @@ class DriftSummary:
     score_drift: dict[str, Any]
     verdict_mix: dict[str, Any]
     inconclusive_rate_series: list[dict[str, Any]]
+    out_of_domain_rate_series: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
     model_versions: list[str] = field(default_factory=list)
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -116,10 +117,24 @@ def verdict_mix(labels: pd.Series) -> dict[str, Any]:
 
 def inconclusive_series(rows: pd.DataFrame, freq: str) -> list[dict[str, Any]]:
     """INCONCLUSIVE rate per ``freq`` bucket (pandas offset alias, e.g. ``1D``, ``1h``)."""
-    if rows.empty or "label" not in rows or "timestamp" not in rows:
+    if rows.empty or "label" not in rows:
+        return []
+    return rate_series(rows, rows["label"] == "INCONCLUSIVE", freq)
+
+
+def out_of_domain_series(rows: pd.DataFrame, freq: str) -> list[dict[str, Any]]:
+    """Share of verdicts the out-of-domain guard answered, per ``freq`` bucket."""
+    if rows.empty or "rule" not in rows:
+        return []
+    return rate_series(rows, rows["rule"] == "out_of_domain", freq)
+
+
+def rate_series(rows: pd.DataFrame, flags: pd.Series, freq: str) -> list[dict[str, Any]]:
+    """Rate of ``flags`` among the rows of each ``freq`` bucket of their timestamps."""
+    if rows.empty or "timestamp" not in rows:
         return []
     frame = pd.DataFrame(
-        {"t": parse_timestamps(rows["timestamp"]), "inc": rows["label"] == "INCONCLUSIVE"}
+        {"t": parse_timestamps(rows["timestamp"]), "inc": flags.astype(bool)}
     ).dropna(subset=["t"])
     grouped = frame.set_index("t")["inc"].resample(freq)
     out = []
@@ -287,6 +302,7 @@ def build_drift_report(
         if "label" in current
         else verdict_mix(pd.Series([], dtype=str)),
         inconclusive_rate_series=inconclusive_series(current, drift_cfg.series_freq),
+        out_of_domain_rate_series=out_of_domain_series(current, drift_cfg.series_freq),
         model=model,
         model_versions=sorted(versions),
     )

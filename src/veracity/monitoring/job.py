@@ -30,6 +30,7 @@ from veracity.storage import is_s3_uri, make_s3_client, split_s3_uri
 log = logging.getLogger(__name__)
 
 REFERENCE_FILE = "reference_profile.parquet"
+OOD_SERIES_PNG = "out_of_domain_rate.png"
 REPORT_HTML = "drift_report.html"
 REPORT_JSON = "drift_report.json"
 SERIES_PNG = "inconclusive_rate.png"
@@ -70,8 +71,10 @@ def resolve_reference(cfg: Config, model: str | None, reference: str | None, scr
     return path
 
 
-def plot_inconclusive(series: list[dict], path: Path) -> Path | None:
-    """A small PNG of the INCONCLUSIVE rate over time (None when there is no series)."""
+def plot_inconclusive(
+    series: list[dict], path: Path, label: str = "INCONCLUSIVE rate"
+) -> Path | None:
+    """A small PNG of a verdict rate over time (None when there is no series)."""
     if not series:
         return None
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
@@ -84,7 +87,7 @@ def plot_inconclusive(series: list[dict], path: Path) -> Path | None:
     ax.bar_label(bars, labels=[f"n={p['n']}" for p in series], fontsize=7)
     ax.set_xticks(range(len(series)), labels, rotation=45, ha="right", fontsize=7)
     ax.set_ylim(0, 1.1)
-    ax.set_ylabel("INCONCLUSIVE rate")
+    ax.set_ylabel(label)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path)
@@ -176,6 +179,7 @@ def run_drift_job(
     )
     snapshot.save_html(str(out / REPORT_HTML))
     plot_inconclusive(summary.inconclusive_rate_series, out / SERIES_PNG)
+    plot_inconclusive(summary.out_of_domain_rate_series, out / OOD_SERIES_PNG, "out-of-domain rate")
     (out / REPORT_JSON).write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
     if mlflow_log:
         run_id = log_to_mlflow(cfg, summary, out)

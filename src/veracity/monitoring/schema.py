@@ -22,7 +22,8 @@ from veracity.modalities.base import LABELS
 PAYLOAD_SCHEMA_VERSION = 2
 SCORE_PREFIX = "score_"
 CONTEXT_COLUMNS = (
-    "modality", "codec", "label", "rule", "model_version", "request_id", "timestamp",
+    "modality", "codec", "label", "rule", "domain_score", "model_version", "request_id",
+    "timestamp",
 )  # fmt: skip
 VERDICT_LABELS = LABELS
 RAW_AUDIO_KEY = "raw_audio_b64"
@@ -92,6 +93,7 @@ def monitoring_row(verdict: Mapping[str, Any]) -> dict:
         "codec": verdict["media"].get("codec"),
         "label": verdict["label"],
         "rule": verdict["reason"],
+        "domain_score": verdict.get("domain_score"),
         "model_version": version,
         "request_id": verdict["id"],
     }

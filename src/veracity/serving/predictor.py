@@ -60,6 +60,7 @@ class DetectorPredictor(kserve.Model):
         self.expected_modality = modality
         self.detectors: dict[str, Detector] = {}
         self.contract = None
+        self.domain = None  # (role, DomainReference) when the bundle has an out-of-domain guard
         self.model_version = "unknown"
 
     def load(self) -> bool:
@@ -100,6 +101,12 @@ class DetectorPredictor(kserve.Model):
                 model=model,
                 calibration=loaded.calibration,
             )
+        if contract.domain:
+            from veracity.evaluation.domain import load_domain
+            from veracity.storage import safe_join
+
+            file = safe_join(self.bundle_dir, str(contract.domain["file"]))
+            self.domain = (contract.domain["role"], load_domain(file, contract.domain["threshold"]))
         self.ready = True
         log.info(
             "loaded %s bundle %s: %s (absent: %s)",
@@ -149,6 +156,7 @@ class DetectorPredictor(kserve.Model):
             "predictions": result["p_spoof"].tolist(),
             "logodds": result["logodds"].tolist(),
             "clip_p_spoof": float(result["clip_p_spoof"][0]),
+            "domain_score": float(result["domain_score"][0]) if "domain_score" in result else None,
             DETECTOR_PARAM: det.role,
             "architecture": det.architecture,
             "model_version": det.version,
@@ -165,21 +173,31 @@ class DetectorPredictor(kserve.Model):
                 self.cfg.serving.max_batch_size,
                 self.cfg.serving.max_latency_ms / 1000.0,
             )
-        z = await det.batcher.submit(inputs)
+        out = await det.batcher.submit(inputs)
+        z = out[:, 0]
         p = apply_calibration(z, det.calibration)
         clip = apply_calibration(np.array([z.mean()]), det.calibration)
-        return {
+        result = {
             "p_spoof": p.astype(np.float32),
             "logodds": z.astype(np.float32),
             "clip_p_spoof": clip.astype(np.float32),
         }
+        if self.domain is not None and self.domain[0] == role:
+            # the recording's distance to the training domain, from its mean embedding
+            score = self.domain[1].score(out[:, 1:].mean(axis=0, keepdims=True))
+            result["domain_score"] = score.astype(np.float32)
+        return result
 
     def _forward(self, det: Detector, rows: dict[str, np.ndarray]) -> np.ndarray:
-        from veracity.models.inference import predict_logits
+        """``[n, 1]`` segment log-odds, ``[n, 1 + D]`` with embeddings for the guard's role."""
+        from veracity.models.inference import predict_outputs
 
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in rows.items()}
-        logits = predict_logits(det.model, tensors, batch_size=self.cfg.serving.max_batch_size)
-        return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+        logits, emb = predict_outputs(det.model, tensors, self.cfg.serving.max_batch_size)
+        z = (logits[:, 1] - logits[:, 0]).astype(np.float64)[:, None]
+        if self.domain is not None and self.domain[0] == det.role:
+            return np.concatenate([z, emb.astype(np.float64)], axis=1)
+        return z
 
     async def _predict_v2(self, request: InferRequest) -> InferResponse:
         params = dict(request.parameters or {})
@@ -205,7 +223,9 @@ class DetectorPredictor(kserve.Model):
                 raise InputError(f"input {name!r} does not match its shape: {exc}") from exc
         result = await self.score(self._check_inputs(det, arrays), det.role)
         outputs = []
-        for key in ("p_spoof", "logodds", "clip_p_spoof"):
+        for key in [
+            k for k in ("p_spoof", "logodds", "clip_p_spoof", "domain_score") if k in result
+        ]:
             out = InferOutput(name=key, shape=list(result[key].shape), datatype="FP32")
             out.set_data_from_numpy(result[key], binary_data=request.use_binary_outputs)
             outputs.append(out)

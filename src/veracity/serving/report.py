@@ -20,6 +20,7 @@ class StageScores:
     version: str
     p_spoof: np.ndarray  # per segment, calibrated
     clip_p_spoof: float  # calibrated mean log-odds of all segments
+    domain_score: float | None = None  # distance to the training domain (the guard's role)
 
 
 def build_timeline(segments: Segments, stages: Mapping[str, StageScores]) -> list[dict]:
@@ -61,6 +62,8 @@ def build_verdict(
         "reason": decision.reason,
         "rule": decision.rule,
         "rule_label": decision.rule_label,
+        "domain_score": _finite(decision.details.get("domain_score")),
+        "domain_threshold": _finite(decision.details.get("domain_threshold")),
         "scores": {role: (s.clip_p_spoof if s else None) for role, s in stages.items()},
         "policy": {k: _finite(v) for k, v in decision.details.items()},
         "timeline": build_timeline(segments, {r: s for r, s in stages.items() if s}),

@@ -135,6 +135,7 @@ class VerdictTransformer(kserve.Model):
             stages[role] = stage
             scores[role] = None if stage is None else stage.clip_p_spoof
         decision = self.modality.decide(scores, segments, self.params)
+        decision = await self._guard(decision, segments, stages, payload.request_id)
         verdict = build_verdict(
             request_id=payload.request_id,
             modality=self.contract.modality,
@@ -148,6 +149,20 @@ class VerdictTransformer(kserve.Model):
         )
         self._log_payload(verdict)
         return _as_v2(self.name, verdict) if payload.v2 else verdict
+
+    async def _guard(self, decision, segments: Segments, stages: dict, request_id: str):
+        """Every verdict passes the out-of-domain guard when the bundle has one."""
+        from veracity.evaluation.domain import guard_decision
+
+        guard = self.contract.domain
+        if not guard:
+            return decision
+        role = guard["role"]
+        stage = stages.get(role)
+        if stage is None:  # the policy did not consult the guard's detector: ask it now
+            inputs = {k: segments.inputs[k] for k in self.contract.detectors[role]["inputs"]}
+            stage = await self.score_role(inputs, role, request_id)
+        return guard_decision(decision, stage.domain_score, float(guard["threshold"]))
 
     async def score_role(self, inputs: dict[str, np.ndarray], role: str, request_id: str):
         """Ask the predictor for one detector's calibrated scores of the segment ``inputs``."""
@@ -181,6 +196,11 @@ class VerdictTransformer(kserve.Model):
             version=str(_param(params.get("version", response.model_version or "unknown"))),
             p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
             clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),
+            domain_score=(
+                float(np.asarray(outputs["domain_score"]).ravel()[0])
+                if "domain_score" in outputs
+                else None
+            ),
         )
 
     def _http(self) -> httpx.AsyncClient:

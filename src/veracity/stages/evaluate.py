@@ -111,8 +111,58 @@ def _train_attacks(features: Path) -> set[str]:
     return set(train["attack"].astype(str))
 
 
-def evaluate_verdicts(cfg, modality, clips: pd.DataFrame, scored: dict[str, pd.DataFrame]):
-    """The policy over the eval clips from each role's calibrated scores: (frame, metrics)."""
+def fit_domain_guard(cfg, params, features: Path, loaded, eval_split, out: Path) -> dict:
+    """Fit the out-of-domain reference on train clips, threshold on dev; score eval clips.
+
+    Writes ``out/domain.safetensors``; returns ``{"role", "threshold", "eval_scores", ...}``.
+    """
+    import numpy as np
+
+    from veracity.evaluation.domain import DOMAIN_FILE, clip_embeddings, fit_domain, save_domain
+    from veracity.segment_store import load_split
+
+    guard, batch = params.domain, cfg.evaluation.batch_size
+    rng = np.random.default_rng(cfg.seed)
+    train = load_split(features, "train")
+    n_fit = min(guard.max_fit_clips, len(train.clips))
+    fit_clips = np.sort(rng.choice(len(train.clips), size=n_fit, replace=False))
+    dev = load_split(features, "dev")
+    ref = fit_domain(
+        clip_embeddings(loaded, train, fit_clips, batch),
+        clip_embeddings(loaded, dev, np.arange(len(dev.clips)), batch),
+        guard.shrinkage,
+        guard.dev_quantile,
+        guard.margin,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    save_domain(out / DOMAIN_FILE, ref)
+    eval_scores = ref.score(
+        clip_embeddings(loaded, eval_split, np.arange(len(eval_split.clips)), batch)
+    )
+    log.info(
+        "domain guard (%s): threshold %.3f, %.1f%% of eval clips beyond it",
+        guard.role,
+        ref.threshold,
+        100 * float(np.mean(eval_scores > ref.threshold)),
+    )
+    return {
+        "role": guard.role,
+        "threshold": ref.threshold,
+        "file": DOMAIN_FILE,
+        "fit_clips": int(n_fit),
+        "eval_scores": eval_scores,
+    }
+
+
+def evaluate_verdicts(
+    cfg,
+    modality,
+    clips: pd.DataFrame,
+    scored: dict[str, pd.DataFrame],
+    domain: dict | None = None,
+):
+    """The policy over the eval clips from each role's calibrated scores (and the domain
+    guard, when ``domain`` holds its eval scores and threshold): (frame, metrics)."""
     from veracity.evaluation.verdicts import simulate_verdicts, verdict_metrics
 
     params = cfg.modality_params(modality.name)
@@ -123,7 +173,13 @@ def evaluate_verdicts(cfg, modality, clips: pd.DataFrame, scored: dict[str, pd.D
     columns = list(modality.descriptor_columns(params))
     descriptors = clips[columns].to_dict("records")
     decisions = simulate_verdicts(
-        modality, params, p_spoof, descriptors, clips["duration_s"].tolist()
+        modality,
+        params,
+        p_spoof,
+        descriptors,
+        clips["duration_s"].tolist(),
+        None if domain is None else domain["eval_scores"],
+        None if domain is None else domain["threshold"],
     )
     frame = pd.DataFrame([d.to_dict() for d in decisions])
     frame.insert(0, "utt_id", order)
@@ -173,6 +229,7 @@ def run_evaluate(
     scored: dict[str, pd.DataFrame] = {}
     dpi = cfg.evaluation.plot_dpi
     by_role: dict[str, pd.DataFrame] = {}
+    loaded_by_role: dict = {}
     for model_dir in expand_model_dirs(model_dirs):
         loaded = load_artifact(model_dir, cfg.modality_packages)
         if loaded.modality != modality.name:
@@ -218,6 +275,7 @@ def run_evaluate(
         pngs = [plots.save_figure(f, mdir / "plots" / f"{k}.png", dpi) for k, f in figs.items()]
         per_model[name], scored[name] = met, scores
         by_role.setdefault(loaded.role, scores)
+        loaded_by_role.setdefault(loaded.role, loaded)
         entries.append(
             {
                 "name": name,
@@ -252,7 +310,18 @@ def run_evaluate(
     if len(per_model) > 1:
         comparison = out / COMPARISON_CSV
         comparison_table(per_model).to_csv(comparison, index=False)
-    verdicts, verdict = evaluate_verdicts(cfg, modality, split.clips, by_role)
+    params = cfg.modality_params(modality.name)
+    domain = None
+    if params.domain is not None and params.domain.role in loaded_by_role:
+        domain = fit_domain_guard(
+            cfg, params, features, loaded_by_role[params.domain.role], split, out / "domain"
+        )
+    elif params.domain is not None:
+        notes.append(f"domain guard off: no {params.domain.role} model was evaluated")
+    verdicts, verdict = evaluate_verdicts(cfg, modality, split.clips, by_role, domain)
+    if domain is not None:
+        verdicts["domain_score"] = domain["eval_scores"]
+        verdict["domain"] = {k: v for k, v in domain.items() if k != "eval_scores"}
     verdicts.to_parquet(out / "verdicts.parquet", index=False)
     verdict["detector_eer"] = {n: m["eer"] for n, m in per_model.items()}
     (out / "verdicts.json").write_text(json.dumps(verdict, indent=2))
@@ -267,6 +336,7 @@ def run_evaluate(
         "real called AI": verdict["real_as_ai"],
         "INCONCLUSIVE rate": verdict["inconclusive"],
         "final score EER": verdict["final_eer"],
+        "eval clips out of domain": verdict.get("out_of_domain"),
         "features": str(features),
         "dataset version": dataset_version,
         "eval clips": len(split.clips),

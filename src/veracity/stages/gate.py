@@ -142,7 +142,20 @@ def _verdict_checks(verdict: dict, bounds, notes: list[str]) -> list[dict]:
         check("verdict", "real_as_ai", verdict["real_as_ai"], bounds.max_real_as_ai, notes),
         check("verdict", "inconclusive", verdict["inconclusive"], bounds.max_inconclusive, notes),
         check("verdict", "final_eer", verdict["final_eer"], bounds.max_final_eer, notes),
+        check("verdict", "out_of_domain", verdict.get("out_of_domain"), bounds.max_out_of_domain, notes),
     ]  # fmt: skip
+
+
+def _domain_of(evaluation: dict, eval_dir: Path, served: list[str], notes: list[str]):
+    """The evaluate step's domain guard (eval scores + threshold) when its role ships."""
+    info = (evaluation.get("verdict") or {}).get("domain")
+    if not info:
+        return None
+    if info["role"] not in served:
+        notes.append(f"domain guard off: its detector {info['role']} does not ship")
+        return None
+    frame = pd.read_parquet(eval_dir / "verdicts.parquet")
+    return {**info, "eval_scores": frame["domain_score"].to_numpy()}
 
 
 def _write_bundle(
@@ -165,6 +178,8 @@ def _write_bundle(
             f"no reference_profile.parquet in {profile.parent}: drift monitoring "
             "has no reference for this bundle"
         )
+    if contract.domain is not None:
+        shutil.copy2(eval_dir / "domain" / contract.domain["file"], out / contract.domain["file"])
     reports = out / "reports"
     reports.mkdir(exist_ok=True)
     for f in ("report.html", "evaluate.json", "verdicts.json", "model_comparison_table.csv"):
@@ -248,9 +263,13 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
                     c["verdict"] = "excluded"
     served = [r for r in specs if r in artifacts and r not in absent]
 
-    # The verdict that will be served: the policy over eval with exactly these detectors.
+    # The verdict that will be served: the policy over eval with exactly these detectors,
+    # behind the domain guard when its detector ships.
     eval_clips = load_split(features, "eval").clips
-    _, verdict = evaluate_verdicts(cfg, modality, eval_clips, {r: chall_scores[r] for r in served})
+    domain = _domain_of(evaluation, eval_dir, served, notes)
+    _, verdict = evaluate_verdicts(
+        cfg, modality, eval_clips, {r: chall_scores[r] for r in served}, domain
+    )
     verdict["roles"], verdict["absent"] = served, absent
     checks += _verdict_checks(verdict, params.verdict_gate, notes)
 
@@ -293,6 +312,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
         },
         params=cfg.to_dict()["modalities"][modality.name],
         absent=absent,
+        domain=None if domain is None else {k: domain[k] for k in ("role", "threshold", "file")},
     )
     if served:
         _write_bundle(out, contract, artifacts, eval_dir, notes)
