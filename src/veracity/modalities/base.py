@@ -140,6 +140,9 @@ class Modality(Protocol):
     calibrated clip scores so far (None = decide now); ``decide(scores, segments, params)``
     makes the :class:`Decision`. ``readers`` map an ingest format to a reader function;
     ``descriptor_columns(params)`` lists the monitoring columns of ``Segments.descriptors``.
+    ``fit_policy(params, train_clips)`` returns params whose policy inputs are fitted on the
+    training data (the evaluate step calls it; the fitted params travel in the bundle);
+    ``policy_diagnostics(params, eval_clips)`` measures those inputs on eval.
     """
 
     name: str
@@ -163,6 +166,10 @@ class Modality(Protocol):
     def descriptor_columns(self, params: Any) -> tuple[str, ...]: ...
 
     def generate_demo(self, out: Path, size: str, seed: int, params: Any) -> Any: ...
+
+    def fit_policy(self, params: Any, train_clips: Any) -> Any: ...
+
+    def policy_diagnostics(self, params: Any, eval_clips: Any) -> dict: ...
 
 
 def reject_low_confidence(
@@ -211,6 +218,8 @@ class ModalityPackage:
     decide_fn: Callable[[Mapping[str, float], Segments | None, Any], Decision]
     descriptor_columns_fn: Callable[[Any], tuple[str, ...]]
     demo_fn: Callable[[Path, str, int, Any], Any]
+    fit_policy_fn: Callable[[Any, Any], Any] | None = None
+    policy_diagnostics_fn: Callable[[Any, Any], dict] | None = None
 
     def detectors(self, params: Any) -> list[DetectorSpec]:
         return self.detectors_fn(params)
@@ -235,3 +244,13 @@ class ModalityPackage:
 
     def generate_demo(self, out: Path, size: str, seed: int, params: Any) -> Any:
         return self.demo_fn(out, size, seed, params)
+
+    def fit_policy(self, params: Any, train_clips: Any) -> Any:
+        """Params whose policy is fitted on the train clips' descriptors (default: as is)."""
+        return params if self.fit_policy_fn is None else self.fit_policy_fn(params, train_clips)
+
+    def policy_diagnostics(self, params: Any, eval_clips: Any) -> dict:
+        """How well the policy's own inputs separate the classes on eval (default: none)."""
+        if self.policy_diagnostics_fn is None:
+            return {}
+        return self.policy_diagnostics_fn(params, eval_clips)

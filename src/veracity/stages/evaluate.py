@@ -33,6 +33,7 @@ REPORT_HTML = "report.html"
 COMPARISON_CSV = "model_comparison_table.csv"
 SCORES_FILE = "scores.parquet"
 METRICS_FILE = "metrics.json"
+FITTED_PARAMS = "fitted_params.json"
 
 
 @dataclass
@@ -160,12 +161,16 @@ def evaluate_verdicts(
     clips: pd.DataFrame,
     scored: dict[str, pd.DataFrame],
     domain: dict | None = None,
+    params=None,
 ):
     """The policy over the eval clips from each role's calibrated scores (and the domain
-    guard, when ``domain`` holds its eval scores and threshold): (frame, metrics)."""
+    guard, when ``domain`` holds its eval scores and threshold): (frame, metrics).
+
+    ``params``: the modality params with the fitted policy (default: from ``cfg``).
+    """
     from veracity.evaluation.verdicts import simulate_verdicts, verdict_metrics
 
-    params = cfg.modality_params(modality.name)
+    params = params or cfg.modality_params(modality.name)
     order = clips["utt_id"].tolist()
     p_spoof = {
         role: s.set_index("utt_id").loc[order, "p_spoof"].to_numpy() for role, s in scored.items()
@@ -208,7 +213,7 @@ def run_evaluate(
     from veracity.modalities import load_modality
     from veracity.models.artifact import load_artifact
     from veracity.registry.runs import log_to_model_run
-    from veracity.segment_store import load_split, read_features_json
+    from veracity.segment_store import load_split, read_clips, read_features_json
 
     features, out = Path(features).resolve(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -310,7 +315,10 @@ def run_evaluate(
     if len(per_model) > 1:
         comparison = out / COMPARISON_CSV
         comparison_table(per_model).to_csv(comparison, index=False)
-    params = cfg.modality_params(modality.name)
+    # The policy's own inputs fitted on the training data (e.g. voice's "check features"
+    # ranges); the fitted params are what the gate puts in the bundle.
+    params = modality.fit_policy(cfg.modality_params(modality.name), read_clips(features))
+    (out / FITTED_PARAMS).write_text(json.dumps(params.model_dump(mode="json", by_alias=True)))
     domain = None
     if params.domain is not None and params.domain.role in loaded_by_role:
         domain = fit_domain_guard(
@@ -318,7 +326,8 @@ def run_evaluate(
         )
     elif params.domain is not None:
         notes.append(f"domain guard off: no {params.domain.role} model was evaluated")
-    verdicts, verdict = evaluate_verdicts(cfg, modality, split.clips, by_role, domain)
+    verdicts, verdict = evaluate_verdicts(cfg, modality, split.clips, by_role, domain, params)
+    verdict["policy_diagnostics"] = modality.policy_diagnostics(params, split.clips)
     if domain is not None:
         verdicts["domain_score"] = domain["eval_scores"]
         verdict["domain"] = {k: v for k, v in domain.items() if k != "eval_scores"}

@@ -146,6 +146,17 @@ def _verdict_checks(verdict: dict, bounds, notes: list[str]) -> list[dict]:
     ]  # fmt: skip
 
 
+def _fitted_policy(params, eval_dir: Path):
+    """The modality params whose policy the evaluate step fitted on the train data (what
+    was evaluated, and what serves); the gate's own params when there are none."""
+    from veracity.stages.evaluate import FITTED_PARAMS
+
+    path = eval_dir / FITTED_PARAMS
+    if not path.is_file():
+        return params
+    return type(params).model_validate(json.loads(path.read_text()))
+
+
 def _domain_of(evaluation: dict, eval_dir: Path, served: list[str], notes: list[str]):
     """The evaluate step's domain guard (eval scores + threshold) when its role ships."""
     info = (evaluation.get("verdict") or {}).get("domain")
@@ -267,8 +278,9 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     # behind the domain guard when its detector ships.
     eval_clips = load_split(features, "eval").clips
     domain = _domain_of(evaluation, eval_dir, served, notes)
+    fitted = _fitted_policy(params, eval_dir)
     _, verdict = evaluate_verdicts(
-        cfg, modality, eval_clips, {r: chall_scores[r] for r in served}, domain
+        cfg, modality, eval_clips, {r: chall_scores[r] for r in served}, domain, fitted
     )
     verdict["roles"], verdict["absent"] = served, absent
     checks += _verdict_checks(verdict, params.verdict_gate, notes)
@@ -310,7 +322,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
             }
             for r in served
         },
-        params=cfg.to_dict()["modalities"][modality.name],
+        params=fitted.model_dump(mode="json", by_alias=True),
         absent=absent,
         domain=None if domain is None else {k: domain[k] for k in ("role", "threshold", "file")},
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from veracity.modalities.base import ModalityPackage
 from veracity.modalities.voice.descriptors import DESCRIPTOR_COLUMNS
 from veracity.modalities.voice.detectors import detector_specs, rebuild
+from veracity.modalities.voice.human_features import fit_human_features, human_feature_diagnostics
 from veracity.modalities.voice.params import VoiceParams
 from veracity.modalities.voice.policy import decide, plan
 from veracity.modalities.voice.readers import READERS
@@ -39,4 +40,6 @@ MODALITY = ModalityPackage(
     decide_fn=decide,
     descriptor_columns_fn=_descriptor_columns,
     demo_fn=_generate_demo,
+    fit_policy_fn=fit_human_features,
+    policy_diagnostics_fn=human_feature_diagnostics,
 )

@@ -48,3 +48,49 @@ def human_feature_score(handcrafted: Mapping[str, float], policy_cfg: PolicyConf
     if not memberships:
         return None
     return sum(memberships) / len(memberships)
+
+
+def fit_human_features(params, train_clips):
+    """Params whose "check features" ranges are percentiles of the bonafide train clips.
+
+    Seed 003's rule keeps its place; its input now means "inside the range of the real
+    speech this model was trained on" (``policy.human_feature_percentiles``), not a literal.
+    The fitted ranges travel in the approved bundle's params.
+    """
+    import numpy as np
+
+    lo_q, hi_q = params.policy.human_feature_percentiles
+    bona = train_clips[(train_clips["split"] == "train") & (train_clips["target"] == 1)]
+    ranges = dict(params.policy.human_features)
+    for name in ranges:
+        values = bona[name].dropna().to_numpy(dtype=float) if name in bona else np.empty(0)
+        values = values[np.isfinite(values)]
+        if len(values) >= 2:
+            ranges[name] = (float(np.percentile(values, lo_q)), float(np.percentile(values, hi_q)))
+    policy = params.policy.model_copy(update={"human_features": ranges})
+    return params.model_copy(update={"policy": policy})
+
+
+def human_feature_diagnostics(params, eval_clips) -> dict:
+    """AUC of the "check features" score for bonafide vs spoof eval clips (0.5 = no signal)."""
+    import numpy as np
+
+    from veracity.evaluation.metrics import compute_roc_auc
+
+    scores = np.array(
+        [human_feature_score(row, params.policy) for row in eval_clips.to_dict("records")],
+        dtype=float,
+    )
+    targets = eval_clips["target"].to_numpy()
+    ok = np.isfinite(scores)
+    auc = None
+    if ok.any() and len(set(targets[ok])) == 2:
+        auc = float(compute_roc_auc(targets[ok], scores[ok]))
+    return {
+        "human_feature_auc": auc,
+        "human_feature_mean": {
+            "bonafide": float(np.nanmean(scores[targets == 1])) if (targets == 1).any() else None,
+            "spoof": float(np.nanmean(scores[targets == 0])) if (targets == 0).any() else None,
+        },
+        "human_feature_ranges": {k: list(v) for k, v in params.policy.human_features.items()},
+    }

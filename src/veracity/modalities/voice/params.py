@@ -122,6 +122,7 @@ class PolicyConfig(Section):
     no_aasist_ai_above: float
     human_feature_score_min: float = Field(ge=0, le=1)
     human_features: dict[str, tuple[float, float]]
+    human_feature_percentiles: tuple[float, float]  # ranges fitted on bonafide train clips
     human_feature_falloff: float = Field(gt=0)
     min_confidence: float = Field(ge=0.5, le=1)
 
