@@ -76,6 +76,8 @@ class ShiftsConfig(Section):
     codec_bitrate: str
     telephone_sample_rate: int = Field(gt=0)
     telephone_band_hz: tuple[float, float]
+    mp3_bitrate: str  # ffmpeg libmp3lame bitrate of the "mp3" shift
+    resample_rate: int = Field(gt=0)  # the "resample" shift re-samples the recording to this rate
 
 
 class CalibrationConfig(Section):
@@ -162,6 +164,7 @@ class FeaturesConfig(Section):
     batch_clips: int = Field(gt=0)
     num_threads: int = Field(gt=0)
     shard_segments: int = Field(gt=0)
+    robustness_max_clips: int = Field(ge=0)  # eval clips prepared per shift (0 = all)
 
 
 class TrainingConfig(Section):
@@ -255,6 +258,9 @@ class ModalityParams(Section):
     detectors: dict[str, DetectorParams]
     verdict_gate: VerdictGateBounds
     domain: DomainGuardConfig | None = None  # no guard when absent
+    robustness: list[str] = Field(
+        default_factory=list
+    )  # shifts the evaluate step scores eval under
 
 
 class GateConfig(Section):
@@ -389,7 +395,7 @@ class Config(Section):
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | list[str] | None) -> dict:
     """Return a copy of ``raw`` with dotted-key overrides applied.
 
-    ``overrides`` is a mapping ``{"training.aasist.epochs": 2}`` or a list of
+    ``overrides`` is a mapping ``{"modalities.voice.detectors.aasist.training.epochs": 2}`` or a list of
     ``"key=value"`` strings whose values are parsed as YAML scalars.
     """
     out = copy.deepcopy(raw)
@@ -401,7 +407,7 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | list[str] |
             if "=" not in item:
                 raise ConfigError(
                     f"override {item!r} is not of the form key=value; "
-                    "write e.g. training.aasist.epochs=2"
+                    "write e.g. modalities.voice.detectors.aasist.training.epochs=2"
                 )
             key, value = item.split("=", 1)
             pairs[key.strip()] = yaml.safe_load(value)

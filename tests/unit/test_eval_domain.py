@@ -8,6 +8,7 @@ import pytest
 from veracity.errors import MetricError
 from veracity.evaluation.domain import (
     OUT_OF_DOMAIN,
+    DomainGuard,
     fit_domain,
     guard_decision,
     load_domain,
@@ -40,12 +41,32 @@ def test_fewer_clips_than_dimensions_still_gives_a_usable_reference():
     assert np.mean(ref.score(_embeddings(rng, 10, d=128, shift=5.0)) > ref.threshold) == 1.0
 
 
-def test_the_reference_round_trips_through_safetensors(tmp_path):
+def _guard(rng) -> DomainGuard:
+    emb = fit_domain(_embeddings(rng, 50), _embeddings(rng, 20), 0.1, 0.95, 1.0)
+    desc = fit_domain(_embeddings(rng, 50, d=3), _embeddings(rng, 20, d=3), 0.1, 0.95, 1.0)
+    return DomainGuard(emb, desc, ("a", "b", "c"))
+
+
+def test_the_guard_round_trips_through_safetensors(tmp_path):
     rng = np.random.default_rng(2)
-    ref = fit_domain(_embeddings(rng, 50), _embeddings(rng, 20), 0.1, 0.95, 1.0)
-    back = load_domain(save_domain(tmp_path / "d.safetensors", ref), ref.threshold)
+    guard = _guard(rng)
+    info = {
+        "embedding_threshold": guard.embedding.threshold,
+        "descriptors_threshold": guard.descriptors.threshold,
+        "columns": list(guard.columns),
+    }
+    back = load_domain(save_domain(tmp_path / "d.safetensors", guard), info)
     x = _embeddings(rng, 5)
-    np.testing.assert_allclose(back.score(x), ref.score(x))
+    np.testing.assert_allclose(back.embedding_ratio(x), guard.embedding_ratio(x))
+    rows = [{"a": 0.1, "b": None, "c": 9.0}]
+    np.testing.assert_allclose(back.descriptor_ratio(rows), guard.descriptor_ratio(rows))
+
+
+def test_a_missing_descriptor_counts_as_the_training_mean():
+    guard = _guard(np.random.default_rng(4))
+    mean = dict(zip(guard.columns, guard.descriptors.mean, strict=True))
+    assert guard.descriptor_ratio([{**mean, "b": float("nan")}])[0] == pytest.approx(0.0)
+    assert guard.descriptor_ratio([{**mean, "b": mean["b"] + 50}])[0] > 1.0
 
 
 def test_bad_input_is_a_clear_error():

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one params.yaml value, e.g. --set training.aasist.epochs=1 (repeatable)",
+        help="override one params.yaml value, e.g. --set modalities.voice.detectors.aasist.training.epochs=1 (repeatable)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -146,8 +146,9 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
         _banner(modality, 4, "drift: clean clips, then shifted clips (noise, codec, band limit)")
         sample = reference_like_sample(clips, 2 * cfg.monitoring.drift.min_rows, cfg.seed)
         result = run_drift_demo(
-            cfg, bundle, url, sample, run_dir / "drift", model_name=name, shifts=params.shifts
-        )
+            cfg, bundle, url, sample, run_dir / "drift", model_name=name, shifts=params.shifts,
+            modality=modality,
+        )  # fmt: skip
         for window, drift in (("clean", result.clean), ("shifted", result.shifted)):
             if drift is None:
                 print(f"  {window}: not enough rows for a report")

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from veracity.cli.options import add_modality, modality_of
 from veracity.errors import InputError, NotEnoughDataError
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def _drift(args, cfg) -> int:
             payloads=args.payloads,
             reference=args.reference,
             mlflow_log=not args.no_mlflow,
+            modality=modality_of(args, cfg),
         )
     except NotEnoughDataError as exc:
         print(f"not enough data: {exc}", file=sys.stderr)
@@ -131,4 +133,5 @@ def register(sub) -> None:
         help="on drift, submit a retraining pipeline run to --host",
     )
     d.add_argument("--host", default=None, help="Kubeflow Pipelines API URL for --retrain-on-drift")
+    add_modality(d)
     d.set_defaults(func=_drift)

@@ -22,7 +22,7 @@ from veracity.errors import AudioDecodeError, InputError
 
 log = logging.getLogger(__name__)
 
-SHIFT_NAMES = ("noise", "codec", "telephone")
+SHIFT_NAMES = ("noise", "codec", "telephone", "mp3", "resample")
 
 
 def _mono(wave: np.ndarray) -> np.ndarray:
@@ -119,4 +119,10 @@ def apply_shift(
         return telephone_band(
             wave, sr, shifts_cfg.telephone_sample_rate, tuple(shifts_cfg.telephone_band_hz)
         )
+    if name == "mp3":
+        return codec_roundtrip(wave, sr, "libmp3lame", "mp3", shifts_cfg.mp3_bitrate), sr
+    if name == "resample":
+        target = shifts_cfg.resample_rate
+        x = torch.from_numpy(np.ascontiguousarray(_mono(wave)))
+        return AF.resample(x, sr, target).numpy().astype(np.float32), target
     raise InputError(f"expected a shift among {SHIFT_NAMES}, got {name!r}")

@@ -169,6 +169,8 @@ class Modality(Protocol):
 
     def fit_policy(self, params: Any, train_clips: Any) -> Any: ...
 
+    def shift(self, name: str, media: Any, params: Any, rng: Any) -> Any: ...
+
     def policy_diagnostics(self, params: Any, eval_clips: Any) -> dict: ...
 
 
@@ -220,6 +222,7 @@ class ModalityPackage:
     demo_fn: Callable[[Path, str, int, Any], Any]
     fit_policy_fn: Callable[[Any, Any], Any] | None = None
     policy_diagnostics_fn: Callable[[Any, Any], dict] | None = None
+    shift_fn: Callable[[str, Any, Any, Any], Any] | None = None
 
     def detectors(self, params: Any) -> list[DetectorSpec]:
         return self.detectors_fn(params)
@@ -244,6 +247,16 @@ class ModalityPackage:
 
     def generate_demo(self, out: Path, size: str, seed: int, params: Any) -> Any:
         return self.demo_fn(out, size, seed, params)
+
+    def shift(self, name: str, media: Any, params: Any, rng: Any) -> Any:
+        """``media`` after the deployment shift ``name`` (``params.robustness`` lists them)."""
+        if self.shift_fn is None:
+            from veracity.errors import ConfigError
+
+            raise ConfigError(
+                f"modality {self.name} has no deployment shifts; empty its robustness list"
+            )
+        return self.shift_fn(name, media, params, rng)
 
     def fit_policy(self, params: Any, train_clips: Any) -> Any:
         """Params whose policy is fitted on the train clips' descriptors (default: as is)."""

@@ -147,11 +147,13 @@ def run_drift_job(
     start: datetime | None = None,
     end: datetime | None = None,
     mlflow_log: bool = True,
+    modality: str | None = None,
 ) -> DriftSummary:
     """Build the drift report for the window ``[start, end)`` (default: the last ``since``,
     ``monitoring.drift.window`` when not given) of the payload log ``payloads`` (default
     ``monitoring.sink``) against the model's reference profile; write
-    ``drift_report.{html,json}`` and ``inconclusive_rate.png`` into ``out``.
+    ``drift_report.{html,json}``, ``inconclusive_rate.png`` and ``out_of_domain_rate.png``
+    into ``out``. Only rows of ``modality`` count when the log holds several modalities.
 
     Raises :class:`NotEnoughDataError` when the window has fewer than ``min_rows`` rows.
     """
@@ -165,6 +167,8 @@ def run_drift_job(
         ref_df = pd.read_parquet(ref_path)
     source = payloads or cfg.monitoring.sink
     rows = read_payloads(source, cfg.storage, since=start)
+    if modality and "modality" in rows:
+        rows = rows[rows["modality"].isna() | (rows["modality"] == modality)]
     current = drop_duplicate_requests(select_window(rows, start, end))
     window = {
         "since": since,

@@ -56,10 +56,14 @@ def compile_pipeline(modality: str, out: Path | None = None, root: Path | None =
     if out.suffix not in (".yaml", ".yml"):
         raise ConfigError(f"compile target {out} must end in .yaml (KFP refuses .json packages)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "kfp.cli.__main__", "dsl", "compile", "--py", str(source)]
-    cmd += ["--output", str(out)]
+    # kfp.cli.__main__ has no `if __name__ == "__main__"` block: `python -m` it does nothing
+    cmd = [sys.executable, "-c", "from kfp.cli.__main__ import main; main()"]
+    cmd += ["dsl", "compile", "--py", str(source), "--output", str(out)]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ConfigError(f"`kfp dsl compile --py {source}` failed: {done.stderr.strip()[-1500:]}")
+    if done.returncode != 0 or not out.is_file():
+        raise ConfigError(
+            f"`kfp dsl compile --py {source}` failed: "
+            f"{(done.stderr.strip() or 'no output written')[-1500:]}"
+        )
     log.info("compiled %s", out)
     return out

@@ -106,7 +106,7 @@ class DetectorPredictor(kserve.Model):
             from veracity.storage import safe_join
 
             file = safe_join(self.bundle_dir, str(contract.domain["file"]))
-            self.domain = (contract.domain["role"], load_domain(file, contract.domain["threshold"]))
+            self.domain = (contract.domain["role"], load_domain(file, contract.domain))
         self.ready = True
         log.info(
             "loaded %s bundle %s: %s (absent: %s)",
@@ -183,9 +183,10 @@ class DetectorPredictor(kserve.Model):
             "clip_p_spoof": clip.astype(np.float32),
         }
         if self.domain is not None and self.domain[0] == role:
-            # the recording's distance to the training domain, from its mean embedding
-            score = self.domain[1].score(out[:, 1:].mean(axis=0, keepdims=True))
-            result["domain_score"] = score.astype(np.float32)
+            # embedding view of the domain guard, from the recording's mean embedding (the
+            # transformer adds the descriptor view: it has the descriptors)
+            ratio = self.domain[1].embedding_ratio(out[:, 1:].mean(axis=0, keepdims=True))
+            result["domain_score"] = ratio.astype(np.float32)
         return result
 
     def _forward(self, det: Detector, rows: dict[str, np.ndarray]) -> np.ndarray:

@@ -75,6 +75,7 @@ class VerdictTransformer(kserve.Model):
         self.payload_logger = payload_logger
         self._client: httpx.AsyncClient | None = None
         self.contract = self.modality = self.params = None
+        self.domain = None  # the guard's descriptor view; its embedding view is the predictor's
 
     def load(self) -> bool:
         """Read the bundle's contract: modality, segment settings, policy, served roles."""
@@ -91,6 +92,12 @@ class VerdictTransformer(kserve.Model):
         self.contract = contract
         self.modality = load_modality(contract.modality, self.cfg.modality_packages)
         self.params = contract.typed_params(self.cfg.modality_packages)
+        if contract.domain:
+            from veracity.evaluation.domain import load_domain
+            from veracity.storage import safe_join
+
+            file = safe_join(self.bundle_dir, str(contract.domain["file"]))
+            self.domain = load_domain(file, contract.domain)
         self.ready = True
         return self.ready
 
@@ -162,7 +169,9 @@ class VerdictTransformer(kserve.Model):
         if stage is None:  # the policy did not consult the guard's detector: ask it now
             inputs = {k: segments.inputs[k] for k in self.contract.detectors[role]["inputs"]}
             stage = await self.score_role(inputs, role, request_id)
-        return guard_decision(decision, stage.domain_score, float(guard["threshold"]))
+        described = float(self.domain.descriptor_ratio([segments.descriptors])[0])
+        embedded = stage.domain_score if stage.domain_score is not None else 0.0
+        return guard_decision(decision, max(embedded, described), float(guard["threshold"]))
 
     async def score_role(self, inputs: dict[str, np.ndarray], role: str, request_id: str):
         """Ask the predictor for one detector's calibrated scores of the segment ``inputs``."""

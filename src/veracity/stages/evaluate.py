@@ -112,44 +112,68 @@ def _train_attacks(features: Path) -> set[str]:
     return set(train["attack"].astype(str))
 
 
-def fit_domain_guard(cfg, params, features: Path, loaded, eval_split, out: Path) -> dict:
-    """Fit the out-of-domain reference on train clips, threshold on dev; score eval clips.
+def fit_domain_guard(cfg, modality, params, features: Path, loaded, eval_split, out: Path):
+    """Fit the out-of-domain guard (embedding and descriptor views) on train clips, its
+    thresholds on dev; score the eval clips.
 
-    Writes ``out/domain.safetensors``; returns ``{"role", "threshold", "eval_scores", ...}``.
+    Writes ``out/domain.safetensors``; returns the bundle.json ``domain`` entry plus
+    ``eval_scores`` (> 1 = out of domain).
     """
     import numpy as np
 
-    from veracity.evaluation.domain import DOMAIN_FILE, clip_embeddings, fit_domain, save_domain
+    from veracity.evaluation.domain import (
+        DOMAIN_FILE,
+        DomainGuard,
+        clip_embeddings,
+        descriptor_matrix,
+        fit_domain,
+        save_domain,
+    )
     from veracity.segment_store import load_split
 
-    guard, batch = params.domain, cfg.evaluation.batch_size
+    conf, batch = params.domain, cfg.evaluation.batch_size
+    columns = tuple(modality.descriptor_columns(params))
     rng = np.random.default_rng(cfg.seed)
-    train = load_split(features, "train")
-    n_fit = min(guard.max_fit_clips, len(train.clips))
+    train, dev = load_split(features, "train"), load_split(features, "dev")
+    n_fit = min(conf.max_fit_clips, len(train.clips))
     fit_clips = np.sort(rng.choice(len(train.clips), size=n_fit, replace=False))
-    dev = load_split(features, "dev")
-    ref = fit_domain(
-        clip_embeddings(loaded, train, fit_clips, batch),
-        clip_embeddings(loaded, dev, np.arange(len(dev.clips)), batch),
-        guard.shrinkage,
-        guard.dev_quantile,
-        guard.margin,
+    all_dev = np.arange(len(dev.clips))
+    fit = {"shrinkage": conf.shrinkage, "quantile": conf.dev_quantile, "margin": conf.margin}
+    train_desc = descriptor_matrix(train.clips, columns)
+    fill = np.nanmean(train_desc, axis=0)
+    fill = np.where(np.isfinite(fill), fill, 0.0)
+
+    def filled(matrix):
+        return np.where(np.isfinite(matrix), matrix, fill)
+
+    guard = DomainGuard(
+        fit_domain(
+            clip_embeddings(loaded, train, fit_clips, batch),
+            clip_embeddings(loaded, dev, all_dev, batch),
+            **fit,
+        ),
+        fit_domain(filled(train_desc), filled(descriptor_matrix(dev.clips, columns)), **fit),
+        columns,
     )
     out.mkdir(parents=True, exist_ok=True)
-    save_domain(out / DOMAIN_FILE, ref)
-    eval_scores = ref.score(
-        clip_embeddings(loaded, eval_split, np.arange(len(eval_split.clips)), batch)
+    save_domain(out / DOMAIN_FILE, guard)
+    all_eval = np.arange(len(eval_split.clips))
+    eval_scores = np.maximum(
+        guard.embedding_ratio(clip_embeddings(loaded, eval_split, all_eval, batch)),
+        guard.descriptor_ratio(descriptor_matrix(eval_split.clips, columns)),
     )
     log.info(
-        "domain guard (%s): threshold %.3f, %.1f%% of eval clips beyond it",
-        guard.role,
-        ref.threshold,
-        100 * float(np.mean(eval_scores > ref.threshold)),
+        "domain guard (%s + descriptors): %.1f%% of eval clips out of domain",
+        conf.role,
+        100 * float(np.mean(eval_scores > 1.0)),
     )
     return {
-        "role": guard.role,
-        "threshold": ref.threshold,
+        "role": conf.role,
         "file": DOMAIN_FILE,
+        "threshold": 1.0,
+        "embedding_threshold": guard.embedding.threshold,
+        "descriptors_threshold": guard.descriptors.threshold,
+        "columns": list(columns),
         "fit_clips": int(n_fit),
         "eval_scores": eval_scores,
     }
@@ -322,8 +346,9 @@ def run_evaluate(
     domain = None
     if params.domain is not None and params.domain.role in loaded_by_role:
         domain = fit_domain_guard(
-            cfg, params, features, loaded_by_role[params.domain.role], split, out / "domain"
-        )
+            cfg, modality, params, features, loaded_by_role[params.domain.role], split,
+            out / "domain",
+        )  # fmt: skip
     elif params.domain is not None:
         notes.append(f"domain guard off: no {params.domain.role} model was evaluated")
     verdicts, verdict = evaluate_verdicts(cfg, modality, split.clips, by_role, domain, params)

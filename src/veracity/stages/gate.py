@@ -324,7 +324,9 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
         },
         params=fitted.model_dump(mode="json", by_alias=True),
         absent=absent,
-        domain=None if domain is None else {k: domain[k] for k in ("role", "threshold", "file")},
+        domain=None
+        if domain is None
+        else {k: v for k, v in domain.items() if k not in ("eval_scores", "fit_clips")},
     )
     if served:
         _write_bundle(out, contract, artifacts, eval_dir, notes)

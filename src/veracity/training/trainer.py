@@ -220,7 +220,7 @@ def train_model(
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"training loss became {float(loss.detach())} in epoch {epoch}; lower the learning "
-                    "rate in params.yaml (training.<model>.lr)"
+                    "rate in params.yaml (modalities.<m>.detectors.<role>.training.lr)"
                 )
             loss.backward()
             optimizer.step()

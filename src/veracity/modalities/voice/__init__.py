@@ -16,6 +16,7 @@ from veracity.modalities.voice.params import VoiceParams
 from veracity.modalities.voice.policy import decide, plan
 from veracity.modalities.voice.readers import READERS
 from veracity.modalities.voice.segments import decode, prepare
+from veracity.modalities.voice.shifts import shift
 
 
 def _descriptor_columns(params: VoiceParams) -> tuple[str, ...]:
@@ -42,4 +43,5 @@ MODALITY = ModalityPackage(
     demo_fn=_generate_demo,
     fit_policy_fn=fit_human_features,
     policy_diagnostics_fn=human_feature_diagnostics,
+    shift_fn=shift,
 )

@@ -52,7 +52,6 @@ class PitchConfig(Section):
 
 class AasistConfig(Section):
     variant: Literal["AASIST", "AASIST-L"]
-    nb_samp: int
     first_conv: int
     filts: list[Any]
     gat_dims: list[int]

@@ -15,7 +15,8 @@ __all__ = ["SHIFT_NAMES", "shift"]
 
 
 def shift(
-    name: str, wave: np.ndarray, sr: int, params: VoiceParams, rng: np.random.Generator
+    name: str, media: tuple[np.ndarray, int], params: VoiceParams, rng: np.random.Generator
 ) -> tuple[np.ndarray, int]:
-    """``wave`` at ``sr`` after the deployment shift ``name`` (noise | codec | telephone)."""
+    """``(wave, sr)`` after the deployment shift ``name`` (one of :data:`SHIFT_NAMES`)."""
+    wave, sr = media
     return apply_shift(name, wave, sr, params.shifts, rng)

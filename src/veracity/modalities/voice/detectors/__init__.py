@@ -26,8 +26,9 @@ def build_architecture(architecture: str, params: VoiceParams, storage_cfg=None)
     from veracity.modalities.voice.detectors.stage1 import Stage1Detector
 
     if architecture in ("aasist", "aasist-l"):
-        section = params.architecture_config(architecture)
-        return AASIST.from_config(section.model_dump(mode="json"))
+        section = params.architecture_config(architecture).model_dump(mode="json")
+        # the input length is the window length, stated once (segments.window_samples)
+        return AASIST.from_config({**section, "nb_samp": params.segments.window_samples})
     if architecture == "stage1":
         return Stage1Detector.from_params(params.models.stage1, storage_cfg)
     raise ConfigError(
