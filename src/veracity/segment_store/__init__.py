@@ -10,6 +10,7 @@ from veracity.segment_store.store import (
     load_split,
     read_clips,
     read_features_json,
+    robustness_split,
     split_dir,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "ShardWriter",
     "SplitReader",
     "load_split",
+    "robustness_split",
     "read_clips",
     "read_features_json",
     "split_dir",

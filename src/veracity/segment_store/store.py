@@ -111,7 +111,9 @@ class SplitReader:
     :meth:`read` returns the named inputs of any rows as float32 tensors.
     """
 
-    def __init__(self, features_dir: Path, split: str):
+    def __init__(self, features_dir: Path, split: str, clips_split: str | None = None):
+        """``clips_split``: the split whose clips the shards hold (``eval`` for the shifted
+        copies ``eval-<shift>`` of the robustness report); only clips with segments count."""
         self.features_dir, self.split = Path(features_dir), split
         all_clips = read_clips(features_dir)
         folder = split_dir(features_dir, split)
@@ -139,7 +141,9 @@ class SplitReader:
         self.input_names = tuple(k for k in self._handles[0].keys() if k not in INDEX_KEYS)
         self._offsets = np.concatenate([[0], np.cumsum(sizes)])
         global_rows = np.concatenate(index["clip_row"])
-        rows = np.flatnonzero(all_clips["split"].to_numpy() == split)
+        rows = np.flatnonzero(all_clips["split"].to_numpy() == (clips_split or split))
+        if clips_split is not None:
+            rows = np.intersect1d(rows, global_rows)
         position = np.full(len(all_clips), -1, dtype=np.int64)
         position[rows] = np.arange(rows.shape[0])
         local = position[global_rows]
@@ -211,6 +215,11 @@ def read_clips(features_dir: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def load_split(features_dir: Path, split: str) -> SplitReader:
+def load_split(features_dir: Path, split: str, clips_split: str | None = None) -> SplitReader:
     """The lazy reader of one split (see :class:`SplitReader`)."""
-    return SplitReader(features_dir, split)
+    return SplitReader(features_dir, split, clips_split)
+
+
+def robustness_split(shift: str) -> str:
+    """Split name of the eval clips under a deployment shift (``eval-telephone``)."""
+    return f"eval-{shift}"

@@ -33,6 +33,8 @@ REPORT_HTML = "report.html"
 COMPARISON_CSV = "model_comparison_table.csv"
 SCORES_FILE = "scores.parquet"
 METRICS_FILE = "metrics.json"
+ROBUSTNESS_CSV, ROBUSTNESS_JSON = "robustness.csv", "robustness.json"
+IN_MEMORY_ONLY = ("eval_scores", "eval_utt_ids", "guard", "fit_clips")
 FITTED_PARAMS = "fitted_params.json"
 
 
@@ -49,6 +51,7 @@ class EvaluationResult:
     notes: list[str] = field(default_factory=list)
     modality: str = ""
     verdict: dict = field(default_factory=dict)
+    robustness: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -176,6 +179,8 @@ def fit_domain_guard(cfg, modality, params, features: Path, loaded, eval_split, 
         "columns": list(columns),
         "fit_clips": int(n_fit),
         "eval_scores": eval_scores,
+        "eval_utt_ids": eval_split.clips["utt_id"],
+        "guard": guard,
     }
 
 
@@ -227,9 +232,12 @@ def run_evaluate(
     Also runs the modality's verdict policy over the eval clips (verdicts.json).
     ``asv_scores``: optional ASVspoof 2019 ASV score file; with it min t-DCF is reported.
     """
+    import numpy as np
+
     from veracity.evaluation import plots
     from veracity.evaluation.calibration import Calibration
     from veracity.evaluation.report import render_evaluation_html
+    from veracity.evaluation.robustness import format_table, robustness_table
     from veracity.evaluation.scoring import score_clips
     from veracity.evaluation.summary import summarize_scores
     from veracity.evaluation.tdcf import compute_asv_error_rates, compute_tdcf, parse_asv_scores
@@ -355,7 +363,16 @@ def run_evaluate(
     verdict["policy_diagnostics"] = modality.policy_diagnostics(params, split.clips)
     if domain is not None:
         verdicts["domain_score"] = domain["eval_scores"]
-        verdict["domain"] = {k: v for k, v in domain.items() if k != "eval_scores"}
+        verdict["domain"] = {k: v for k, v in domain.items() if k not in IN_MEMORY_ONLY}
+    table = robustness_table(cfg, modality, params, features, loaded_by_role, by_role, domain)
+    robustness = table.replace({np.nan: None}).to_dict("records")
+    if robustness:
+        table.to_csv(out / ROBUSTNESS_CSV, index=False)
+        (out / ROBUSTNESS_JSON).write_text(json.dumps(robustness, indent=2))
+        for row in robustness:
+            for met in per_model.values():
+                eer = row.get(f"eer_{met['role']}")
+                met.setdefault("robustness_eer", {})[row["condition"]] = eer
     verdicts.to_parquet(out / "verdicts.parquet", index=False)
     verdict["detector_eer"] = {n: m["eer"] for n, m in per_model.items()}
     (out / "verdicts.json").write_text(json.dumps(verdict, indent=2))
@@ -371,6 +388,7 @@ def run_evaluate(
         "INCONCLUSIVE rate": verdict["inconclusive"],
         "final score EER": verdict["final_eer"],
         "eval clips out of domain": verdict.get("out_of_domain"),
+        "robustness (eval clips under deployment shifts)": format_table(table),
         "features": str(features),
         "dataset version": dataset_version,
         "eval clips": len(split.clips),
@@ -414,6 +432,7 @@ def run_evaluate(
         notes=notes,
         modality=modality.name,
         verdict=verdict,
+        robustness=robustness,
     )
     (out / EVALUATE_JSON).write_text(json.dumps(result.to_dict(), indent=2))
     return result

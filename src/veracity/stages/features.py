@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -31,6 +32,7 @@ from veracity.segment_store.store import (
     FEATURES_JSON,
     REFERENCE_FILE,
     ShardWriter,
+    robustness_split,
     split_dir,
 )
 from veracity.storage import safe_join
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the on-disk layout or the feature definitions change: invalidates caches.
 FORMAT_VERSION = 2
+DESCRIPTORS_FILE = "descriptors.parquet"
 REFERENCE_SPLITS = ("train", "eval")
 _TARGETS = {"bonafide": 1, "spoof": 0}
 
@@ -57,6 +60,7 @@ class FeaturesResult:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     inputs: dict[str, list[int]] = field(default_factory=dict)
     descriptor_columns: list[str] = field(default_factory=list)
+    robustness: dict[str, dict] = field(default_factory=dict)
     storage_dtype: str = "float16"
     format_version: int = FORMAT_VERSION
     elapsed_s: float = 0.0
@@ -155,6 +159,7 @@ def _featurize(cfg: Config, modality, df: pd.DataFrame, root: Path, work: Path) 
         })  # fmt: skip
     clips = pd.DataFrame.from_records(records)
     clips.to_parquet(work / CLIPS_FILE, index=False)
+    robustness = _shifted_eval(cfg, modality, params, df, root, work, dtype)
     reference = clips[clips["split"].isin(REFERENCE_SPLITS)]
     reference[columns].reset_index(drop=True).to_parquet(work / REFERENCE_FILE, index=False)
     counts = {}
@@ -163,7 +168,48 @@ def _featurize(cfg: Config, modality, df: pd.DataFrame, root: Path, work: Path) 
         counts[split] = {
             "clips": int((clips["split"] == split).sum()), "segments": n, "shards": writer.shards,
         }  # fmt: skip
-    return {"counts": counts, "inputs": shapes, "descriptor_columns": columns}
+    return {
+        "counts": counts, "inputs": shapes, "descriptor_columns": columns,
+        "robustness": robustness,
+    }  # fmt: skip
+
+
+def robustness_clips(df: pd.DataFrame, cap: int, seed: int) -> np.ndarray:
+    """Manifest rows of the eval clips the robustness report prepares: all, or a seeded,
+    class-balanced sample of ``cap``."""
+    rows = np.flatnonzero(df["split"].to_numpy() == "eval")
+    if cap <= 0 or cap >= len(rows):
+        return rows
+    rng = np.random.default_rng(seed)
+    by_class = [rows[df["label"].to_numpy()[rows] == label] for label in _TARGETS]
+    take = [min(len(c), cap // 2) for c in by_class]
+    take[0] = min(len(by_class[0]), cap - take[1])
+    picked = [rng.choice(c, size=t, replace=False) for c, t in zip(by_class, take, strict=True)]
+    return np.sort(np.concatenate(picked))
+
+
+def _shifted_eval(cfg, modality, params, df, root, work, dtype) -> dict:
+    """Eval clips under each deployment shift of ``params.robustness``, as extra splits
+    ``eval-<shift>`` (the evaluate step's robustness table scores them)."""
+    if not params.robustness:
+        return {}
+    rows = robustness_clips(df, cfg.features.robustness_max_clips, cfg.seed)
+    out = {}
+    for i, name in enumerate(params.robustness):
+        rng = np.random.default_rng([cfg.seed, i])
+        split = robustness_split(name)
+        writer = ShardWriter(work, split, cfg.features.shard_segments, dtype)
+        described = []
+        for row_idx in tqdm(rows, desc=f"robustness {name}", unit="clip", disable=None):
+            row = df.iloc[row_idx]
+            media = modality.shift(name, _load_clip(modality, params, root, row), params, rng)
+            segments = modality.prepare(media, params)
+            writer.add(int(row_idx), segments.inputs, segments.starts_s, segments.ends_s)
+            described.append({"utt_id": row.utt_id, **segments.descriptors})
+        # the shifted clips' own descriptors (the domain guard's descriptor view reads them)
+        pd.DataFrame(described).to_parquet(split_dir(work, split) / DESCRIPTORS_FILE, index=False)
+        out[name] = {"split": split, "clips": len(rows), "segments": writer.close()}
+    return out
 
 
 def _check_out(out: Path) -> None:
@@ -215,6 +261,7 @@ def run_features(
         result.counts = previous.get("counts", {})
         result.inputs = previous.get("inputs", {})
         result.descriptor_columns = previous.get("descriptor_columns", [])
+        result.robustness = previous.get("robustness", {})
     else:
         _check_out(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +275,7 @@ def run_features(
             made = _featurize(cfg, mod, df, manifest_file.parent, work)
             result.counts, result.inputs = made["counts"], made["inputs"]
             result.descriptor_columns = made["descriptor_columns"]
+            result.robustness = made["robustness"]
             _replace_dir(work, out)
         finally:
             torch.set_num_threads(threads)

@@ -208,7 +208,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     from veracity.models.bundle import BundleContract
     from veracity.registry.models import find_champion, register_challenger
     from veracity.segment_store import load_split
-    from veracity.stages.evaluate import evaluate_verdicts, expand_model_dirs
+    from veracity.stages.evaluate import IN_MEMORY_ONLY, evaluate_verdicts, expand_model_dirs
 
     eval_dir, out = Path(eval_dir), Path(out)
     evaluate_json = eval_dir / "evaluate.json"
@@ -326,7 +326,7 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
         absent=absent,
         domain=None
         if domain is None
-        else {k: v for k, v in domain.items() if k not in ("eval_scores", "fit_clips")},
+        else {k: v for k, v in domain.items() if k not in IN_MEMORY_ONLY},
     )
     if served:
         _write_bundle(out, contract, artifacts, eval_dir, notes)
