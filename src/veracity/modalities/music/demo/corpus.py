@@ -108,26 +108,41 @@ def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> list
     n_pieces, n_segments = demo.sizes[size]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     pieces = list_pieces(demo.composers)
-    chosen = [pieces[i] for i in sorted(rng.choice(len(pieces), n_pieces, replace=False))]
-    groups = [_group_name(c, p) for c, p in chosen]
-    splits = group_split(groups, params.split)
-    seen = [g for g in demo.generators if g not in demo.eval_only_generators]
+    order = np.random.default_rng(seed).permutation(len(pieces))
     sr = demo.render_sample_rate
     window = int(max(demo.duration_s) * sr) + 1
-    records: list[DemoFile] = []
-    for (composer, path), group in zip(chosen, groups, strict=True):
-        split = splits[group]
+    rendered: list[tuple[str, str, np.ndarray, np.random.Generator]] = []
+    for index in order:  # a score music21 cannot export is skipped for the next one
+        if len(rendered) == n_pieces:
+            break
+        composer, path = pieces[int(index)]
+        if _group_name(composer, path) in {g for _, g, _, _ in rendered}:
+            continue
+        rng = np.random.default_rng([seed, int(index)])  # per piece: independent of others
         programs = [int(p) for p in rng.choice(demo.programs, size=int(rng.integers(1, 3)))]
-        audio = render_piece(
-            path, programs, float(rng.uniform(*demo.tempo_bpm)),
-            int(rng.integers(demo.transpose[0], demo.transpose[1] + 1)), sr, demo.soundfont,
-            START_S + n_segments * max(demo.duration_s) + 1.0,
-        )  # fmt: skip
+        try:
+            audio = render_piece(
+                path, programs, float(rng.uniform(*demo.tempo_bpm)),
+                int(rng.integers(demo.transpose[0], demo.transpose[1] + 1)), sr,
+                demo.soundfont, START_S + n_segments * max(demo.duration_s) + 1.0,
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - badly formed repeats, empty parts, ...
+            log.info("music demo: skipping %s (%s)", path.name, exc)
+            continue
         audio = audio[int(START_S * sr) :]
+        if np.sqrt(np.mean(audio**2)) < 1e-4:
+            continue
         if audio.size < window * n_segments:
             audio = np.tile(audio, int(np.ceil(window * n_segments / max(audio.size, 1))))
+        rendered.append((composer, _group_name(composer, path), audio[: window * n_segments], rng))
+    if len(rendered) < n_pieces:
+        raise ConfigError(f"music demo: only {len(rendered)} of {n_pieces} scores rendered")
+    splits = group_split([g for _, g, _, _ in rendered], params.split)
+    seen = [g for g in demo.generators if g not in demo.eval_only_generators]
+    records: list[DemoFile] = []
+    for composer, group, audio, rng in rendered:
+        split = splits[group]
         allowed = list(demo.generators) if split == "eval" else seen
         offset = int(rng.integers(len(allowed)))
         for k in range(n_segments):

@@ -58,9 +58,7 @@ def render_piece(
     max_seconds: float,
 ) -> np.ndarray:
     """Mono float32 audio of the score at ``path`` (at most ``max_seconds``)."""
-    from music21 import corpus, instrument, tempo
-
-    from music21 import meter
+    from music21 import corpus, instrument, meter, tempo
 
     score = corpus.parse(str(path))
     # keep only the bars needed (rendering a whole mass takes seconds)
