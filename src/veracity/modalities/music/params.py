@@ -114,7 +114,7 @@ class ASTParams(_Frozen):
     patch_size: int = 16
     frequency_stride: int = 16
     time_stride: int = 16
-    # the projection of the [CLS] token (768-d for the real AST) to the embedding
+    # AST that cannot load -> a CNN encoder on AST's fbank, with a warning how to fix it
     allow_fallback: bool = True
 
 
