@@ -1,8 +1,9 @@
 """The music detector roles (seed 001), one architecture per file.
 
 ``detector_specs(params)`` lists the roles of ``modalities.music.detectors`` in dependency
-order: cnn, autoencoder, ast_mlp, then the hybrids (whose branches mirror the autoencoder
-and AST roles; they train end to end, see ``hybrid.py``). Every model's forward takes a
+order: cnn, autoencoder, ast_mlp, then the hybrids. The hybrids hold their own AE-style and
+AST branches and train end to end (see ``hybrid.py``), so no role depends on another's
+scores (``depends_on`` is empty); the policy asks for the hybrid first. Every model's forward takes a
 dict batch of its ``inputs`` and returns at least ``logits`` [B, 2] (index 1 = human) and
 ``embedding``; ``rebuild(architecture, model_config)`` makes the same structure again.
 """
@@ -41,8 +42,6 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "hybrid_attention": ("logmel", "waveform"),
     "hybrid_concat": ("logmel", "waveform"),
 }
-# the roles whose architectures a hybrid's branches mirror (scored first by the policy)
-_BRANCHES = ("autoencoder", "ast_mlp")
 
 
 def build_model(architecture: str, params: MusicParams, storage_cfg: Any = None) -> nn.Module:
@@ -75,18 +74,12 @@ def rebuild_model(architecture: str, model_config: dict[str, Any]) -> nn.Module:
 
 def detector_specs(params: MusicParams) -> list[DetectorSpec]:
     """The :class:`DetectorSpec` of every configured role, in dependency order."""
-    roles = {d.role: d for d in params.detectors}
     specs = []
     for det in params.detectors:
         arch = det.architecture
         loss = default_loss
         if arch == "autoencoder":
             loss = multitask_loss(params.model.recon_weight, params.model.cls_weight)
-        depends = ()
-        if arch.startswith("hybrid"):
-            depends = tuple(
-                r for r, d in roles.items() if d.architecture in _BRANCHES and r != det.role
-            )
         specs.append(
             DetectorSpec(
                 role=det.role,
@@ -94,7 +87,8 @@ def detector_specs(params: MusicParams) -> list[DetectorSpec]:
                 build=lambda p, s, a=arch: build_model(a, p, s),
                 rebuild=rebuild_model,
                 loss=loss,
-                depends_on=depends,
+                # the hybrids are self-contained (own branches): no role must score first
+                depends_on=(),
                 required=det.required,
             )
         )

@@ -196,6 +196,11 @@ def build_ast_encoder(
                 cfg.hidden_size, cfg.num_hidden_layers, cfg.max_length,
             )  # fmt: skip
             kind = "ast_scratch"
+            if ast.mode == "frozen":
+                log.warning(
+                    "AST: mode 'frozen' with a from-scratch AST keeps random features; "
+                    "use mode 'finetune' or give pretrained weights"
+                )
     except Exception as exc:  # noqa: BLE001 - any load failure -> the documented fallback
         if not ast.allow_fallback:
             raise
