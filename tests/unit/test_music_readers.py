@@ -106,7 +106,7 @@ def test_sonics_reader(tmp_path):
         "id,filename,algorithm,label\nf1,fake/f1.mp3,suno,fake\nf2,fake/f2.mp3,udio,fake\n"
     )
     (tmp_path / "real_songs.csv").write_text(
-        "filename,artist,label,split\nreal/r1.mp3,artistA,real,test\nreal/r2.mp3,artistB,real,valid\n"
+        "filename,artist,label,split\nreal/r1.mp3,artistA,real,test\nreal/r2.mp3,artistB,real,validation\n"
     )
     listing = read_sonics(tmp_path)
     got = {e.rel_path: (e.label, e.attack, e.group, e.split) for e in listing.entries}

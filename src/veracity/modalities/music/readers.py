@@ -39,6 +39,7 @@ CSV_NAME = "corpus.csv"
 _SEG = re.compile(r"^(?P<group>.+?)_seg\d+$", re.IGNORECASE)
 _BONAFIDE = {"bonafide", "human", "real", "0", "false"}
 _SPOOF = {"spoof", "ai", "fake", "1", "true"}
+_SPLIT_ALIASES = {"valid": "dev", "validation": "dev", "val": "dev", "test": "eval"}
 
 
 def group_of(stem: str) -> str:
@@ -156,7 +157,7 @@ def read_music_layout(root: str | Path, split: MusicSplitParams = MusicSplitPara
     return listing
 
 
-def _table_rows(text: str, where: str, listing: Listing, columns: dict[str, tuple[str, ...]]):
+def _table_rows(text: str, columns: dict[str, tuple[str, ...]]):
     reader = csv.DictReader(io.StringIO(text))
     fields = {f.strip().lower(): f for f in (reader.fieldnames or [])}
     found = {k: next((fields[a] for a in aliases if a in fields), None)
@@ -173,7 +174,7 @@ def _rows_from_table(
     root: Path, text: str, where: str, listing: Listing, columns: dict[str, tuple[str, ...]]
 ) -> list[dict]:
     rows = []
-    for line, values, found in _table_rows(text, where, listing, columns):
+    for line, values, found in _table_rows(text, columns):
         if found["path"] is None or found["label"] is None:
             raise DataError(
                 f"{where}: expected a path column {columns['path']} and a label column "
@@ -187,8 +188,8 @@ def _rows_from_table(
                                line, content)
             )  # fmt: skip
             continue
-        split = values.get("split", "").lower().replace("valid", "dev").replace("test", "eval")
-        split = {"validation": "dev", "val": "dev", "deval": "dev"}.get(split, split)
+        split = values.get("split", "").lower()
+        split = _SPLIT_ALIASES.get(split, split)
         if split and split not in SPLITS:
             listing.problems.append(
                 ListingProblem(where, f"split {split!r} unknown", line, content)
