@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -108,3 +109,15 @@ def test_shifts_keep_length_and_change_signal():
         assert sr == 16000 and y.shape == x.shape and not np.allclose(x, y)
     with pytest.raises(InputError):
         apply_shift("nope", x, 16000, shifts, rng)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to encode MP3")
+def test_decode_mp3_and_ogg_bytes():
+    from veracity.monitoring.shifts import encode_codec
+
+    x = tone(1.0, 16000)[0]
+    for codec, fmt in (("libmp3lame", "mp3"), ("libvorbis", "ogg")):
+        media = decode(encode_codec(x, 16000, codec, fmt, "64k"), SMALL)
+        assert media.sample_rate == 16000
+        assert media.duration_s == pytest.approx(1.0, abs=0.1)
+        assert prepare(media, SMALL).n >= 1
