@@ -1,0 +1,171 @@
+"""The offline music demo corpus in seed 001's layout.
+
+Human pieces: music21 scores -> MIDI -> FluidSynth (varied GM instruments, tempi, keys).
+AI files: reconstructions of the same human segments by the generators of
+:mod:`.generators`, mixed with the original at a random level (``demo.mix``) so difficulty
+is tunable; a piece and its reconstructions share a group (song id) and therefore a
+split. Generators in ``eval_only_generators`` appear only in eval groups (unseen).
+Every file, of either class, then passes the same randomised channel: low-pass bandwidth,
+output sample rate, level, MP3 round trip and duration are drawn from one distribution,
+so none of them separates the classes.
+
+Written as ``Human Music/music21_<composer>/<group>_seg<k>.wav`` and
+``Ai music/<generator>/<group>_seg<k>.wav``, plus ``splits.csv`` (group, split) and
+``demo.json`` (one record per file).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from veracity.errors import ConfigError
+from veracity.modalities.music.demo.generators import GENERATORS
+from veracity.modalities.music.demo.render import check_tools, list_pieces, render_piece
+from veracity.modalities.music.params import MusicDemoParams, MusicParams
+from veracity.modalities.music.readers import SPLITS_FILE, group_split
+from veracity.monitoring.shifts import codec_roundtrip
+
+log = logging.getLogger(__name__)
+
+HUMAN_ROOT, AI_ROOT = "Human Music", "Ai music"
+META_FILE = "demo.json"
+START_S = 0.3  # skip the first note's attack transient of the render
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    path: str
+    label: str
+    group: str
+    generator: str
+    split: str
+    sample_rate: int
+    duration_s: float
+    mix: float
+    lowpass_hz: float
+    mp3: str
+
+
+def _group_name(composer: str, path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9-]+", "-", f"{composer}-{path.stem}").strip("-").lower()
+
+
+def _channel(
+    x: np.ndarray, sr: int, demo: MusicDemoParams, rng: np.random.Generator
+) -> tuple[np.ndarray, int, float, str, float]:
+    """The shared channel: bandwidth, sample rate, level, codec, duration."""
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    lowpass = 0.0
+    if rng.random() < demo.lowpass_prob:
+        lowpass = float(rng.uniform(*demo.lowpass_hz))
+        if lowpass < sr / 2 * 0.95:
+            xt = AF.lowpass_biquad(AF.lowpass_biquad(xt, sr, lowpass), sr, lowpass)
+        else:
+            lowpass = 0.0
+    out_sr = int(rng.choice(demo.sample_rates))
+    if out_sr != sr:
+        xt = AF.resample(xt, sr, out_sr)
+    y = xt.numpy()
+    y = y * 10 ** (rng.uniform(*demo.rms_db) / 20) / (np.sqrt(np.mean(y**2)) + 1e-9)
+    mp3 = ""
+    if rng.random() < demo.mp3_prob:
+        mp3 = str(rng.choice(demo.mp3_bitrates))
+        y = codec_roundtrip(np.clip(y, -1, 1), out_sr, "libmp3lame", "mp3", mp3)
+    duration = float(rng.uniform(*demo.duration_s))
+    y = y[: int(duration * out_sr)]
+    return np.clip(y, -1.0, 1.0).astype(np.float32), out_sr, lowpass, mp3, y.size / out_sr
+
+
+def _write(
+    out: Path, rel: str, x: np.ndarray, sr: int, demo: MusicDemoParams, rng, **meta
+) -> DemoFile:
+    y, out_sr, lowpass, mp3, duration = _channel(x, sr, demo, rng)
+    path = out / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y, out_sr, subtype="PCM_16")
+    return DemoFile(rel, sample_rate=out_sr, duration_s=round(duration, 4), lowpass_hz=lowpass,
+                    mp3=mp3, **meta)  # fmt: skip
+
+
+def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> list[DemoFile]:
+    """Write the demo corpus of ``size`` (tiny|small|full) to ``out``; deterministic in
+    ``seed``. Returns one record per written file (also in ``demo.json``)."""
+    demo = params.demo
+    if size not in demo.sizes:
+        raise ConfigError(f"expected a demo size in {sorted(demo.sizes)}, got {size!r}")
+    check_tools(demo.soundfont)
+    started = time.perf_counter()
+    n_pieces, n_segments = demo.sizes[size]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pieces = list_pieces(demo.composers)
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    sr = demo.render_sample_rate
+    window = int(max(demo.duration_s) * sr) + 1
+    rendered: list[tuple[str, str, np.ndarray, np.random.Generator]] = []
+    for index in order:  # a score music21 cannot export is skipped for the next one
+        if len(rendered) == n_pieces:
+            break
+        composer, path = pieces[int(index)]
+        if _group_name(composer, path) in {g for _, g, _, _ in rendered}:
+            continue
+        rng = np.random.default_rng([seed, int(index)])  # per piece: independent of others
+        programs = [int(p) for p in rng.choice(demo.programs, size=int(rng.integers(1, 3)))]
+        try:
+            audio = render_piece(
+                path, programs, float(rng.uniform(*demo.tempo_bpm)),
+                int(rng.integers(demo.transpose[0], demo.transpose[1] + 1)), sr,
+                demo.soundfont, START_S + n_segments * max(demo.duration_s) + 1.0,
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - badly formed repeats, empty parts, ...
+            log.info("music demo: skipping %s (%s)", path.name, exc)
+            continue
+        audio = audio[int(START_S * sr) :]
+        if np.sqrt(np.mean(audio**2)) < 1e-4:
+            continue
+        if audio.size < window * n_segments:
+            audio = np.tile(audio, int(np.ceil(window * n_segments / max(audio.size, 1))))
+        rendered.append((composer, _group_name(composer, path), audio[: window * n_segments], rng))
+    if len(rendered) < n_pieces:
+        raise ConfigError(f"music demo: only {len(rendered)} of {n_pieces} scores rendered")
+    splits = group_split([g for _, g, _, _ in rendered], params.split)
+    seen = [g for g in demo.generators if g not in demo.eval_only_generators]
+    records: list[DemoFile] = []
+    for composer, group, audio, rng in rendered:
+        split = splits[group]
+        allowed = list(demo.generators) if split == "eval" else seen
+        offset = int(rng.integers(len(allowed)))
+        for k in range(n_segments):
+            seg = audio[k * window : (k + 1) * window]
+            name = f"{group}_seg{k + 1}.wav"
+            records.append(
+                _write(out, f"{HUMAN_ROOT}/music21_{composer}/{name}", seg, sr, demo, rng,
+                       label="bonafide", group=group, generator="-", split=split, mix=0.0)
+            )  # fmt: skip
+            generator = allowed[(offset + k) % len(allowed)]
+            recon = GENERATORS[generator](seg, sr, rng)
+            mix = float(rng.uniform(*demo.mix))
+            base = seg / (np.sqrt(np.mean(seg.astype(np.float64) ** 2)) + 1e-9)
+            fake = (mix * recon + (1.0 - mix) * base).astype(np.float32)
+            records.append(
+                _write(out, f"{AI_ROOT}/{generator}/{name}", fake, sr, demo, rng,
+                       label="spoof", group=group, generator=generator, split=split, mix=mix)
+            )  # fmt: skip
+    (out / SPLITS_FILE).write_text(
+        "group,split\n" + "".join(f"{g},{splits[g]}\n" for g in sorted(splits)), encoding="utf-8"
+    )
+    meta = {"size": size, "seed": seed, "files": [asdict(r) for r in records]}
+    (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    log.info("music demo corpus: %d files in %s (%.1f s)", len(records), out,
+             time.perf_counter() - started)  # fmt: skip
+    return records

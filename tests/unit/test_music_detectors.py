@@ -1,0 +1,230 @@
+"""Music detectors against seed 001's shapes and parameter layout (tiny tensors)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from veracity.modalities.music.detectors import detector_specs, rebuild_model
+from veracity.modalities.music.detectors.ast import (
+    ASTMLPDetector,
+    build_ast_encoder,
+    kaldi_fbank,
+)
+from veracity.modalities.music.detectors.autoencoder import MultiTaskAutoencoder, multitask_loss
+from veracity.modalities.music.detectors.cnn import CNNDetector
+from veracity.modalities.music.detectors.hybrid import HybridAttention, HybridConcat, hybrid_config
+from veracity.modalities.music.detectors.mlp import EmbeddingMLP, LatentMLP
+from veracity.modalities.music.params import ASTParams, MusicModelParams, MusicParams
+
+TINY_AST = ASTParams(
+    hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+    max_length=64, frequency_stride=16, time_stride=16,
+)  # fmt: skip
+MODEL = MusicModelParams()
+
+
+def tiny_params(**ast) -> MusicParams:
+    return MusicParams(ast=TINY_AST.model_copy(update=ast))
+
+
+def batch(b: int = 3) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "logmel": torch.randn(b, 16, 20, generator=g),
+        "waveform": 0.1 * torch.randn(b, 8000, generator=g),
+    }
+
+
+def linears(module: nn.Module) -> list[tuple[int, int]]:
+    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+def dropouts(module: nn.Module) -> list[float]:
+    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
+
+
+def test_cnn_blocks_head_and_outputs():
+    model = CNNDetector().eval()
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (1, 32),
+        (32, 64),
+        (64, 128),
+        (128, 256),
+    ]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == 4
+    assert sum(isinstance(m, nn.MaxPool2d) and m.kernel_size == 2 for m in model.modules()) == 4
+    assert dropouts(model.encoder) == [0.25, 0.25, 0.3, 0.3]
+    assert linears(model.head) == [(256, 128), (128, 2)]
+    out = model(batch())
+    assert out["logits"].shape == (3, 2) and out["embedding"].shape == (3, 256)
+    # global average pooling: any time length
+    assert model({"logmel": torch.randn(2, 16, 37)})["logits"].shape == (2, 2)
+
+
+def test_autoencoder_shapes_and_layout():
+    model = MultiTaskAutoencoder(n_mels=16).eval()
+    x = batch()
+    out = model(x)
+    assert out["reconstruction"].shape == x["logmel"].shape
+    assert out["latent"].shape == (3, 256) and out["embedding"].shape == (3, 256)
+    assert out["recon_loss"].shape == (3,)
+    assert torch.allclose(
+        out["recon_loss"], ((out["reconstruction"] - x["logmel"]) ** 2).mean(dim=(1, 2))
+    )
+    deconvs = [m for m in model.decoder.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(d.in_channels, d.out_channels) for d in deconvs] == [
+        (256, 128), (128, 64), (64, 32), (32, 1)
+    ]  # fmt: skip
+    assert linears(model.head) == [(256, 128), (128, 2)]
+    assert any(isinstance(m, nn.BatchNorm1d) for m in model.head.modules())
+    assert dropouts(model.head) == [0.4]
+    # seed size: 128 mel x 157 frames reconstructs to the same shape
+    big = MultiTaskAutoencoder().eval()
+    assert big({"logmel": torch.randn(1, 128, 157)})["reconstruction"].shape == (1, 128, 157)
+
+
+def test_autoencoder_loss_is_mse_plus_half_ce():
+    torch.manual_seed(0)
+    model = MultiTaskAutoencoder(n_mels=16).eval()
+    x, y = batch(), torch.tensor([0, 1, 1])
+    out = model(x)
+    ce = nn.CrossEntropyLoss()
+    expected = nn.functional.mse_loss(out["reconstruction"], x["logmel"]) + 0.5 * ce(
+        out["logits"], y
+    )
+    assert torch.allclose(multitask_loss(1.0, 0.5)(out, y, ce), expected, atol=1e-6)
+    spec = {s.role: s for s in detector_specs(MusicParams())}["autoencoder"]
+    assert torch.allclose(spec.loss(out, y, ce), expected, atol=1e-6)
+
+
+def test_mlps_layout():
+    lat, emb = LatentMLP().eval(), EmbeddingMLP().eval()
+    assert linears(lat) == [(256, 128), (128, 64), (64, 2)]
+    assert linears(emb) == [(512, 256), (256, 128), (128, 2)]
+    for m, n in ((lat, 2), (emb, 2)):
+        assert sum(isinstance(x, nn.BatchNorm1d) for x in m.modules()) == n
+        assert dropouts(m) == [0.4] * n
+    assert lat({"latent": torch.randn(4, 256)})["logits"].shape == (4, 2)
+    assert emb({"embedding": torch.randn(4, 512)})["logits"].shape == (4, 2)
+
+
+def test_kaldi_fbank_matches_ast_feature_extractor():
+    from transformers import ASTFeatureExtractor
+
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    ref = ASTFeatureExtractor(max_length=200)(wave, sampling_rate=16000, return_tensors="pt")
+    ours = kaldi_fbank(torch.from_numpy(wave)[None], 16000, 128, 200)
+    assert ours.shape == (1, 200, 128)  # time first, 128 bins
+    assert torch.allclose(ours, ref["input_values"], atol=1e-4)
+
+
+def test_ast_from_scratch_says_so(caplog):
+    with caplog.at_level(logging.INFO):
+        enc = build_ast_encoder(TINY_AST, MODEL, 16000)
+    assert enc.kind == "ast_scratch" and "from scratch" in caplog.text
+    model = ASTMLPDetector(enc).eval()
+    out = model(batch())
+    assert out["embedding"].shape == (3, 512) and out["cls"].shape == (3, 32)
+    assert linears(enc.proj) == [(32, 512)]
+    assert linears(model.mlp) == [(512, 256), (256, 128), (128, 2)]
+
+
+def test_ast_loads_local_hf_checkpoint_and_uses_cls(tmp_path, caplog):
+    from transformers import ASTModel
+
+    from veracity.modalities.music.detectors.ast import small_ast_config
+
+    torch.manual_seed(1)
+    ref = ASTModel(small_ast_config(TINY_AST)).eval()
+    ref.save_pretrained(tmp_path / "ast", safe_serialization=True)
+    assert (tmp_path / "ast" / "model.safetensors").is_file()
+    params = TINY_AST.model_copy(update={"pretrained": str(tmp_path / "ast"), "mode": "frozen"})
+    with caplog.at_level(logging.INFO):
+        enc = build_ast_encoder(params, MODEL, 16000).eval()
+    assert enc.kind == "ast_pretrained" and "loaded pretrained weights" in caplog.text
+    wave = batch()["waveform"]
+    with torch.no_grad():
+        cls = ref(input_values=kaldi_fbank(wave, max_length=64)).last_hidden_state[:, 0]
+        assert torch.allclose(enc(wave)["cls"], cls, atol=1e-5)
+    # frozen: the backbone does not train, the projection does
+    assert not any(p.requires_grad for p in enc.backbone.parameters())
+    assert all(p.requires_grad for p in enc.proj.parameters())
+    enc.train()
+    assert not enc.backbone.training
+    # rebuild from the JSON-safe config gives the same structure
+    again = ASTMLPDetector.from_config(json.loads(json.dumps(ASTMLPDetector(enc).model_config)))
+    assert again.encoder.kind == "ast_pretrained"
+
+
+def test_ast_fallback_message(tmp_path, caplog):
+    params = TINY_AST.model_copy(update={"pretrained": str(tmp_path / "missing")})
+    with caplog.at_level(logging.WARNING):
+        enc = build_ast_encoder(params, MODEL, 16000)
+    assert enc.kind == "cnn_fallback"
+    assert "falling back to a CNN encoder" in caplog.text and "How to fix" in caplog.text
+    assert enc(batch()["waveform"])["embedding"].shape == (3, 512)
+    with pytest.raises(FileNotFoundError):
+        build_ast_encoder(params.model_copy(update={"allow_fallback": False}), MODEL, 16000)
+
+
+def test_hybrid_attention_layout_and_weights():
+    enc = build_ast_encoder(TINY_AST, MODEL, 16000)
+    model = HybridAttention(hybrid_config(MODEL, enc), enc).eval()
+    f = model.fusion
+    assert linears(f.ae_proj) == [(256, 256)] and linears(f.trans_proj) == [(512, 256)]
+    assert linears(f.attention_mlp) == [(256, 128), (128, 1)]
+    assert any(isinstance(m, nn.Tanh) for m in f.attention_mlp)
+    assert linears(model.classifier) == [(768, 512), (512, 256), (256, 128), (128, 2)]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model.classifier) == 3
+    assert dropouts(model.classifier) == [0.5, 0.4, 0.3]
+    out = model(batch())
+    assert out["embedding"].shape == (3, 768) and out["attention"].shape == (3, 2)
+    assert torch.allclose(out["attention"].sum(dim=1), torch.ones(3))
+    w = out["attention"]
+    assert torch.allclose(out["embedding"][:, :256], out["ae_features"] * w[:, :1])
+    assert torch.allclose(out["embedding"][:, 256:], out["trans_features"] * w[:, 1:])
+
+
+def test_hybrid_concat_and_init_from():
+    enc = build_ast_encoder(TINY_AST, MODEL, 16000)
+    model = HybridConcat(hybrid_config(MODEL, enc), enc).eval()
+    out = model(batch())
+    assert out["embedding"].shape == (3, 768) and "attention" not in out
+    ae = MultiTaskAutoencoder(n_mels=16)
+    ast = ASTMLPDetector(build_ast_encoder(TINY_AST, MODEL, 16000))
+    model.init_from(ae, ast)
+    for a, b in zip(
+        model.ae_encoder.state_dict().values(), ae.encoder.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+    assert torch.equal(model.trans_encoder.proj.weight, ast.encoder.proj.weight)
+
+
+def test_detector_specs_build_and_rebuild():
+    params = tiny_params()
+    specs = detector_specs(params)
+    assert [s.role for s in specs] == ["cnn", "autoencoder", "ast_mlp", "hybrid", "hybrid_concat"]
+    by_role = {s.role: s for s in specs}
+    assert all(s.depends_on == () for s in specs)  # hybrids are self-contained
+    assert by_role["hybrid"].inputs == ("logmel", "waveform")
+    assert by_role["hybrid_concat"].required is False
+    arch = {d.role: d.architecture for d in params.detectors}
+    x = batch(2)
+    for spec in specs:
+        model = spec.build(params, None).eval()
+        config = json.loads(json.dumps(model.model_config))  # JSON-safe
+        again = spec.rebuild(arch[spec.role], config).eval()
+        again.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            a, b = model({k: x[k] for k in spec.inputs}), again({k: x[k] for k in spec.inputs})
+        assert a["logits"].shape == (2, 2)
+        assert torch.allclose(a["logits"], b["logits"], atol=1e-5)
+    with pytest.raises(Exception, match="music architecture"):
+        rebuild_model("nope", {})
