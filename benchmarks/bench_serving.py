@@ -1,14 +1,20 @@
 """Serving latency and throughput through the transformer, against the bare model forward.
 
 Baseline (the floor): the same detectors' forward pass in this process on the same windows
-(``predict_logits`` after the fast inference configuration, ``serving.num_threads`` threads).
+(``predict_logits`` on each detector's serving form, ``DetectorSpec.optimize(model, params)``
+as the predictor loads it, ``serving.num_threads`` threads, batches of
+``serving.max_batch_size``; the input shapes come from the bundle's ``bundle.json``).
 Measured: end-to-end latency (p50/p95/p99) of 4 s, 10 s and 60 s recordings through
 transformer + predictor on loopback, and throughput with 1, 4 and 8 concurrent clients.
 Reported: ``overhead_ratio_4s`` = p50 latency of the 4 s clip / bare forward time of the
 models its verdict used (target <= 1.25), and failed requests at 8 clients (target 0).
 
-The bundle is ``VERACITY_BENCH_BUNDLE`` when set, else untrained detectors of the configured
-architectures (forward time does not depend on the weights' values).
+The bundle is ``VERACITY_BENCH_BUNDLE`` when set (a bundle dir with ``bundle.json``, as the
+gate writes it), else untrained detectors of every role of ``modalities.voice.detectors``
+(forward time does not depend on the weights' values).
+
+Smoke mode (``python -m benchmarks serving --smoke``): 3 requests of the 4 s clip only and
+2 s of load at 1 and 8 clients; checks the benchmark runs, the figures are not comparable.
 """
 
 from __future__ import annotations
@@ -24,9 +30,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
 REQUESTS_PER_DURATION = {4.0: 12, 10.0: 6, 60.0: 3}
 CLIENTS = (1, 4, 8)
 LOAD_SECONDS = 10.0
+SMOKE_REQUESTS_PER_DURATION = {4.0: 3}
+SMOKE_CLIENTS = (1, 8)
+SMOKE_LOAD_SECONDS = 2.0
 
 
 def percentiles(latencies_ms: list[float]) -> dict:
@@ -85,47 +95,62 @@ def run_load(
 
 
 def _bare_forward_ms(bundle: Path, cfg, n_windows: int, repeats: int = 5) -> dict[str, float]:
-    """Median in-process forward time (ms) per detector on ``n_windows`` windows."""
+    """Median in-process forward time (ms) per served detector on ``n_windows`` segments."""
     import torch
 
-    from veracity.models.artifact import load_bundle
+    from veracity.modalities import load_modality
+    from veracity.models.bundle import load_bundle
     from veracity.models.inference import predict_logits
-    from veracity.serving.predictor import _optimize
 
     torch.set_num_threads(cfg.serving.num_threads)
-    loaded = load_bundle(bundle)
-    x = torch.randn(n_windows, cfg.features.window_samples) * 0.1
+    contract, loaded = load_bundle(bundle, cfg.modality_packages)
+    params = contract.typed_params(cfg.modality_packages)
+    specs = {
+        s.role: s for s in load_modality(contract.modality, cfg.modality_packages).detectors(params)
+    }
+    gen = torch.Generator().manual_seed(cfg.seed)
     out = {}
-    for key in ("stage1", "aasist"):
-        model = _optimize(loaded[key].model)
+    for role in contract.roles:
+        model = loaded[role].model
+        spec = specs.get(role)
+        # the predictor's serving form (predictor.DetectorPredictor.load does the same)
+        model = spec.optimize(model, params) if spec and spec.optimize else model.eval()
+        shapes = contract.detectors[role]["input_shapes"]
+        x = {k: 0.1 * torch.randn(n_windows, *v, generator=gen) for k, v in shapes.items()}
         predict_logits(model, x, cfg.serving.max_batch_size)  # warm-up
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             predict_logits(model, x, cfg.serving.max_batch_size)
             times.append((time.perf_counter() - t0) * 1000.0)
-        out[key] = statistics.median(times)
+        out[role] = statistics.median(times)
     return out
 
 
 def _clip(seconds: float, sr: int) -> bytes:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    sys.path.insert(0, str(REPO / "tests"))
     from serving_standins import tone, wav_bytes
 
     return wav_bytes(tone(seconds, sr), sr)
 
 
-def run(cfg) -> dict:
+def run(cfg, smoke: bool = False) -> dict:
     """Latency, throughput and serving overhead vs the bare forward pass (see module doc)."""
+    from veracity.models.bundle import read_bundle
     from veracity.serving.process import find_free_port, start_stack, stop_server
 
+    requests = SMOKE_REQUESTS_PER_DURATION if smoke else REQUESTS_PER_DURATION
+    clients_list = SMOKE_CLIENTS if smoke else CLIENTS
+    load_s = SMOKE_LOAD_SECONDS if smoke else LOAD_SECONDS
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     bundle = os.environ.get("VERACITY_BENCH_BUNDLE")
     if not bundle:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        sys.path.insert(0, str(REPO / "tests"))
         from serving_standins import make_bundle
 
         bundle = str(make_bundle(tmp / "bundle", cfg))
+    contract = read_bundle(Path(bundle))
+    params = contract.typed_params(cfg.modality_packages)
     # The floor is measured before and after the served runs; the smaller (faster) one counts,
     # which keeps the ratio conservative on a machine whose load changes during the run.
     floor_before = _bare_forward_ms(Path(bundle), cfg, n_windows=1)
@@ -136,16 +161,24 @@ def run(cfg) -> dict:
     predictor, transformer = start_stack(
         cfg,
         model=bundle,
-        params="params.yaml",
+        params=REPO / "params.yaml",
         overrides=[f"monitoring.sink={tmp / 'payloads'}"],
         log_dir=tmp / "logs",
+        modality=contract.modality,
         ports=ports,
     )
-    url = f"{transformer.url}/v1/models/{cfg.serving.model_name}:predict"
-    sr = cfg.features.sample_rate
-    out: dict = {"bundle": bundle, "latency": {}, "throughput": []}
+    url = f"{transformer.url}/v1/models/{contract.name}:predict"
+    # the transformer decodes and resamples; the clip is sent at the segments' rate
+    sr = params.segments.sample_rate
+    out: dict = {
+        "bundle": bundle,
+        "modality": contract.modality,
+        "roles": list(contract.roles),
+        "latency": {},
+        "throughput": [],
+    }
     try:
-        for seconds, n in REQUESTS_PER_DURATION.items():
+        for seconds, n in requests.items():
             body = _clip(seconds, sr)
             first = httpx.post(
                 url, content=body, headers={"content-type": "audio/wav"}, timeout=300
@@ -153,12 +186,13 @@ def run(cfg) -> dict:
             first.raise_for_status()
             verdict = first.json()
             report = run_load(url, body, clients=1, duration_s=1e9, max_requests=n)
-            used = ["stage1"] + (["aasist"] if verdict["scores"]["aasist_mean"] is not None else [])
-            report.update({"n_windows": verdict["audio"]["n_windows"], "detectors": used})
+            # the roles the policy consulted for this clip (None: not asked, or absent)
+            used = [role for role, score in verdict["scores"].items() if score is not None]
+            report.update({"n_windows": verdict["media"]["n_segments"], "detectors": used})
             out["latency"][f"{seconds:g}s"] = report
         body4 = _clip(4.0, sr)
-        for clients in CLIENTS:
-            out["throughput"].append(run_load(url, body4, clients, LOAD_SECONDS))
+        for clients in clients_list:
+            out["throughput"].append(run_load(url, body4, clients, load_s))
     finally:
         stop_server(transformer)
         stop_server(predictor)
@@ -172,5 +206,5 @@ def run(cfg) -> dict:
     out["bare_forward_4s_ms"] = round(floor, 2)
     out["overhead_ratio_4s"] = round(lat4["p50_ms"] / floor, 3)
     out["target_overhead_ratio"] = 1.25
-    out["errors_at_8_clients"] = out["throughput"][-1]["errors"]
+    out[f"errors_at_{clients_list[-1]}_clients"] = out["throughput"][-1]["errors"]
     return out

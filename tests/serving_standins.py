@@ -1,7 +1,7 @@
 """Stand-ins for the serving tests while trained fixtures are missing (test-only, never src).
 
-``make_bundle`` writes a bundle of *untrained* detectors with a calibration of T=1; the
-stage-1 head's bias can be set to push every clip toward spoof or bonafide so a test can
+``make_bundle`` writes a voice bundle (``bundle.json`` contract + one artifact per role, as
+the gate writes it) of *untrained* detectors with a calibration of T=1; the stage-1 head's bias can be set to push every clip toward spoof or bonafide so a test can
 choose which branch of the verdict policy runs. ``demo_clips`` renders one bonafide and one
 spoofed clip with the demo corpus generator.
 """
@@ -15,27 +15,51 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from veracity.models.factory import build_model
 
 from veracity.config import Config
+from veracity.modalities.voice.detectors import build_architecture
 from veracity.models.artifact import save_artifact
+from veracity.models.bundle import BundleContract, write_bundle_json
 
 
-def make_bundle(out: Path, cfg: Config, stage1_bias: float = 0.0) -> Path:
-    """Bundle dir with stage1 + aasist-l; ``stage1_bias`` > 0 pushes stage 1 toward spoof."""
+def make_bundle(
+    out: Path, cfg: Config, stage1_bias: float = 0.0, window_samples: int | None = None
+) -> Path:
+    """Voice bundle dir with every role of params (stage1 + aasist-l); ``stage1_bias`` > 0
+    pushes stage 1 toward spoof. ``window_samples`` overrides the input length the bundle's
+    contract records (the artifacts keep the one they were "trained" on)."""
+    voice = cfg.modality_params("voice")
+    trained = {"waveform": [voice.segments.window_samples]}
     torch.manual_seed(0)
-    for role, arch in (("stage1", "stage1"), ("aasist", "aasist-l")):
-        model = build_model(arch, cfg.modality_params("voice").models)
+    detectors = {}
+    for role, det in voice.detectors.items():
+        model = build_architecture(det.architecture, voice)
         if role == "stage1" and stage1_bias:
             last = model.head[-1]
             with torch.no_grad():
                 last.weight.mul_(0.01)
                 last.bias.copy_(torch.tensor([stage1_bias / 2, -stage1_bias / 2]))
-        d = save_artifact(out / role, model, arch, extra={"mlflow_run_id": f"standin-{role}"})
+        extra = {"mlflow_run_id": f"standin-{role}", "input_shapes": trained}
+        d = save_artifact(
+            out / role, model, det.architecture, modality="voice", role=role, extra=extra
+        )
         cal = {"temperature": 1.0, "threshold": 0.5, "threshold_mode": "eer"}
         (d / "calibration.json").write_text(json.dumps(cal))
-    meta = {"name": cfg.modality_params("voice").registered_model, "models": {"stage1": "stage1", "aasist": "aasist"}}
-    (out / "bundle.json").write_text(json.dumps({**meta, "dataset_version": "standin"}))
+        detectors[role] = {
+            "dir": role,
+            "architecture": det.architecture,
+            "inputs": ["waveform"],
+            "input_shapes": {"waveform": [window_samples or voice.segments.window_samples]},
+        }
+    contract = BundleContract(
+        name=voice.registered_model,
+        modality="voice",
+        dataset_version="standin",
+        roles=list(detectors),
+        detectors=detectors,
+        params=voice.model_dump(mode="json", by_alias=True),
+    )
+    write_bundle_json(out, contract)
     return out
 
 
@@ -43,12 +67,13 @@ def demo_clips(cfg: Config) -> dict[str, bytes]:
     """WAV bytes of one bonafide and one spoofed demo clip."""
     from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
 
-    plans = plan_corpus("tiny", cfg.seed, cfg.modality_params("voice").demo)
+    voice = cfg.modality_params("voice")
+    sr = voice.segments.sample_rate
+    plans = plan_corpus("tiny", cfg.seed, voice.demo)
     out = {}
     for label in ("bonafide", "spoof"):
         plan = next(p for p in plans if p.label == label)
-        wave = render_clip(plan, cfg.modality_params("voice").demo, cfg.modality_params("voice").segments.sample_rate)
-        out[label] = wav_bytes(wave, cfg.modality_params("voice").segments.sample_rate)
+        out[label] = wav_bytes(render_clip(plan, voice.demo, sr), sr)
     return out
 
 

@@ -348,7 +348,13 @@ class Config(Section):
         out = {}
         for name, section in value.items():
             model = load_modality(name, extra).params_model
-            out[name] = section if isinstance(section, model) else model.model_validate(section)
+            try:
+                out[name] = section if isinstance(section, model) else model.model_validate(section)
+            except ValidationError as exc:  # keep the modality's name in each error's path
+                raise ValidationError.from_exception_data(
+                    exc.title,
+                    [{**e, "loc": (name, *e["loc"])} for e in exc.errors(include_url=False)],
+                ) from exc
         return out
 
     @model_validator(mode="after")

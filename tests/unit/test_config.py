@@ -10,7 +10,9 @@ def test_params_load(cfg):
 
 
 def test_override_changes_value(repo_root):
-    c = load_config(repo_root / "params.yaml", ["modalities.voice.detectors.aasist.training.epochs=1"])
+    c = load_config(
+        repo_root / "params.yaml", ["modalities.voice.detectors.aasist.training.epochs=1"]
+    )
     assert c.training.aasist.epochs == 1
 
 
@@ -21,7 +23,9 @@ def test_unknown_override_is_clear_error():
 
 def test_bad_value_is_config_error(repo_root):
     with pytest.raises(ConfigError, match="modalities.voice.detectors.aasist.training.epochs"):
-        load_config(repo_root / "params.yaml", ["modalities.voice.detectors.aasist.training.epochs=-3"])
+        load_config(
+            repo_root / "params.yaml", ["modalities.voice.detectors.aasist.training.epochs=-3"]
+        )
 
 
 def test_missing_file(tmp_path):

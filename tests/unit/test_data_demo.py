@@ -83,10 +83,14 @@ def test_tiny_corpus_has_asvspoof_layout(tiny_corpus, cfg):
 def test_same_seed_same_bytes_other_seed_other_bytes(tiny_corpus, cfg, tmp_path):
     from fixtures_data import TINY_SEED
 
-    again = generate_demo_corpus(tmp_path / "a", "tiny", TINY_SEED, cfg.modality_params("voice").demo, 16000)
+    again = generate_demo_corpus(
+        tmp_path / "a", "tiny", TINY_SEED, cfg.modality_params("voice").demo, 16000
+    )
     assert _tree_digest(again) == _tree_digest(tiny_corpus)
     ids = {p.utt_id for p in plan_corpus("tiny", TINY_SEED, cfg.modality_params("voice").demo)}
-    assert ids != {p.utt_id for p in plan_corpus("tiny", TINY_SEED + 1, cfg.modality_params("voice").demo)}
+    assert ids != {
+        p.utt_id for p in plan_corpus("tiny", TINY_SEED + 1, cfg.modality_params("voice").demo)
+    }
 
 
 def _level_features(root: Path, split: str):
@@ -123,5 +127,7 @@ def test_level_and_duration_do_not_separate_classes(tiny_corpus):
 
 @pytest.mark.slow
 def test_level_and_duration_do_not_separate_classes_small(cfg, tmp_path):
-    root = generate_demo_corpus(tmp_path / "small", "small", 11, cfg.modality_params("voice").demo, 16000)
+    root = generate_demo_corpus(
+        tmp_path / "small", "small", 11, cfg.modality_params("voice").demo, 16000
+    )
     assert trivial_cue_eer(root) >= 0.35

@@ -56,9 +56,7 @@ def test_load_split_maps_windows_to_the_split_rows(store):
     torch.testing.assert_close(picked["waveform"], wave.half().float()[[2, 0]])
     chunks = list(data.chunks(2, ("waveform",)))
     assert [start for start, _ in chunks] == [0, 2]
-    torch.testing.assert_close(
-        torch.cat([c["waveform"] for _, c in chunks]), wave.half().float()
-    )
+    torch.testing.assert_close(torch.cat([c["waveform"] for _, c in chunks]), wave.half().float())
     assert data.start_s.tolist() == [0.0, 0.25, 0.0]
     assert data.end_s.tolist() == [0.5, 0.75, 0.5]
     assert len(read_clips(path)) == 4

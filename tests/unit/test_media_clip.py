@@ -57,7 +57,9 @@ def test_prepare_rejects_empty_audio(cfg):
 def test_logmel_shape_and_finite_on_silence(cfg):
     m = cfg.modality_params("voice").segments.logmel
     windows = np.zeros((3, cfg.modality_params("voice").segments.window_samples), np.float32)
-    windows[0] = harmonic(200, cfg.modality_params("voice").segments.window_samples / SR)[: cfg.modality_params("voice").segments.window_samples]
+    windows[0] = harmonic(200, cfg.modality_params("voice").segments.window_samples / SR)[
+        : cfg.modality_params("voice").segments.window_samples
+    ]
     logmel = compute_logmel(windows, SR, m)
     frames = cfg.modality_params("voice").segments.window_samples // m.hop_length + 1
     assert logmel.shape == (3, m.n_mels, frames) and logmel.dtype == torch.float32

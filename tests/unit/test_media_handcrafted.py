@@ -65,7 +65,9 @@ def test_pause_ratio_matches_the_silent_gaps(cfg):
 def test_snr_orders_clean_above_noisy(cfg):
     speech = with_gaps(harmonic(150, 3.0), [(1.0, 1.5), (2.2, 2.6)])
     snrs = [
-        extract_handcrafted(speech + noise(3.0, level, seed=1), SR, cfg.modality_params("voice").segments)["snr_db"]
+        extract_handcrafted(
+            speech + noise(3.0, level, seed=1), SR, cfg.modality_params("voice").segments
+        )["snr_db"]
         for level in (0.001, 0.01, 0.05)
     ]
     assert snrs[0] > snrs[1] > snrs[2]

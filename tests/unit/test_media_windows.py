@@ -60,7 +60,9 @@ def test_exactly_one_window_long_clip_is_returned_unchanged(cfg):
 
 def test_zero_sample_clip_is_a_clear_error(cfg):
     with pytest.raises(AudioContentError, match="non-empty"):
-        make_windows(np.zeros(0, np.float32), cfg.modality_params("voice").segments.window_samples, 0.5)
+        make_windows(
+            np.zeros(0, np.float32), cfg.modality_params("voice").segments.window_samples, 0.5
+        )
 
 
 def test_trim_silence_removes_leading_and_trailing_silence(cfg):
@@ -103,4 +105,6 @@ def test_non_finite_samples_are_a_content_error(cfg, bad):
 
 def test_empty_waveform_is_a_content_error(cfg):
     with pytest.raises(AudioContentError, match="0 samples"):
-        prepare_waveform(np.zeros((2, 0), np.float32), 16000, cfg.modality_params("voice").segments.sample_rate)
+        prepare_waveform(
+            np.zeros((2, 0), np.float32), 16000, cfg.modality_params("voice").segments.sample_rate
+        )

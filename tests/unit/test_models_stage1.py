@@ -28,7 +28,10 @@ def test_forward_gives_two_logits_per_window(cfg):
     assert logits.shape == (3, 2)
     torch.testing.assert_close(out["embedding"], embedding)
     assert embedding.shape == (3, cfg.modality_params("voice").models.stage1.hidden_size)
-    assert model.encoder.config.num_hidden_layers == cfg.modality_params("voice").models.stage1.num_hidden_layers
+    assert (
+        model.encoder.config.num_hidden_layers
+        == cfg.modality_params("voice").models.stage1.num_hidden_layers
+    )
 
 
 def test_masked_mean_ignores_padding_frames(cfg):
@@ -46,7 +49,9 @@ def test_masked_mean_ignores_padding_frames(cfg):
 
 
 def test_first_layers_and_feature_encoder_are_frozen(cfg):
-    model = build_architecture("stage1", _stage1_cfg(cfg, freeze_layers=1, freeze_feature_encoder=True))
+    model = build_architecture(
+        "stage1", _stage1_cfg(cfg, freeze_layers=1, freeze_feature_encoder=True)
+    )
     layers = model.encoder.encoder.layers
     assert all(not p.requires_grad for p in layers[0].parameters())
     assert all(p.requires_grad for p in layers[1].parameters())

@@ -11,7 +11,7 @@ import pytest
 
 from veracity.cli import main
 from veracity.errors import InputError, NotEnoughDataError
-from veracity.modalities.voice.descriptors import MONITORING_COLUMNS
+from veracity.modalities.voice.descriptors import DESCRIPTOR_COLUMNS as MONITORING_COLUMNS
 from veracity.monitoring.drift import (
     build_drift_report,
     drop_duplicate_requests,
@@ -52,8 +52,8 @@ def _frame(n: int, seed: int, shift: dict[str, float] | None = None, with_contex
     for col, sds in (shift or {}).items():
         data[col] = data[col] + 2.0 * sds
     frame = pd.DataFrame(data)
-    frame["s1_score"] = rng.beta(2, 5, n)
-    frame["aasist_score"] = rng.beta(2, 5, n)
+    frame["score_stage1"] = rng.beta(2, 5, n)
+    frame["score_aasist"] = rng.beta(2, 5, n)
     if with_context:
         frame["label"] = rng.choice(["HUMAN", "AI", "INCONCLUSIVE"], n, p=[0.5, 0.3, 0.2])
         minutes = rng.uniform(0, 3 * 24 * 60, n)
@@ -98,7 +98,7 @@ def test_shifted_window_drifts_in_the_shifted_features(cfg):
     ref = _frame(400, seed=1, with_context=False)
     shifted = ["snr_db", "spectral_flatness", "hnr_db", "spectral_rolloff_hz", "rms_db"]
     cur = _frame(200, seed=2, shift={c: 1.0 for c in shifted})
-    cur["s1_score"] = cur["s1_score"] + 0.3
+    cur["score_stage1"] = cur["score_stage1"] + 0.3
     summary, _ = build_drift_report(
         ref, cur, cfg.monitoring.drift, window=_window(), model="m@champion"
     )
@@ -109,8 +109,8 @@ def test_shifted_window_drifts_in_the_shifted_features(cfg):
         len(summary.drifted_features) / len(MONITORING_COLUMNS)
     )
     assert summary.score_drift["reference"] == "reference_profile"
-    assert summary.score_drift["columns"]["s1_score"]["drifted"] is True
-    assert summary.score_drift["columns"]["aasist_score"]["drifted"] is False
+    assert summary.score_drift["columns"]["score_stage1"]["drifted"] is True
+    assert summary.score_drift["columns"]["score_aasist"]["drifted"] is False
     assert summary.features["snr_db"]["stattest"] == "ks"
     assert summary.features["snr_db"]["score"] < cfg.monitoring.drift.stattest_threshold
 
@@ -166,7 +166,7 @@ def _write_log(root, frame):
 def test_cli_exit_status(tmp_path, repo_root, n_rows, shift, expected, capsys):
     ref_path = tmp_path / "reference_profile.parquet"
     # A reference without model scores: score drift is reported as not compared.
-    ref = _frame(300, seed=9, with_context=False).drop(columns=["s1_score", "aasist_score"])
+    ref = _frame(300, seed=9, with_context=False).drop(columns=["score_stage1", "score_aasist"])
     ref.to_parquet(ref_path)
     cur = _frame(n_rows, seed=10, shift=shift)
     now = datetime.now(UTC)  # the CLI's window ends now

@@ -220,7 +220,7 @@ def test_detector_specs_build_and_rebuild():
     for spec in specs:
         model = spec.build(params, None).eval()
         config = json.loads(json.dumps(model.model_config))  # JSON-safe
-        again = spec.rebuild(arch[spec.role], config).eval()
+        again = rebuild_model(arch[spec.role], config).eval()
         again.load_state_dict(model.state_dict())
         with torch.no_grad():
             a, b = model({k: x[k] for k in spec.inputs}), again({k: x[k] for k in spec.inputs})

@@ -113,7 +113,7 @@ def test_shifts_keep_length_and_change_signal():
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to encode MP3")
 def test_decode_mp3_and_ogg_bytes():
-    from veracity.monitoring.shifts import encode_codec
+    from veracity.media.shifts import encode_codec
 
     x = tone(1.0, 16000)[0]
     for codec, fmt in (("libmp3lame", "mp3"), ("libvorbis", "ogg")):

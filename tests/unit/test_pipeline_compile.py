@@ -1,50 +1,97 @@
-"""The compiled pipeline: deterministic, up to date, and shaped as the issue asks."""
+"""The compiled voice pipeline: a golden file, deterministic, shaped as the issue asks.
+
+``pipelines/retrain-voice.yaml`` is checked in; ``compile_pipeline("voice", ...)`` runs KFP's
+own CLI on ``pipelines/retrain_voice.py``, and so must ``kfp dsl compile`` run by hand from
+the repository root.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
-from veracity.orchestration.build import COMPILED_FILE, compile_pipeline
+from kfp import compiler
 
 from veracity.config import load_config
+from veracity.errors import ConfigError
+from veracity.orchestration.compile import compile_pipeline, compiled_path, find_repo_root
 
 REPO = Path(__file__).resolve().parents[2]
+GOLDEN = REPO / "pipelines" / "retrain-voice.yaml"
+STEPS = ("ingest", "validate", "features", "train", "calibrate", "evaluate", "gate", "summary")
 
 
-def _compile(cfg, tmp_path: Path, name: str) -> dict:
-    out = compile_pipeline(cfg, tmp_path / name, repo_root=REPO)
-    return out.read_text()
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> tuple[str, str]:
+    """The voice pipeline compiled twice with compile_pipeline (KFP's CLI, subprocess)."""
+    tmp = tmp_path_factory.mktemp("compile")
+    first = compile_pipeline("voice", tmp / "a.yaml", REPO).read_text()
+    second = compile_pipeline("voice", tmp / "b.yaml", REPO).read_text()
+    return first, second
 
 
-def test_compiled_yaml_is_deterministic_and_checked_in(cfg, tmp_path):
-    first = _compile(cfg, tmp_path, "a.yaml")
-    assert first == _compile(cfg, tmp_path, "b.yaml")
-    checked_in = (REPO / COMPILED_FILE).read_text()
-    assert first == checked_in, "pipelines/retrain.yaml is stale: run `veracity pipeline compile`"
+def test_compiled_yaml_is_deterministic_and_checked_in(compiled):
+    first, second = compiled
+    assert first == second, "compiling the voice pipeline twice gave different YAML"
+    assert compiled_path(REPO, "voice") == GOLDEN
+    assert first == GOLDEN.read_text(), (
+        "pipelines/retrain-voice.yaml is stale: run `veracity pipeline compile --modality voice`"
+    )
+
+
+def test_kfp_cli_compiles_from_the_repository_root(tmp_path, compiled):
+    """What a KFP user types after `make setup` (no PYTHONPATH, no sys.path edits)."""
+    out = tmp_path / "out.yaml"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    kfp = Path(sys.executable).parent / "kfp"  # the console script `make setup` installs
+    assert kfp.is_file(), f"no kfp command beside {sys.executable}"
+    done = subprocess.run(
+        [str(kfp), "dsl", "compile", "--py", "pipelines/retrain_voice.py", "--output", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.read_text() == compiled[0]  # the same pipeline compile_pipeline gives
+
+
+def test_unknown_modality_and_bad_target_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="retrain_opera.py does not exist"):
+        compile_pipeline("opera", tmp_path / "x.yaml", REPO)
+    with pytest.raises(ConfigError, match=".yaml"):
+        compile_pipeline("voice", tmp_path / "x.json", REPO)
+    assert find_repo_root(REPO / "src" / "veracity") == REPO
+    with pytest.raises(ConfigError, match="repository root"):
+        find_repo_root(tmp_path)
 
 
 def _tasks(spec: dict) -> dict[str, dict]:
-    """Every task of every DAG, by display name."""
+    """Every task of every DAG, by display name (with the DAG it sits in)."""
     tasks = {}
-    dags = [spec["root"]["dag"]] + [c["dag"] for c in spec["components"].values() if "dag" in c]
-    for dag in dags:
+    dags = {"root": spec["root"]["dag"]}
+    dags.update({name: c["dag"] for name, c in spec["components"].items() if "dag" in c})
+    for dag_name, dag in dags.items():
         for key, task in dag["tasks"].items():
-            tasks[task["taskInfo"]["name"]] = {**task, "_key": key}
+            tasks[task["taskInfo"]["name"]] = {**task, "_key": key, "_dag": dag_name}
     return tasks
 
 
-def test_pipeline_shape(cfg):
-    spec = yaml.safe_load((REPO / COMPILED_FILE).read_text())
+def test_pipeline_shape():
+    spec = yaml.safe_load(GOLDEN.read_text())
+    assert spec["pipelineInfo"]["name"].endswith("-voice")
     tasks = _tasks(spec)
     for name in (
         "ingest",
         "validate",
         "features",
-        "train-stage1",
-        "train-aasist",
-        "calibrate-stage1",
-        "calibrate-aasist",
+        "train",
+        "calibrate",
         "evaluate",
         "gate",
         "register-challenger",
@@ -60,8 +107,18 @@ def test_pipeline_shape(cfg):
     ]
     assert any("gate-verdict" in c and "'pass'" in c and not c.startswith("!") for c in conditions)
     assert any(c.startswith("!(") and "gate-verdict" in c for c in conditions)
-    # the two trainings are independent (parallel on a cluster)
-    assert tasks["train-aasist"]["_key"] not in tasks["train-stage1"].get("dependentTasks", [])
+    # train and calibrate run once per detector role, inside one loop over the roles
+    assert tasks["train"]["_dag"] == tasks["calibrate"]["_dag"] != "root"
+    loop = next(t for t in tasks.values() if "parameterIterator" in t or "artifactIterator" in t)
+    items = loop["parameterIterator"]["items"]["raw"]
+    assert yaml.safe_load(items) == ["stage1", "aasist"]  # the policy's order
+    # evaluate and the gate take every calibrated detector, collected from the loop
+    for name in ("evaluate", "gate"):
+        models = tasks[name]["inputs"]["artifacts"]["models"]
+        assert (
+            "taskOutputArtifact" in models
+            and models["taskOutputArtifact"]["producerTask"] == (loop["_key"])
+        )
     # steps are cached; the summary and the branches are not
     assert tasks["ingest"]["cachingOptions"].get("enableCache") is True
     assert not tasks["summary"].get("cachingOptions", {}).get("enableCache")
@@ -74,6 +131,8 @@ def test_pipeline_shape(cfg):
 
 
 def test_images_and_accelerators_come_from_params(tmp_path):
+    from pipelines.builder import build_pipeline
+
     cfg = load_config(
         REPO / "params.yaml",
         [
@@ -82,26 +141,16 @@ def test_images_and_accelerators_come_from_params(tmp_path):
             "pipeline.accelerator_limit=2",
         ],
     )
-    spec = yaml.safe_load(_compile(cfg, tmp_path, "c.yaml"))
+    out = tmp_path / "c.yaml"
+    compiler.Compiler().compile(build_pipeline(cfg, "voice"), str(out))
+    spec = yaml.safe_load(out.read_text())
     executors = spec["deploymentSpec"]["executors"]
     images = {e["container"]["image"] for e in executors.values()}
-    assert images == {
-        f"reg.example/ml/veracity-{s}:v9.9"
-        for s in (
-            "ingest",
-            "validate",
-            "features",
-            "train",
-            "calibrate",
-            "evaluate",
-            "gate",
-            "summary",
-        )
-    }
+    assert images == {f"reg.example/ml/veracity-{s}:v9.9" for s in STEPS}
     train = [
         e["container"] for e in executors.values() if "veracity-train" in e["container"]["image"]
     ]
-    assert len(train) == 2
+    assert len(train) == 1  # one train task, looped over the roles
     for container in train:
         assert container["resources"]["accelerator"]["resourceCount"] == "2"
         assert (

@@ -7,7 +7,8 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from veracity.policy import feature_membership, human_feature_score
+
+from veracity.modalities.voice.human_features import feature_membership, human_feature_score
 
 NATURAL = {
     "pitch_std_hz": 30.0,
@@ -27,7 +28,10 @@ SYNTHETIC = {
 
 def test_natural_speech_scores_high_and_flat_synthetic_low(cfg):
     assert human_feature_score(NATURAL, cfg.modality_params("voice").policy) == 1.0
-    assert human_feature_score(SYNTHETIC, cfg.modality_params("voice").policy) < cfg.modality_params("voice").policy.human_feature_score_min
+    assert (
+        human_feature_score(SYNTHETIC, cfg.modality_params("voice").policy)
+        < cfg.modality_params("voice").policy.human_feature_score_min
+    )
 
 
 def test_membership_falls_linearly_outside_band():
@@ -38,7 +42,10 @@ def test_membership_falls_linearly_outside_band():
 
 def test_missing_and_nan_features_are_skipped(cfg):
     assert human_feature_score({}, cfg.modality_params("voice").policy) is None
-    assert human_feature_score({"jitter": math.nan, "other": 1.0}, cfg.modality_params("voice").policy) is None
+    assert (
+        human_feature_score({"jitter": math.nan, "other": 1.0}, cfg.modality_params("voice").policy)
+        is None
+    )
     partial = {"pitch_std_hz": 30.0, "jitter": math.nan, "hnr_db": 40.0}
     # pitch in range (1.0), hnr far out of range (0.0): mean of the two usable features
     assert human_feature_score(partial, cfg.modality_params("voice").policy) == pytest.approx(0.5)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from veracity.policy import AI, HUMAN, INCONCLUSIVE, LABELS, decide_verdict, needs_aasist
 
 from veracity.errors import InputError
+from veracity.modalities.base import AI, HUMAN, INCONCLUSIVE, LABELS, Decision
+from veracity.modalities.voice.policy import decide, decide_verdict, needs_aasist, plan
 
 # (s1, aasist, human_feature_score, rule_label, rule, score) — the seed's examples and
 # "Expected Behavior" table, with the arithmetic recomputed where the seed mistyped it.
@@ -84,7 +85,9 @@ def test_reject_option_overrides_low_confidence_ai(cfg):
 
 def test_weighted_value_reported_only_when_used(cfg):
     assert decide_verdict(0.92, 0.35, None, cfg.modality_params("voice").policy).weighted is None
-    assert decide_verdict(0.85, 0.38, None, cfg.modality_params("voice").policy).weighted == pytest.approx(0.662)
+    assert decide_verdict(
+        0.85, 0.38, None, cfg.modality_params("voice").policy
+    ).weighted == pytest.approx(0.662)
 
 
 def test_needs_aasist_only_outside_human_band(cfg):
@@ -134,7 +137,10 @@ def test_property_label_and_scores_in_range(cfg, s1, a, hfs):
 @given(s1=probs, a=probs, delta=st.floats(min_value=0.0, max_value=1.0), hfs=maybe_probs)
 def test_property_raising_aasist_never_turns_ai_into_human(cfg, s1, a, delta, hfs):
     higher = min(1.0, a + delta)
-    for policy in (cfg.modality_params("voice").policy, cfg.modality_params("voice").policy.model_copy(update={"min_confidence": 0.5})):
+    for policy in (
+        cfg.modality_params("voice").policy,
+        cfg.modality_params("voice").policy.model_copy(update={"min_confidence": 0.5}),
+    ):
         before = decide_verdict(s1, a, hfs, policy)
         after = decide_verdict(s1, higher, hfs, policy)
         if before.label == AI:
@@ -159,8 +165,47 @@ def test_seed_seams_that_are_not_monotone(cfg):
     across the ambiguous band's 0.55 edge (the score switches from the weighted value to
     AASIST alone, and the reject option then fires) both turn an AI verdict INCONCLUSIVE.
     """
-    assert decide_verdict(0.75, 0.49, None, cfg.modality_params("voice").policy).rule_label == AI  # weighted 0.594
-    assert decide_verdict(0.76, 0.49, None, cfg.modality_params("voice").policy).rule_label == INCONCLUSIVE  # tier 3
-    assert decide_verdict(0.75, 0.54, None, cfg.modality_params("voice").policy).label == AI  # weighted 0.624
+    assert (
+        decide_verdict(0.75, 0.49, None, cfg.modality_params("voice").policy).rule_label == AI
+    )  # weighted 0.594
+    assert (
+        decide_verdict(0.76, 0.49, None, cfg.modality_params("voice").policy).rule_label
+        == INCONCLUSIVE
+    )  # tier 3
+    assert (
+        decide_verdict(0.75, 0.54, None, cfg.modality_params("voice").policy).label == AI
+    )  # weighted 0.624
     d = decide_verdict(0.75, 0.55, None, cfg.modality_params("voice").policy)
     assert (d.rule_label, d.label, d.reason) == (AI, INCONCLUSIVE, "low_confidence")
+
+
+def test_plan_scores_stage1_first_and_aasist_only_outside_the_human_band(cfg):
+    voice = cfg.modality_params("voice")
+    assert plan({}, voice) == "stage1"
+    assert plan({"stage1": 0.39}, voice) is None  # clear human: AASIST is never consulted
+    assert plan({"stage1": 0.40}, voice) == "aasist"
+    assert plan({"stage1": 0.95}, voice) == "aasist"
+    assert plan({"stage1": 0.95, "aasist": 0.72}, voice) is None
+    assert plan({"stage1": 0.95, "aasist": None}, voice) is None  # bundle without aasist
+
+
+# decide() computes the human-feature score from the segments' descriptors: cases without one
+@pytest.mark.parametrize(
+    "s1,aasist,hfs,rule_label,rule,score", [c for c in SEED_CASES + ROW_CASES if c[2] is None]
+)
+def test_decide_of_the_contract_is_the_cascade(cfg, s1, aasist, hfs, rule_label, rule, score):
+    voice = cfg.modality_params("voice")
+    d = decide({"stage1": s1, "aasist": aasist}, None, voice)
+    cascade = decide_verdict(s1, aasist, None, voice.policy)
+    assert isinstance(d, Decision)
+    assert (d.label, d.reason, d.rule_label, d.rule) == (
+        cascade.label, cascade.reason, rule_label, rule,
+    )  # fmt: skip
+    assert d.score == pytest.approx(score, abs=1e-9)
+    assert d.details["band"] == cascade.band and d.details["s1_mean"] == s1
+    assert d.details["aasist"] == aasist
+
+
+def test_decide_needs_a_stage1_score(cfg):
+    with pytest.raises(InputError, match="stage1"):
+        decide({"aasist": 0.5}, None, cfg.modality_params("voice"))

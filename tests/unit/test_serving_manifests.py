@@ -40,7 +40,10 @@ def test_rendered_manifest_validates(cfg, isvc_schema):
     assert predictor["logger"] == {"mode": "all", "url": cfg.serving.k8s.logger_url}
     assert predictor["minReplicas"] == cfg.serving.k8s.min_replicas
     assert predictor["canaryTrafficPercent"] == cfg.serving.k8s.canary_traffic_percent
-    assert container["readinessProbe"]["httpGet"]["path"] == f"/v1/models/{cfg.modality_params('voice').registered_model}"
+    assert (
+        container["readinessProbe"]["httpGet"]["path"]
+        == f"/v1/models/{cfg.modality_params('voice').registered_model}"
+    )
     grpc = container["args"][container["args"].index("--grpc_port") + 1]
     http = container["args"][container["args"].index("--http_port") + 1]
     assert grpc != http

@@ -69,18 +69,21 @@ def test_micro_batcher_merges_concurrent_requests_and_splits_results():
     calls = []
 
     def fn(rows):
-        calls.append(len(rows))
-        return rows.sum(axis=1)
+        calls.append(len(rows["waveform"]))
+        return rows["waveform"].sum(axis=1) + rows["gain"][:, 0]
 
     async def main():
         batcher = MicroBatcher(fn, max_batch=16, max_latency_s=0.05)
-        inputs = [np.full((n, 3), float(n)) for n in (1, 2, 3)]
+        inputs = [
+            {"waveform": np.full((n, 3), float(n)), "gain": np.full((n, 1), 10.0 * n)}
+            for n in (1, 2, 3)
+        ]
         outs = await asyncio.gather(*(batcher.submit(x) for x in inputs))
         return inputs, outs, batcher.stats()
 
     inputs, outs, stats = asyncio.run(main())
     for x, out in zip(inputs, outs, strict=True):
-        np.testing.assert_allclose(out, x.sum(axis=1))
+        np.testing.assert_allclose(out, x["waveform"].sum(axis=1) + x["gain"][:, 0])
     assert calls == [6] and stats["batches"] == 1 and stats["rows"] == 6
 
 
@@ -91,8 +94,8 @@ def test_micro_batcher_propagates_errors_to_every_waiter():
     async def main():
         batcher = MicroBatcher(fn, max_batch=4, max_latency_s=0.01)
         return await asyncio.gather(
-            batcher.submit(np.zeros((1, 2))),
-            batcher.submit(np.zeros((1, 2))),
+            batcher.submit({"waveform": np.zeros((1, 2))}),
+            batcher.submit({"waveform": np.zeros((1, 2))}),
             return_exceptions=True,
         )
 

@@ -9,7 +9,11 @@ from veracity.registry.tracking import current_git_commit, flatten_params, resol
 
 def test_flatten_params_dotted_keys_and_json_lists():
     flat = flatten_params({"seed": 3, "training": {"aasist": {"lr": 0.001}, "gain": [-6.0, 6.0]}})
-    assert flat == {"seed": "3", "modalities.voice.detectors.aasist.training.lr": "0.001", "training.gain": "[-6.0, 6.0]"}
+    assert flat == {
+        "seed": "3",
+        "modalities.voice.detectors.aasist.training.lr": "0.001",
+        "training.gain": "[-6.0, 6.0]",
+    }
 
 
 def test_resolve_tracking_uri_defaults_to_absolute_sqlite(tmp_path):

@@ -9,20 +9,25 @@ import torch
 from torch import nn
 
 from veracity.errors import ConfigError, DataError, TrainingError
-from veracity.training.dataset import WindowSet, balanced_subset, class_weights
+from veracity.training.dataset import (
+    SegmentSet,
+    balanced_subset,
+    class_weights,
+    in_memory_set,
+)
 from veracity.training.trainer import train_model
 
 L = 64
 
 
-def _separable(n: int, seed: int, bona_share: float = 0.5) -> WindowSet:
+def _separable(n: int, seed: int, bona_share: float = 0.5) -> SegmentSet:
     """Bonafide windows oscillate at one frequency, spoof at another (gain-invariant)."""
     g = torch.Generator().manual_seed(seed)
     targets = (torch.rand(n, generator=g) < bona_share).long()
     t = torch.arange(L, dtype=torch.float32)
     freq = torch.where(targets == 1, 0.25, 1.0).unsqueeze(1)
     waves = 0.3 * torch.sin(freq * t) + 0.02 * torch.randn(n, L, generator=g)
-    return WindowSet(waves, targets, torch.arange(n))  # one window per clip
+    return in_memory_set({"waveform": waves}, targets, torch.arange(n))  # one window per clip
 
 
 class _Tiny(nn.Module):
@@ -30,8 +35,9 @@ class _Tiny(nn.Module):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(L, 16), nn.ReLU(), nn.Linear(16, 2))
 
-    def forward(self, x):
-        return x, self.net(x)  # AASIST-style (hidden, logits)
+    def forward(self, batch):
+        x = batch["waveform"]
+        return {"logits": self.net(x), "embedding": x}  # the detector contract
 
 
 def _cfgs(cfg, **run):
@@ -53,8 +59,6 @@ def _train_tiny(cfg, model: nn.Module, n_train: int, n_dev: int, **run):
         run_cfg,
         training_cfg,
         seed=1,
-        sample_rate=16000,
-        augment=False,
         progress=False,
     )
 
@@ -71,7 +75,6 @@ def test_trainer_learns_separable_problem_and_stops_early(cfg):
         run_cfg,
         training_cfg,
         seed=3,
-        sample_rate=16000,
         on_epoch=seen.append,
         progress=False,
     )
@@ -102,7 +105,6 @@ def test_trainer_is_reproducible_with_a_seed(cfg):
             run_cfg,
             training_cfg,
             seed=5,
-            sample_rate=16000,
             progress=False,
         )
         losses.append([r.train_loss for r in out.history.epochs])
@@ -139,14 +141,51 @@ def test_class_weights_inverse_frequency():
         class_weights(torch.tensor([1, 1, 1]), "auto")
 
 
-def test_window_set_rejects_mismatched_shapes():
+def test_segment_set_rejects_mismatched_shapes():
     with pytest.raises(DataError, match="shape"):
-        WindowSet(torch.zeros(4, 8), torch.zeros(3, dtype=torch.long), torch.zeros(4))
+        in_memory_set({"waveform": torch.zeros(4, 8)}, torch.zeros(3), torch.zeros(4))
+    with pytest.raises(DataError, match="shape"):
+        in_memory_set({"waveform": torch.zeros(4, 8)}, torch.zeros(4), torch.zeros(5))
+
+
+def test_segment_set_reads_the_named_inputs_of_its_rows():
+    inputs = {"waveform": torch.arange(12.0).reshape(4, 3), "logmel": torch.ones(4, 2, 2)}
+    data = in_memory_set(inputs, torch.tensor([1, 0, 1, 0]), torch.tensor([0, 0, 1, 1]))
+    assert data.class_counts() == (2, 2) and data.names == ("waveform", "logmel")
+    sub = data.subset(torch.tensor([3, 1]))
+    assert sub.targets.tolist() == [0, 0] and sub.clip_index.tolist() == [1, 0]
+    batch = sub.batch(torch.tensor([0]))
+    torch.testing.assert_close(batch["waveform"], inputs["waveform"][[3]])
+    assert batch["logmel"].shape == (1, 2, 2)
+
+
+def test_trainer_uses_the_detector_loss_and_augment_hooks(cfg):
+    run_cfg, training_cfg = _cfgs(cfg, epochs=1)
+    seen = {"loss": 0, "augment": 0}
+
+    def loss_fn(outputs, targets, criterion):
+        seen["loss"] += 1
+        assert set(outputs) == {"logits", "embedding"}
+        return criterion(outputs["logits"], targets) + 0.0 * outputs["embedding"].sum()
+
+    def augment_fn(batch, generator):
+        seen["augment"] += 1
+        assert isinstance(generator, torch.Generator)
+        return {**batch, "waveform": batch["waveform"] * 2.0}
+
+    out = train_model(
+        _Tiny(), _separable(32, 1), _separable(16, 2), run_cfg, training_cfg,
+        seed=1, loss_fn=loss_fn, augment_fn=augment_fn, progress=False,
+    )  # fmt: skip
+    batches = math.ceil(32 / run_cfg.batch_size)
+    assert seen == {"loss": batches, "augment": batches}
+    assert out.history.epochs[0].train_windows == 32
 
 
 class _Diverging(_Tiny):
-    def forward(self, x):
-        return self.net(x) * float("nan")
+    def forward(self, batch):
+        out = super().forward(batch)
+        return {**out, "logits": out["logits"] * float("nan")}
 
 
 def test_trainer_stops_with_a_clear_error_when_the_loss_diverges(cfg):

@@ -1,7 +1,7 @@
 """Deployment shifts a music detector meets: low-bitrate MP3, resampling, noise.
 
 Pure waveform functions (1-D float32 mono in, a new array out) reusing the voice shifts of
-:mod:`veracity.monitoring.shifts`; used by the drift demo and robustness checks.
+:mod:`veracity.media.shifts`; used by the drift demo and robustness checks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torchaudio.functional as AF
 
 from veracity.errors import InputError
 from veracity.modalities.music.params import MusicShiftParams
-from veracity.monitoring.shifts import add_noise, codec_roundtrip
+from veracity.media.shifts import add_noise, codec_roundtrip
 
 SHIFT_NAMES = ("mp3", "resample", "noise")
 

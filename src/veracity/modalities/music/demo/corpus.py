@@ -33,7 +33,7 @@ from veracity.modalities.music.demo.generators import GENERATORS
 from veracity.modalities.music.demo.render import check_tools, list_pieces, render_piece
 from veracity.modalities.music.params import MusicDemoParams, MusicParams
 from veracity.modalities.music.readers import SPLITS_FILE, group_split
-from veracity.monitoring.shifts import codec_roundtrip
+from veracity.media.shifts import codec_roundtrip
 
 log = logging.getLogger(__name__)
 

@@ -85,7 +85,6 @@ def detector_specs(params: MusicParams) -> list[DetectorSpec]:
                 role=det.role,
                 inputs=INPUTS[arch],
                 build=lambda p, s, a=arch: build_model(a, p, s),
-                rebuild=rebuild_model,
                 loss=loss,
                 # the hybrids are self-contained (own branches): no role must score first
                 depends_on=(),
