@@ -206,9 +206,9 @@ def _shifted_eval(cfg, modality, params, df, root, work, dtype) -> dict:
             segments = modality.prepare(media, params)
             writer.add(int(row_idx), segments.inputs, segments.starts_s, segments.ends_s)
             described.append({"utt_id": row.utt_id, **segments.descriptors})
+        out[name] = {"split": split, "clips": len(rows), "segments": writer.close()}
         # the shifted clips' own descriptors (the domain guard's descriptor view reads them)
         pd.DataFrame(described).to_parquet(split_dir(work, split) / DESCRIPTORS_FILE, index=False)
-        out[name] = {"split": split, "clips": len(rows), "segments": writer.close()}
     return out
 
 
