@@ -247,6 +247,7 @@ class DomainGuardConfig(Section):
     margin: float = Field(ge=1)  # ... times this
     shrinkage: float = Field(ge=0, le=1)  # covariance shrinkage toward its diagonal
     max_fit_clips: int = Field(gt=1)  # train clips (random, seeded) the reference is fitted on
+    descriptors: list[str]  # descriptor columns of the guard's second view (content, not format)
 
 
 class ModalityParams(Section):

@@ -135,7 +135,13 @@ def fit_domain_guard(cfg, modality, params, features: Path, loaded, eval_split, 
     from veracity.segment_store import load_split
 
     conf, batch = params.domain, cfg.evaluation.batch_size
-    columns = tuple(modality.descriptor_columns(params))
+    columns = tuple(conf.descriptors)
+    unknown = sorted(set(columns) - set(modality.descriptor_columns(params)))
+    if unknown:
+        raise InputError(
+            f"modalities.{modality.name}.domain.descriptors names {unknown}, which are not "
+            f"descriptor columns of {modality.name}; pick from {modality.descriptor_columns(params)}"
+        )
     rng = np.random.default_rng(cfg.seed)
     train, dev = load_split(features, "train"), load_split(features, "dev")
     n_fit = min(conf.max_fit_clips, len(train.clips))

@@ -11,8 +11,8 @@ import torch
 import torchaudio.functional as AF
 
 from veracity.errors import InputError
-from veracity.modalities.music.params import MusicShiftParams
 from veracity.media.shifts import add_noise, codec_roundtrip
+from veracity.modalities.music.params import MusicShiftParams
 
 SHIFT_NAMES = ("mp3", "resample", "noise")
 

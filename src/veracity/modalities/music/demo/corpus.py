@@ -29,11 +29,11 @@ import torch
 import torchaudio.functional as AF
 
 from veracity.errors import ConfigError
+from veracity.media.shifts import codec_roundtrip
 from veracity.modalities.music.demo.generators import GENERATORS
 from veracity.modalities.music.demo.render import check_tools, list_pieces, render_piece
 from veracity.modalities.music.params import MusicDemoParams, MusicParams
 from veracity.modalities.music.readers import SPLITS_FILE, group_split
-from veracity.media.shifts import codec_roundtrip
 
 log = logging.getLogger(__name__)
 
