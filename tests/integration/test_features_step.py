@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import torch
 
 from veracity.config import parse_config
 from veracity.errors import DataError, InputError, PathSafetyError
-from veracity.media import HANDCRAFTED_NAMES, MONITORING_COLUMNS
-from veracity.segment_store import load_split, read_clips
+from veracity.modalities.voice.descriptors import DESCRIPTOR_COLUMNS as MONITORING_COLUMNS
+from veracity.modalities.voice.descriptors import HANDCRAFTED_NAMES
+from veracity.segment_store import load_split, read_clips, split_dir
 from veracity.stages.features import run_features
 
 pytestmark = pytest.mark.integration
@@ -25,13 +27,16 @@ def store_files(out):
 
 def test_features_dir_follows_the_contract(cfg, tiny_features, tiny_features_manifest):
     manifest = pd.read_parquet(tiny_features_manifest)
+    voice = cfg.modality_params("voice")
+    length = voice.segments.window_samples
     meta = json.loads((tiny_features / "features.json").read_text())
-    assert meta["window_samples"] == cfg.modality_params("voice").segments.window_samples
-    assert meta["sample_rate"] == cfg.modality_params("voice").segments.sample_rate
-    assert meta["params_fingerprint"] == cfg.fingerprint("features")
+    assert meta["modality"] == "voice"
+    assert meta["inputs"] == {"waveform": [length]}
+    assert meta["descriptor_columns"] == list(MONITORING_COLUMNS)
+    assert meta["params_fingerprint"] == cfg.fingerprint("features", "modalities.voice")
     assert meta["dataset_version"]
     clips = read_clips(tiny_features)
-    assert clips["utt_id"].tolist() == manifest["utt_id"].tolist()  # nothing dropped
+    assert clips["utt_id"].tolist()[: len(manifest)] == manifest["utt_id"].tolist()  # none dropped
     for col in (
         "utt_id",
         "split",
@@ -40,12 +45,8 @@ def test_features_dir_follows_the_contract(cfg, tiny_features, tiny_features_man
         "attack",
         "group",
         "modality",
-        "duration_s",
-        "sample_rate",
-        "speech_ratio",
-        "window_start",
-        "n_windows",
-        *HANDCRAFTED_NAMES,
+        "n_segments",
+        *MONITORING_COLUMNS,
     ):
         assert col in clips.columns, col
     assert (clips["target"] == (clips["label"] == "bonafide")).all()
@@ -53,16 +54,31 @@ def test_features_dir_follows_the_contract(cfg, tiny_features, tiny_features_man
     reference = pd.read_parquet(tiny_features / "reference_profile.parquet")
     assert list(reference.columns) == list(MONITORING_COLUMNS)
     assert len(reference) == clips["split"].isin(["train", "eval"]).sum()
+    assert {"train", "dev", "eval"} <= set(meta["counts"])
     for split, counts in meta["counts"].items():
         data = load_split(tiny_features, split)
-        n_windows = data.clips["n_windows"].sum()
-        assert counts == {"clips": len(data.clips), "windows": n_windows}
-        assert data.waveforms.shape == (n_windows, cfg.modality_params("voice").segments.window_samples)
-        assert data.logmel.shape[:2] == (n_windows, cfg.modality_params("voice").segments.logmel.n_mels)
-        # Each clip's windows are contiguous, starting at its window_start.
+        n_segments = int(data.clips["n_segments"].sum())
+        shards = sorted(split_dir(tiny_features, split).glob("shard-*.safetensors"))
+        assert counts == {"clips": len(data.clips), "segments": n_segments, "shards": len(shards)}
+        assert len(data) == n_segments and data.input_names == ("waveform",)
+        assert all(len(s) <= cfg.features.shard_segments for s in _shard_sizes(shards))
+        ends = data.read([0, len(data) - 1])
+        assert ends["waveform"].shape == (2, length)
+        assert ends["waveform"].dtype == torch.float32
+        # Each clip's segments are contiguous and in the clip's own time order.
         for i, row in data.clips.iterrows():
             rows = np.flatnonzero(data.clip_row == i)
-            assert rows.tolist() == list(range(row.window_start, row.window_start + row.n_windows))
+            assert rows.tolist() == list(range(rows[0], rows[0] + row.n_segments))
+            assert (np.diff(data.start_s[rows]) > 0).all()
+            assert (data.end_s[rows] > data.start_s[rows]).all()
+
+
+def _shard_sizes(shards):
+    from safetensors import safe_open
+
+    for path in shards:
+        with safe_open(str(path), framework="pt") as f:
+            yield f.get_tensor("clip_row")
 
 
 def test_second_run_is_a_cache_hit_that_touches_no_data(
@@ -84,10 +100,10 @@ def test_changed_params_or_manifest_recompute(cfg, synthetic_corpus, tmp_path):
     assert first.cache_hit is False
     assert first.counts["train"]["clips"] == 6
     # The 6 s clips (minus 0.25 s of trimmed silence) need 2 windows.
-    assert read_clips(out).query("duration_s > 5")["n_windows"].eq(2).all()
+    assert read_clips(out).query("duration_s > 5")["n_segments"].eq(2).all()
     # An 8 kHz stereo clip is resampled and mixed down, not rejected.
     assert 8000 in set(read_clips(out)["sample_rate"])
-    other = parse_config(cfg.to_dict(), {"features.vad.threshold_db": -30.0})
+    other = parse_config(cfg.to_dict(), {"modalities.voice.segments.vad.threshold_db": -30.0})
     assert run_features(other, synthetic_corpus, out).cache_hit is False
     assert run_features(other, synthetic_corpus, out).cache_hit is True
     df = pd.read_parquet(synthetic_corpus).iloc[:-1]

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from veracity.media import MONITORING_COLUMNS, prepare_clip
 from veracity.media.shifts import add_noise, codec_roundtrip
 from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
+from veracity.modalities.voice.descriptors import DESCRIPTOR_COLUMNS as MONITORING_COLUMNS
+from veracity.modalities.voice.segments import prepare
 from veracity.monitoring.drift import build_drift_report
 
 pytestmark = pytest.mark.integration
@@ -23,14 +24,9 @@ N_WINDOW = 60
 WINDOW = {"since": "test", "start": "-", "end": "-"}
 
 
-def _feature_row(wave: np.ndarray, sr: int, features_cfg) -> dict:
-    clip = prepare_clip(wave, sr, features_cfg)
-    return {
-        **clip.handcrafted,
-        "duration_s": clip.duration_s,
-        "sample_rate": sr,
-        "speech_ratio": clip.speech_ratio,
-    }
+def _feature_row(wave: np.ndarray, sr: int, voice_params) -> dict:
+    """The descriptor row the features step and the transformer log for one clip."""
+    return dict(prepare((wave, sr), voice_params).descriptors)
 
 
 def _codec_batch(waves: list[np.ndarray], sr: int, shifts_cfg) -> list[np.ndarray]:
@@ -53,15 +49,21 @@ def feature_frames(cfg):
     sr = cfg.modality_params("voice").segments.sample_rate
     rng = np.random.default_rng(2024)
     # Bona fide clips only: rendering the spoofing attacks is slow and adds nothing here.
-    plans = [p for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo) if p.label == "bonafide"]
+    plans = [
+        p
+        for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo)
+        if p.label == "bonafide"
+    ]
     picked = rng.choice(len(plans), N_REFERENCE + N_WINDOW, replace=False)
     waves = [render_clip(plans[i], cfg.modality_params("voice").demo, sr) for i in picked]
-    reference = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in waves[:N_REFERENCE]]
+    reference = [_feature_row(w, sr, cfg.modality_params("voice")) for w in waves[:N_REFERENCE]]
     held_out = waves[N_REFERENCE:]
-    same = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in held_out]
-    noisy = [add_noise(w, cfg.monitoring.shifts.noise_snr_db, rng) for w in held_out[0::2]]
-    coded = _codec_batch(held_out[1::2], sr, cfg.monitoring.shifts)
-    shifted = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in noisy + coded]
+    same = [_feature_row(w, sr, cfg.modality_params("voice")) for w in held_out]
+    noisy = [
+        add_noise(w, cfg.modality_params("voice").shifts.noise_snr_db, rng) for w in held_out[0::2]
+    ]
+    coded = _codec_batch(held_out[1::2], sr, cfg.modality_params("voice").shifts)
+    shifted = [_feature_row(w, sr, cfg.modality_params("voice")) for w in noisy + coded]
     return pd.DataFrame(reference), pd.DataFrame(same), pd.DataFrame(shifted)
 
 

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 from serving_standins import make_bundle
 
-from veracity.media import MONITORING_COLUMNS, prepare_clip
+from veracity.cli.demo_drift import run_drift_demo
 from veracity.media.shifts import wav_bytes
 from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
-from veracity.cli.demo_drift import run_drift_demo
+from veracity.modalities.voice.descriptors import DESCRIPTOR_COLUMNS as MONITORING_COLUMNS
+from veracity.modalities.voice.segments import prepare
 from veracity.monitoring.schema import VERDICT_LABELS
 from veracity.monitoring.sinks import read_payloads
 from veracity.serving.process import find_free_port, start_stack, stop_server
@@ -27,23 +28,24 @@ N_REFERENCE = 80
 N_CLIPS = 24
 
 
-def _features(wave, sr, features_cfg) -> dict:
-    clip = prepare_clip(wave, sr, features_cfg)
-    return {
-        **clip.handcrafted,
-        "duration_s": clip.duration_s,
-        "sample_rate": sr,
-        "speech_ratio": clip.speech_ratio,
-    }
+def _features(wave: np.ndarray, sr: int, voice_params) -> dict:
+    """The descriptor row the features step and the transformer log for one clip."""
+    return dict(prepare((wave, sr), voice_params).descriptors)
 
 
 def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
     sr = cfg.modality_params("voice").segments.sample_rate
-    plans = [p for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo) if p.label == "bonafide"]
+    plans = [
+        p
+        for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo)
+        if p.label == "bonafide"
+    ]
     picked = np.random.default_rng(7).choice(len(plans), N_REFERENCE + N_CLIPS, replace=False)
     waves = [render_clip(plans[i], cfg.modality_params("voice").demo, sr) for i in picked]
     bundle = make_bundle(tmp_path / "bundle", cfg, stage1_bias=6.0)
-    reference = pd.DataFrame([_features(w, sr, cfg.modality_params("voice").segments) for w in waves[:N_REFERENCE]])
+    reference = pd.DataFrame(
+        [_features(w, sr, cfg.modality_params("voice")) for w in waves[:N_REFERENCE]]
+    )
     reference.to_parquet(bundle / "reference_profile.parquet")
     clips = []
     (tmp_path / "clips").mkdir()
@@ -88,7 +90,7 @@ def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
     assert set(MONITORING_COLUMNS) <= set(rows.columns)
     assert set(rows["label"]) <= set(VERDICT_LABELS)
     assert rows["model_version"].str.contains("standin").all()
-    assert rows["s1_score"].between(0, 1).all() and rows["timestamp"].notna().all()
+    assert rows["score_stage1"].between(0, 1).all() and rows["timestamp"].notna().all()
     assert "raw_audio_b64" not in rows.columns
     assert sorted(rows["sample_rate"].unique()) == [8000, 16000]  # telephone uploads
 

@@ -18,8 +18,8 @@ from sklearn.preprocessing import StandardScaler
 
 from veracity.config import load_config
 from veracity.evaluation.metrics import compute_eer
-from veracity.media import HANDCRAFTED_NAMES
 from veracity.modalities.voice.demo.corpus import generate_demo_corpus
+from veracity.modalities.voice.descriptors import HANDCRAFTED_NAMES
 from veracity.segment_store import read_clips
 from veracity.stages.features import run_features
 from veracity.stages.ingest import run_ingest
@@ -42,7 +42,11 @@ BUDGET = {
 def small_features(cfg, tmp_path_factory):
     root = tmp_path_factory.mktemp("small-demo")
     source = generate_demo_corpus(
-        root / "source", "small", cfg.seed, cfg.modality_params("voice").demo, cfg.modality_params("voice").segments.sample_rate
+        root / "source",
+        "small",
+        cfg.seed,
+        cfg.modality_params("voice").demo,
+        cfg.modality_params("voice").segments.sample_rate,
     )
     ingested = run_ingest(cfg, str(source), "asvspoof2019", root / "corpus")
     out = root / "features"

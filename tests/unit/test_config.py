@@ -13,7 +13,7 @@ def test_override_changes_value(repo_root):
     c = load_config(
         repo_root / "params.yaml", ["modalities.voice.detectors.aasist.training.epochs=1"]
     )
-    assert c.training.aasist.epochs == 1
+    assert c.modality_params("voice").detectors["aasist"].training.epochs == 1
 
 
 def test_unknown_override_is_clear_error():

@@ -40,6 +40,7 @@ REPORT_KEYS = {
     "score_drift",
     "verdict_mix",
     "inconclusive_rate_series",
+    "out_of_domain_rate_series",
     "status",
 }
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -133,6 +134,7 @@ def _check_schema(data: dict) -> None:
     assert set(data["score_drift"]) == {"reference", "columns"}
     assert set(data["verdict_mix"]) == {"n", "counts", "share"}
     assert all(set(p) == {"period", "n", "rate"} for p in data["inconclusive_rate_series"])
+    assert all(set(p) == {"period", "n", "rate"} for p in data["out_of_domain_rate_series"])
 
 
 def test_too_few_rows_is_not_enough_data(cfg):

@@ -48,7 +48,7 @@ def test_telephone_band_resamples_and_removes_high_frequencies():
 
 
 def test_low_bitrate_codec_round_trip_loses_the_high_band(cfg):
-    s = cfg.monitoring.shifts
+    s = cfg.modality_params("voice").shifts
     clean = _tone()
     data = encode_codec(clean, SR, s.codec, s.codec_format, s.codec_bitrate)
     wave, sr = decode_audio(data)  # what the transformer receives: a voice-note upload
@@ -62,8 +62,8 @@ def test_low_bitrate_codec_round_trip_loses_the_high_band(cfg):
 
 def test_apply_shift_dispatches_and_rejects_unknown(cfg):
     rng = np.random.default_rng(1)
-    wave, sr = apply_shift("telephone", _tone(), SR, cfg.monitoring.shifts, rng)
-    assert sr == cfg.monitoring.shifts.telephone_sample_rate
+    wave, sr = apply_shift("telephone", _tone(), SR, cfg.modality_params("voice").shifts, rng)
+    assert sr == cfg.modality_params("voice").shifts.telephone_sample_rate
     assert wav_bytes(wave, sr)[:4] == b"RIFF"
     with pytest.raises(InputError, match="noise"):
-        apply_shift("reverb", _tone(), SR, cfg.monitoring.shifts, rng)
+        apply_shift("reverb", _tone(), SR, cfg.modality_params("voice").shifts, rng)

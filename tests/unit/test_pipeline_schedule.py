@@ -52,13 +52,13 @@ class _Recorder(BaseHTTPRequestHandler):
         )
         path = url.path
         if method == "POST" and path.endswith("/pipelines/upload"):
-            self._answer({"pipeline_id": "pl-1", "display_name": "veracity-retrain"})
+            self._answer({"pipeline_id": "pl-1", "display_name": "veracity-retrain-voice"})
         elif method == "GET" and path.endswith("/pipelines/pl-1/versions"):
             self._answer(
                 {"pipeline_versions": [{"pipeline_id": "pl-1", "pipeline_version_id": "ver-1"}]}
             )
         elif method == "POST" and path.endswith("/experiments"):
-            self._answer({"experiment_id": "exp-1", "display_name": "veracity-retrain"})
+            self._answer({"experiment_id": "exp-1", "display_name": "veracity-retrain-voice"})
         elif method == "POST" and path.endswith("/recurringruns"):
             self._answer({"recurring_run_id": "rr-1"})
         elif method == "POST" and path.endswith("/runs"):
@@ -101,13 +101,16 @@ def test_schedule_uploads_pipeline_and_creates_monthly_recurring_run(kfp_api, cf
         cfg,
         source="s3://corpus/v7",
         data_version="v7",
-        overrides=["gate.max_eer=0.2", "modalities.voice.detectors.aasist.training.epochs=2"],
+        overrides=[
+            "gate.max_eer_regression=0.2",
+            "modalities.voice.detectors.aasist.training.epochs=2",
+        ],
     )
     result = schedule_run(cfg, host, arguments=args)
     assert result["recurring_run_id"] == "rr-1"
 
     upload = _find(requests, "POST", "/pipelines/upload")[0]
-    assert upload["query"]["name"] == [cfg.pipeline.name]
+    assert upload["query"]["name"] == [f"{cfg.pipeline.name}-voice"]
     assert b"multipart/form-data" in upload["content_type"].encode()
     # the uploaded package is the compiled IR YAML of this pipeline
     assert b"pipelineInfo:" in upload["body"] and b"veracity-ingest" in upload["body"]
@@ -125,9 +128,13 @@ def test_schedule_uploads_pipeline_and_creates_monthly_recurring_run(kfp_api, cf
     assert params["source"] == "s3://corpus/v7" and params["data_version"] == "v7"
     # gate.* overrides reach the gate only (the trained models stay cached)
     assert params["overrides"] == ["modalities.voice.detectors.aasist.training.epochs=2"]
-    assert params["gate_overrides"] == ["gate.max_eer=0.2"]
+    assert params["gate_overrides"] == ["gate.max_eer_regression=0.2"]
     # the params text travels with the run: the components parse the same numbers
-    assert yaml.safe_load(params["params_yaml"])["gate"]["max_eer"] == cfg.gate.max_eer
+    sent = yaml.safe_load(params["params_yaml"])
+    assert sent["gate"]["max_eer_regression"] == cfg.gate.max_eer_regression
+    assert sent["modalities"]["voice"]["detectors"]["aasist"]["gate"]["max_eer"] == (
+        cfg.modality_params("voice").detectors["aasist"].gate.max_eer
+    )
 
 
 def test_schedule_takes_a_custom_cron_and_refuses_five_fields(kfp_api, cfg, monkeypatch):
@@ -146,7 +153,7 @@ def test_submit_run_returns_the_run_id(kfp_api, cfg, monkeypatch):
     assert submit_run(cfg, host, {"source": "s3://corpus/v8"}) == "run-1"
     run = json.loads(_find(requests, "POST", "/runs")[0]["body"])
     assert run["runtime_config"]["parameters"]["source"] == "s3://corpus/v8"
-    assert run["pipeline_spec"]["pipelineInfo"]["name"] == cfg.pipeline.name
+    assert run["pipeline_spec"]["pipelineInfo"]["name"] == f"{cfg.pipeline.name}-voice"
 
 
 def test_gitops_manifest_matches_params(cfg):

@@ -41,7 +41,7 @@ def _cfg(store: Path, name: str):
         {
             "tracking.uri": f"sqlite:///{store / 'mlruns.db'}",
             "tracking.artifact_root": str(store / "mlartifacts"),
-            "tracking.registered_model": name,
+            "modalities.voice.registered_model": name,
         },
     )
 
@@ -58,6 +58,7 @@ def _bundle(tmp_path: Path, tag: str) -> Path:
 def _register(cfg, tmp_path, tag):
     return register_challenger(
         cfg,
+        cfg.modality_params("voice").registered_model,
         _bundle(tmp_path, tag),
         {"gate.stage1.eer": "0.1"},
         {"gate.stage1.eer": 0.1},

@@ -27,7 +27,7 @@ def _validate(doc, schema):
 
 def test_rendered_manifest_validates(cfg, isvc_schema):
     doc = render_inference_service(
-        cfg, "s3://models/veracity-voice/7/bundle", "veracity-voice@champion"
+        cfg, "voice", "s3://models/veracity-voice/7/bundle", "veracity-voice@champion"
     )
     _validate(yaml.safe_load(to_yaml(doc)), isvc_schema)
     predictor = doc["spec"]["predictor"]
@@ -50,7 +50,7 @@ def test_rendered_manifest_validates(cfg, isvc_schema):
 
 
 def test_schema_rejects_a_broken_manifest(cfg, isvc_schema):
-    doc = render_inference_service(cfg, "s3://b/k")
+    doc = render_inference_service(cfg, "voice", "s3://b/k")
     broken = copy.deepcopy(doc)
     broken["spec"]["predictor"]["logger"]["mode"] = "sometimes"
     with pytest.raises(jsonschema.ValidationError):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from veracity.config import AugmentConfig
+from veracity.errors import InputError
 from veracity.training.augment import add_noise, apply_gain, augment_batch, band_limit
 
 SR = 16000
@@ -100,7 +101,7 @@ def test_augment_batch_gain_within_configured_range():
 
 
 def test_augment_batch_rejects_1d_input():
-    with pytest.raises(ValueError, match=r"\[B, L\]"):
+    with pytest.raises(InputError, match=r"\[B, L\]"):
         augment_batch(torch.zeros(100), _cfg(), torch.Generator(), SR)
 
 

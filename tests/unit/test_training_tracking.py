@@ -8,7 +8,13 @@ from veracity.registry.tracking import current_git_commit, flatten_params, resol
 
 
 def test_flatten_params_dotted_keys_and_json_lists():
-    flat = flatten_params({"seed": 3, "training": {"aasist": {"lr": 0.001}, "gain": [-6.0, 6.0]}})
+    flat = flatten_params(
+        {
+            "seed": 3,
+            "modalities": {"voice": {"detectors": {"aasist": {"training": {"lr": 0.001}}}}},
+            "training": {"gain": [-6.0, 6.0]},
+        }
+    )
     assert flat == {
         "seed": "3",
         "modalities.voice.detectors.aasist.training.lr": "0.001",
