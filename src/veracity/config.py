@@ -363,6 +363,18 @@ class PipelineConfig(_Section):
     train_memory_limit: str
 
 
+class UploadSecurityConfig(_Section):
+    allowed_sample_rates: list[int]
+    max_channels: int = Field(gt=0)
+    decode_block_frames: int = Field(gt=0)
+    ffprobe_timeout_s: float = Field(gt=0)
+    ffmpeg_timeout_s: float = Field(gt=0)
+
+
+class SecurityConfig(_Section):
+    uploads: UploadSecurityConfig
+
+
 class Config(_Section):
     """The whole of params.yaml, typed."""
 
@@ -382,6 +394,7 @@ class Config(_Section):
     monitoring: MonitoringConfig
     storage: StorageConfig
     pipeline: PipelineConfig
+    security: SecurityConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict in params.yaml's shape (for logging to MLflow, config.json, KFP)."""

@@ -26,7 +26,8 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from veracity.config import Config
 from veracity.errors import AudioContentError, PayloadTooLargeError, ServingError
-from veracity.media import ClipFeatures, decode_audio, prepare_clip
+from veracity.media import ClipFeatures, prepare_clip
+from veracity.media.upload import decode_limits, decode_upload  # harden: bounded decode
 from veracity.policy import decide_verdict, human_feature_score, needs_aasist
 from veracity.serving.payloads import extract_audio, sniff_codec
 from veracity.serving.predictor import make_v2_request
@@ -79,7 +80,7 @@ class VerdictTransformer(kserve.Model):
         )
 
     def _prepare(self, data: bytes) -> tuple[ClipFeatures, int]:
-        wave, sr = decode_audio(data)
+        wave, sr = decode_upload(data, decode_limits(self.cfg))  # harden: bounded decode
         seconds = wave.shape[-1] / sr
         limits = self.cfg.serving
         if seconds > limits.max_audio_seconds:
