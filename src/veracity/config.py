@@ -290,6 +290,7 @@ class ServingConfig(_Section):
     model_name: str
     max_audio_seconds: float = Field(gt=0)
     max_body_bytes: int = Field(gt=0)
+    max_request_bytes: int = Field(gt=0)
     min_audio_seconds: float = Field(gt=0)
     max_batch_size: int = Field(gt=0)
     max_latency_ms: float = Field(ge=0)
@@ -317,6 +318,8 @@ class ReceiverConfig(_Section):
     port: int = Field(gt=0, lt=65536)
     pair_timeout_s: float = Field(gt=0)
     max_pending: int = Field(gt=0)
+    max_body_bytes: int = Field(gt=0)
+    token_header: str
 
 
 class ShiftsConfig(_Section):
