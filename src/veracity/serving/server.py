@@ -98,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         grpc_port = args.grpc_port or cfg.serving.transformer_grpc_port
 
     app = model_server.app
+    from veracity.serving.content import ContentTypeMiddleware
     from veracity.serving.limits import BodyLimitMiddleware
 
+    app.add_middleware(ContentTypeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.serving.max_request_bytes)
     app.add_api_route("/veracity/stats", _stats_route(stats), methods=["GET"])
     server = _BoundModelServer(host=host, http_port=http_port, grpc_port=grpc_port)

@@ -1,16 +1,22 @@
-"""Body limits on real servers: a lying Content-Length and a chunked stream both get 413
-before the body is buffered, on the transformer and on the monitoring receiver."""
+"""The transformer's edge on a real server: body limits (a lying Content-Length and a
+chunked stream get 413 before the body is buffered, on the receiver too), content types,
+and the bounded decoder's refusals (bomb FLAC 413, odd rate 422, ffconcat 415)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import subprocess
 import sys
 import time
 
 import httpx
+import numpy as np
 import pytest
+import soundfile as sf
 from hardening_helpers import raw_post, start_bare_transformer
+from serving_standins import tone, wav_bytes
 
 from veracity.serving.process import find_free_port, stop_server
 
@@ -80,3 +86,49 @@ def test_receiver_process_needs_token_and_caps_bodies(cfg, repo_root, tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+PREDICT = "/v1/models/veracity-voice:predict"
+WAV = wav_bytes(tone(0.5), 16000)
+
+
+def _reached_predict(reply: httpx.Response) -> bool:
+    # decode and windowing passed; the bare transformer has no predictor behind it
+    return reply.status_code == 503 and "predictor" in reply.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/octet-stream", WAV),
+        ("audio/wav", WAV),
+        ("application/json; charset=utf-8",
+         b'{"instances": [{"audio_b64": "%s"}]}' % base64.b64encode(WAV)),
+        ("Application/JSON", b'{"instances": [{"audio_b64": "%s"}]}' % base64.b64encode(WAV)),
+        ("application/json",  # what the base64 tool writes: a line break every 76 characters
+         b'{"instances": [{"audio_b64": "%s"}]}'
+         % base64.encodebytes(WAV).replace(b"\n", b"\\n")),
+    ],
+)  # fmt: skip
+def test_content_types_are_normalised(transformer, content_type, body):
+    reply = httpx.post(transformer.url + PREDICT, content=body,
+                       headers={"content-type": content_type}, timeout=30)  # fmt: skip
+    assert _reached_predict(reply), (reply.status_code, reply.text[:300])
+
+
+def _encoded(wave, sr, fmt) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, wave, sr, format=fmt, subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_decoder_refusals_over_http(transformer, tmp_path):
+    bomb = _encoded(np.zeros((48000 * 300, 8), dtype=np.int16), 48000, "FLAC")
+    odd = _encoded(np.zeros(4800, dtype=np.int16), 16001, "WAV")
+    playlist = b"ffconcat version 1.0\nfile other.wav\n"
+    for body, status in ((bomb, 413), (odd, 422), (playlist, 415)):
+        t0 = time.perf_counter()
+        reply = httpx.post(transformer.url + PREDICT, content=body,
+                           headers={"content-type": "audio/wav"}, timeout=30)  # fmt: skip
+        assert reply.status_code == status, reply.text[:300]
+        assert time.perf_counter() - t0 < 5
