@@ -137,7 +137,10 @@ def run(cfg) -> dict:
         cfg,
         model=bundle,
         params="params.yaml",
-        overrides=[f"monitoring.sink={tmp / 'payloads'}"],
+        overrides=[
+            f"monitoring.sink={tmp / 'payloads'}",
+            "security.serving.require_approval=false",  # a stand-in bundle, not a version
+        ],
         log_dir=tmp / "logs",
         ports=ports,
     )

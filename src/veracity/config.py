@@ -374,8 +374,19 @@ class UploadSecurityConfig(_Section):
     ffmpeg_timeout_s: float = Field(gt=0)
 
 
+class AuditConfig(_Section):
+    default_dir: str
+    max_write_attempts: int = Field(gt=0)
+
+
+class ServingSecurityConfig(_Section):
+    require_approval: bool
+
+
 class SecurityConfig(_Section):
     uploads: UploadSecurityConfig
+    audit: AuditConfig
+    serving: ServingSecurityConfig
 
 
 class Config(_Section):

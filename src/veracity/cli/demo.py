@@ -16,6 +16,8 @@ import logging
 import time
 from pathlib import Path
 
+from veracity.errors import ApprovalError
+
 log = logging.getLogger(__name__)
 
 DEMO_REVIEWER = "demo"
@@ -63,6 +65,27 @@ def _print_verdict(kind: str, path: Path, verdict: dict) -> None:
     )
 
 
+def check_demo_store(cfg, root: Path) -> str:
+    """The demo's tracking URI, if it is its own local SQLite store under ``root``.
+
+    The demo approves its challenger without a person; against any other registry (a
+    team's MLflow server, a shared SQLite file elsewhere) that would promote a model to
+    production unreviewed, so it refuses with :class:`ApprovalError`.
+    """
+    from veracity.registry.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(cfg.tracking.uri, root)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :]).resolve()
+        if db.is_relative_to(root.resolve()):
+            return uri
+    raise ApprovalError(
+        f"expected the demo's own local SQLite store under {root} (tracking.uri empty), got "
+        f"tracking.uri={uri!r}; the demo approves automatically and must never touch a shared "
+        "registry: unset tracking.uri (or --set tracking.uri=) to run it"
+    )
+
+
 def _demo(args, cfg) -> int:
     from veracity.cli.pipeline import _params_and_overrides
     from veracity.monitoring.demo import run_drift_demo
@@ -77,6 +100,7 @@ def _demo(args, cfg) -> int:
     started = time.monotonic()
     root = find_repo_root()
     params_yaml, overrides = _params_and_overrides(args)
+    check_demo_store(cfg, root)  # before any training: the demo approves automatically
     corpus = ensure_demo_corpus(cfg, root)
 
     _banner(1, f"retraining pipeline on the demo corpus {corpus}")
@@ -96,8 +120,8 @@ def _demo(args, cfg) -> int:
     bundle = resolve_model_uri(cfg, f"{name}@champion")
     run_dir = root / cfg.pipeline.local_root / "demo"
     run_dir.mkdir(parents=True, exist_ok=True)
-    predictor, transformer = start_stack(
-        cfg, model=bundle, params=args.params, overrides=overrides, log_dir=run_dir
+    predictor, transformer = start_stack(  # pinned version: the predictor checks its approval
+        cfg, model=f"{name}/{version}", params=args.params, overrides=overrides, log_dir=run_dir
     )
     url = f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
     try:

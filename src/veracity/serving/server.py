@@ -79,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         from veracity.serving.predictor import DetectorPredictor
 
         ref = args.storage_uri or f"{cfg.tracking.registered_model}{cfg.serving.default_model}"
-        model = DetectorPredictor(name, resolve_bundle(ref, cfg), cfg)
+        from veracity.serving.verify import verify_servable
+
+        bundle_dir = resolve_bundle(ref, cfg)
+        verify_servable(cfg, bundle_dir, ref)  # approved in the audit log, files match
+        model = DetectorPredictor(name, bundle_dir, cfg)
         model.load()
         stats = model.describe
         http_port = args.http_port or cfg.serving.predictor_port
