@@ -338,6 +338,8 @@ class MonitoringConfig(_Section):
     flush_interval_s: float = Field(gt=0)
     max_queue_rows: int = Field(gt=0)
     max_flush_retries: int = Field(ge=0)
+    spill_dir: str
+    spill_replay_files: int = Field(gt=0)
     log_raw_audio: bool
     receiver: ReceiverConfig
     drift: DriftConfig
