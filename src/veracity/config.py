@@ -385,10 +385,17 @@ class ServingSecurityConfig(_Section):
     require_approval: bool
 
 
+class ClusterSecurityConfig(_Section):
+    run_as_user: int = Field(gt=0)
+    service_account: str
+    scratch_size_limit: str
+
+
 class SecurityConfig(_Section):
     uploads: UploadSecurityConfig
     audit: AuditConfig
     serving: ServingSecurityConfig
+    cluster: ClusterSecurityConfig
 
 
 class Config(_Section):

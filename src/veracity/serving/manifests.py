@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from veracity.config import Config
+from veracity.serving.podsecurity import STATE, TMP, harden_component
 
 MODEL_MOUNT = "/mnt/models"
 
@@ -64,8 +65,14 @@ def _component(cfg: Config, container: dict) -> dict:
     }
 
 
-def render_inference_service(cfg: Config, storage_uri: str, model_version: str = "") -> dict:
-    """The InferenceService manifest for the bundle at ``storage_uri`` (a plain dict)."""
+def render_inference_service(
+    cfg: Config, storage_uri: str, model_version: str = "", bundle_digest: str = ""
+) -> dict:
+    """The InferenceService manifest for the bundle at ``storage_uri`` (a plain dict).
+
+    ``model_version`` (``NAME/VERSION``, pinned rather than an alias) makes the predictor
+    verify that version's approval and digest before it loads (``--verify_ref``).
+    """
     k8s = cfg.serving.k8s
     common_env = [{"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"}]
     predictor = _component(
@@ -73,12 +80,16 @@ def render_inference_service(cfg: Config, storage_uri: str, model_version: str =
         _container(
             cfg,
             "predictor",
-            ["--storage_uri", MODEL_MOUNT],
+            [
+                "--storage_uri",
+                MODEL_MOUNT,
+                *(["--verify_ref", model_version] if model_version else []),
+            ],
             k8s.predictor_resources,
             [{"name": "STORAGE_URI", "value": storage_uri}, *common_env],
         ),
     )
-    predictor["logger"] = {"mode": "all", "url": k8s.logger_url}
+    # no predictor logger: its tensors (audio windows) carry nothing monitoring needs
     if k8s.canary_traffic_percent < 100:
         predictor["canaryTrafficPercent"] = k8s.canary_traffic_percent
     transformer = _component(
@@ -86,16 +97,25 @@ def render_inference_service(cfg: Config, storage_uri: str, model_version: str =
         _container(
             cfg,
             "transformer",
-            [],  # KServe appends --predictor_host (and --model_name) to transformer args
+            # KServe appends --predictor_host (and --model_name) to transformer args
+            [
+                f"--set=monitoring.sink={STATE}/payloads",
+                f"--set=monitoring.spill_dir={STATE}/spill",
+            ],
             k8s.transformer_resources,
             common_env,
         ),
     )
-    transformer["logger"] = {"mode": "all", "url": k8s.logger_url}
+    # verdicts only: the request events would ship every upload's audio to the receiver
+    transformer["logger"] = {"mode": "response", "url": k8s.logger_url}
+    harden_component(cfg, predictor, {"tmp": TMP})
+    harden_component(cfg, transformer, {"tmp": TMP, "state": STATE})
     labels = {"app.kubernetes.io/part-of": "veracity", "app.kubernetes.io/component": "serving"}
     annotations = {"serving.kserve.io/enable-prometheus-scraping": "true"}
     if model_version:
         annotations["veracity.ai/model-version"] = str(model_version)
+    if bundle_digest:
+        annotations["veracity.ai/bundle-digest"] = bundle_digest
     annotations["veracity.ai/storage-uri"] = storage_uri
     return {
         "apiVersion": "serving.kserve.io/v1beta1",

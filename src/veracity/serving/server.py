@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model_name", default=None)
     parser.add_argument("--storage_uri", default=None, help="bundle: dir, s3:// or NAME@alias")
     parser.add_argument("--predictor_host", default=None, help="host:port of the predictor")
+    parser.add_argument(
+        "--verify_ref",
+        default=None,
+        help="registry version NAME/VERSION the bundle must be approved as (default: the "
+        "--storage_uri reference itself)",
+    )
     return parser
 
 
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         from veracity.serving.verify import verify_servable
 
         bundle_dir = resolve_bundle(ref, cfg)
-        verify_servable(cfg, bundle_dir, ref)  # approved in the audit log, files match
+        verify_servable(cfg, bundle_dir, args.verify_ref or ref)  # approved; files match
         model = DetectorPredictor(name, bundle_dir, cfg)
         model.load()
         stats = model.describe
