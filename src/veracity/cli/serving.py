@@ -18,6 +18,16 @@ def _model_ref(args, cfg) -> str:
 
 
 def _serve(args, cfg) -> int:
+    from veracity.serving.process import Terminated, sigterm_raises
+
+    with sigterm_raises():  # `kill PID` (and k8s/systemd stops) stop both servers too
+        try:
+            return _serve_until_stopped(args, cfg)
+        except Terminated:
+            return 0
+
+
+def _serve_until_stopped(args, cfg) -> int:
     from veracity.serving.process import start_stack, stop_server
 
     ref = _model_ref(args, cfg)
