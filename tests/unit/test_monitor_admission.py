@@ -53,6 +53,17 @@ def test_forged_columns_and_timestamp_do_not_reach_the_log(guarded, cfg):
     assert rows["snr_db"].iloc[0] == 99.0
 
 
+def test_token_in_the_url_is_accepted_for_the_kserve_logger(guarded):
+    app, _ = guarded
+    with TestClient(app) as client:
+        ok = client.post(f"/?token={TOKEN}", content=_forged(),
+                         headers=kserve_headers("q1", CE_RESPONSE))  # fmt: skip
+        assert ok.status_code == 200
+        bad = client.post("/?token=nope", content=_forged(),
+                          headers=kserve_headers("q2", CE_RESPONSE))  # fmt: skip
+        assert bad.status_code == 401
+
+
 def test_oversize_event_gets_413_before_it_is_read(guarded, cfg):
     app, _ = guarded
     limit = cfg.monitoring.receiver.max_body_bytes

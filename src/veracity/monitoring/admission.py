@@ -4,7 +4,7 @@ Rows in the payload log decide drift and may trigger retraining, so a row from o
 cut down to the known columns (the payload schema plus the CloudEvent metadata the
 receiver itself adds) and its ``timestamp`` is the time the receiver got it, not a time
 the sender claims (the claimed one stays in ``event_time`` as metadata). Senders prove
-themselves with a shared token in a header (compared in constant time).
+themselves with a shared token in a header or the URL (compared in constant time).
 """
 
 from __future__ import annotations
@@ -35,11 +35,17 @@ def admit_row(row: Mapping[str, Any], now: str | None = None) -> dict:
     return out
 
 
-def token_problem(headers: Mapping[str, str], header: str, token: str | None) -> str | None:
-    """Why a request is not authenticated, or ``None`` when it is (or no token is set)."""
+def token_problem(
+    headers: Mapping[str, str], header: str, token: str | None, query_token: str | None = None
+) -> str | None:
+    """Why a request is not authenticated, or ``None`` when it is (or no token is set).
+
+    The token travels in ``header``, or as ``?token=`` in the URL for senders that cannot
+    set headers (KServe's inference logger only takes a URL).
+    """
     if not token:
         return None
-    given = headers.get(header.lower(), "")
+    given = headers.get(header.lower(), "") or (query_token or "")
     if not given:
         return (
             f"expected the shared receiver token in header {header!r}, got no such header; "

@@ -195,7 +195,9 @@ def create_receiver_app(
 
     async def receive(request: Request):
         headers = {k.lower(): v for k, v in request.headers.items()}
-        refused = token_problem(headers, rcfg.token_header, token)
+        refused = token_problem(
+            headers, rcfg.token_header, token, request.query_params.get("token")
+        )
         if refused is not None:
             state["rejected"] += 1
             return JSONResponse({"error": refused, "type": "AuthError"}, status_code=401)
