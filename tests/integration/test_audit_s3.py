@@ -17,8 +17,20 @@ from veracity.registry.audit import append_entry, read_lines, verify_lines
 pytestmark = pytest.mark.integration
 
 
-def test_seaweedfs_honours_conditional_puts(s3_server):
-    client, bucket = s3_server.client(), s3_server.make_bucket()
+@pytest.fixture(scope="module")
+def bucket(s3_server):
+    """One bucket for the module, deleted afterwards: SeaweedFS here has few volumes
+    (``-volume.max``) and every bucket holds some until it is deleted."""
+    client, name = s3_server.client(), s3_server.make_bucket()
+    yield name
+    for obj in client.list_objects_v2(Bucket=name).get("Contents", []):
+        client.delete_object(Bucket=name, Key=obj["Key"])
+    client.delete_bucket(Bucket=name)
+    s3_server.buckets.remove(name)
+
+
+def test_seaweedfs_honours_conditional_puts(s3_server, bucket):
+    client = s3_server.client()
     client.put_object(Bucket=bucket, Key="k", Body=b"one", IfNoneMatch="*")
     with pytest.raises(ClientError) as exc:
         client.put_object(Bucket=bucket, Key="k", Body=b"two", IfNoneMatch="*")
@@ -30,8 +42,8 @@ def test_seaweedfs_honours_conditional_puts(s3_server):
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
 
 
-def test_concurrent_appends_on_s3_lose_no_line(s3_server, cfg):
-    location = f"s3://{s3_server.make_bucket()}/audit/registry_audit.jsonl"
+def test_concurrent_appends_on_s3_lose_no_line(s3_server, bucket, cfg):
+    location = f"s3://{bucket}/audit/registry_audit.jsonl"
     storage = s3_server.storage_cfg()
     audit_cfg = cfg.security.audit.model_copy(update={"max_write_attempts": 50})
 
