@@ -87,13 +87,15 @@ def render_inference_service(
         {"name": "STORAGE_URI", "value": storage_uri},
     ]
     bundle_args = ["--storage_uri", MODEL_MOUNT, "--modality", modality]
+    # both servers read the bundle, so both check the pinned version's approval and digest
+    verify = ["--verify_ref", model_version] if model_version else []
     predictor = _component(
         cfg,
         _container(
             cfg,
             name,
             "predictor",
-            [*bundle_args, *(["--verify_ref", model_version] if model_version else [])],
+            [*bundle_args, *verify],
             k8s.predictor_resources,
             common_env,
         ),
@@ -110,6 +112,7 @@ def render_inference_service(
             # KServe appends --predictor_host (and --model_name) to transformer args
             [
                 *bundle_args,
+                *verify,
                 f"--set=monitoring.sink={STATE}/payloads",
                 f"--set=monitoring.spill_dir={STATE}/spill",
             ],
