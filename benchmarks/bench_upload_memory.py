@@ -3,9 +3,9 @@
 Each case runs in a fresh subprocess that decodes one upload and prepares it exactly as
 the transformer does (or refuses it), and reports its peak RSS growth (``ru_maxrss``
 after minus before) and wall time. The baseline is the pre-hardening path: decode the
-whole file (``decode_audio``), refuse if too long, then ``prepare_clip``; the bounded
+whole file (``decode_audio``), refuse if too long, then the voice ``prepare``; the bounded
 path is ``decode_upload`` with the configured limits (header checks first, block-wise
-mono decoding, allow-listed rates), then ``prepare_clip``. Figures: bytes in -> MB.
+mono decoding, allow-listed rates), then ``prepare``. Figures: bytes in -> MB.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ CASES = (
 _CHILD = r"""
 import json, resource, sys, time
 from veracity.config import load_config
-from veracity.media import decode_audio, prepare_clip
+from veracity.media import decode_audio
+from veracity.modalities.voice.segments import prepare
 from veracity.media.upload import decode_limits, decode_upload
 cfg = load_config(sys.argv[1]); data = open(sys.argv[2], "rb").read(); mode = sys.argv[3]
 def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -46,8 +47,9 @@ try:
         if wave.shape[-1] / sr > cfg.serving.max_audio_seconds:
             raise ValueError("413 after decoding")
     else:
-        wave, sr = decode_upload(data, decode_limits(cfg))
-    prepare_clip(wave, sr, cfg.features)
+        voice = cfg.modality_params("voice")
+        wave, sr = decode_upload(data, decode_limits(cfg, voice.segments.sample_rate))
+    prepare((wave, sr), cfg.modality_params("voice"))
 except Exception as exc:
     outcome = f"refused: {type(exc).__name__}"
 print(json.dumps({"peak_growth_mb": round(peak() - base, 1),

@@ -57,8 +57,14 @@ def test_features_dir_follows_the_contract(cfg, tiny_features, tiny_features_man
         data = load_split(tiny_features, split)
         n_windows = data.clips["n_windows"].sum()
         assert counts == {"clips": len(data.clips), "windows": n_windows}
-        assert data.waveforms.shape == (n_windows, cfg.modality_params("voice").segments.window_samples)
-        assert data.logmel.shape[:2] == (n_windows, cfg.modality_params("voice").segments.logmel.n_mels)
+        assert data.waveforms.shape == (
+            n_windows,
+            cfg.modality_params("voice").segments.window_samples,
+        )
+        assert data.logmel.shape[:2] == (
+            n_windows,
+            cfg.modality_params("voice").segments.logmel.n_mels,
+        )
         # Each clip's windows are contiguous, starting at its window_start.
         for i, row in data.clips.iterrows():
             rows = np.flatnonzero(data.clip_row == i)

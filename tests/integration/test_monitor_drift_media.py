@@ -53,10 +53,16 @@ def feature_frames(cfg):
     sr = cfg.modality_params("voice").segments.sample_rate
     rng = np.random.default_rng(2024)
     # Bona fide clips only: rendering the spoofing attacks is slow and adds nothing here.
-    plans = [p for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo) if p.label == "bonafide"]
+    plans = [
+        p
+        for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo)
+        if p.label == "bonafide"
+    ]
     picked = rng.choice(len(plans), N_REFERENCE + N_WINDOW, replace=False)
     waves = [render_clip(plans[i], cfg.modality_params("voice").demo, sr) for i in picked]
-    reference = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in waves[:N_REFERENCE]]
+    reference = [
+        _feature_row(w, sr, cfg.modality_params("voice").segments) for w in waves[:N_REFERENCE]
+    ]
     held_out = waves[N_REFERENCE:]
     same = [_feature_row(w, sr, cfg.modality_params("voice").segments) for w in held_out]
     noisy = [add_noise(w, cfg.monitoring.shifts.noise_snr_db, rng) for w in held_out[0::2]]

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from serving_standins import make_bundle
 
+from veracity.cli.demo_drift import run_drift_demo
 from veracity.media import MONITORING_COLUMNS, prepare_clip
 from veracity.media.shifts import wav_bytes
 from veracity.modalities.voice.demo.corpus import plan_corpus, render_clip
-from veracity.cli.demo_drift import run_drift_demo
 from veracity.monitoring.schema import VERDICT_LABELS
 from veracity.monitoring.sinks import read_payloads
 from veracity.serving.process import find_free_port, start_stack, stop_server
@@ -39,11 +39,17 @@ def _features(wave, sr, features_cfg) -> dict:
 
 def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
     sr = cfg.modality_params("voice").segments.sample_rate
-    plans = [p for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo) if p.label == "bonafide"]
+    plans = [
+        p
+        for p in plan_corpus("small", cfg.seed, cfg.modality_params("voice").demo)
+        if p.label == "bonafide"
+    ]
     picked = np.random.default_rng(7).choice(len(plans), N_REFERENCE + N_CLIPS, replace=False)
     waves = [render_clip(plans[i], cfg.modality_params("voice").demo, sr) for i in picked]
     bundle = make_bundle(tmp_path / "bundle", cfg, stage1_bias=6.0)
-    reference = pd.DataFrame([_features(w, sr, cfg.modality_params("voice").segments) for w in waves[:N_REFERENCE]])
+    reference = pd.DataFrame(
+        [_features(w, sr, cfg.modality_params("voice").segments) for w in waves[:N_REFERENCE]]
+    )
     reference.to_parquet(bundle / "reference_profile.parquet")
     clips = []
     (tmp_path / "clips").mkdir()

@@ -42,7 +42,11 @@ BUDGET = {
 def small_features(cfg, tmp_path_factory):
     root = tmp_path_factory.mktemp("small-demo")
     source = generate_demo_corpus(
-        root / "source", "small", cfg.seed, cfg.modality_params("voice").demo, cfg.modality_params("voice").segments.sample_rate
+        root / "source",
+        "small",
+        cfg.seed,
+        cfg.modality_params("voice").demo,
+        cfg.modality_params("voice").segments.sample_rate,
     )
     ingested = run_ingest(cfg, str(source), "asvspoof2019", root / "corpus")
     out = root / "features"

@@ -63,7 +63,7 @@ def test_every_pod_under_infra_is_locked_down():
 
 
 def test_rendered_inference_service_is_locked_down(cfg):
-    doc = render_inference_service(cfg, "s3://b/bundle", "veracity-voice/3", "cd" * 32)
+    doc = render_inference_service(cfg, "voice", "s3://b/bundle", "veracity-voice/3", "cd" * 32)
     for pod in _pod_specs(doc):
         _check_pod("rendered", pod)
 

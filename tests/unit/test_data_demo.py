@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from veracity.modalities.voice.readers import parse_asvspoof_protocol
 from veracity.modalities.voice.demo import ATTACKS, apply_attack, generate_demo_corpus, plan_corpus
 from veracity.modalities.voice.demo.speech import sample_speaker, synthesize_utterance
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
+from veracity.modalities.voice.readers import parse_asvspoof_protocol
 
 SPLITS = ("train", "dev", "eval")
 

@@ -7,9 +7,9 @@ import pytest
 
 from veracity.data.manifest import MANIFEST_COLUMNS, make_manifest, read_manifest, write_manifest
 from veracity.data.readers import parse_csv_listing
-from veracity.modalities.voice.readers import parse_asvspoof_protocol, read_asvspoof2019
 from veracity.errors import DataError, PathSafetyError
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
+from veracity.modalities.voice.readers import parse_asvspoof_protocol, read_asvspoof2019
 
 GOOD = [
     "LA_0079 LA_T_1138215 - - bonafide",

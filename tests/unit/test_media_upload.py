@@ -32,7 +32,7 @@ def _peak_mb() -> float:
 
 @pytest.fixture
 def limits(cfg):
-    return decode_limits(cfg)
+    return decode_limits(cfg, cfg.modality_params("voice").segments.sample_rate)
 
 
 def test_flac_bomb_is_refused_from_its_header_without_decoding(limits):

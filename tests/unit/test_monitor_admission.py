@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from monitor_helpers import kserve_headers, verdict
 
-from veracity.monitoring.admission import admit_row
+from veracity.monitoring.admission import admit_row, allowed_columns
 from veracity.monitoring.receiver import CE_RESPONSE, create_receiver_app
 from veracity.monitoring.sinks import read_payloads
 
@@ -20,7 +20,8 @@ def guarded(cfg, tmp_path):
     mcfg = cfg.monitoring.model_copy(
         update={"sink": str(tmp_path / "payloads"), "flush_interval_s": 0.05}
     )
-    return create_receiver_app(mcfg, cfg.storage, token=TOKEN), tmp_path / "payloads"
+    app = create_receiver_app(mcfg, cfg.storage, token=TOKEN, allowed=allowed_columns(cfg))
+    return app, tmp_path / "payloads"
 
 
 def _forged() -> bytes:
@@ -74,5 +75,9 @@ def test_oversize_event_gets_413_before_it_is_read(guarded, cfg):
 
 
 def test_admit_row_keeps_known_columns_and_stamps_time():
-    row = admit_row({"snr_db": 1.0, "evil": 2, "timestamp": "2020"}, now="2026-01-01T00:00:00")
+    row = admit_row(
+        {"snr_db": 1.0, "evil": 2, "timestamp": "2020"},
+        frozenset({"snr_db", "timestamp"}),
+        now="2026-01-01T00:00:00",
+    )
     assert row == {"snr_db": 1.0, "timestamp": "2026-01-01T00:00:00"}

@@ -35,7 +35,7 @@ def _cfg(store: Path, name: str, **extra):
     overrides = {
         "tracking.uri": f"sqlite:///{store / 'mlruns.db'}",
         "tracking.artifact_root": str(store / "mlartifacts"),
-        "tracking.registered_model": name,
+        "modalities.voice.registered_model": name,
         **extra,
     }
     return parse_config(raw, overrides)
@@ -47,7 +47,7 @@ def _register(cfg, tmp_path: Path, tag: str) -> dict:
     (bundle / "bundle.json").write_text(json.dumps({"name": tag}))
     (bundle / "stage1" / "model.safetensors").write_bytes(tag.encode() * 100)
     (bundle / "model_card.md").write_text("# card\n")
-    return register_challenger(cfg, bundle, {}, {})
+    return register_challenger(cfg, cfg.modality_params("voice").registered_model, bundle, {}, {})
 
 
 def _log(cfg) -> str:

@@ -33,7 +33,11 @@ def _collect(args, cfg) -> int:
             f"expected a shared receiver token in ${TOKEN_ENV} when binding {host}, got none; "
             "set it from the veracity-monitor-token Secret, or bind 127.0.0.1"
         )
-    app = create_receiver_app(cfg.monitoring, cfg.storage, token=token or None)
+    from veracity.monitoring.admission import allowed_columns
+
+    app = create_receiver_app(
+        cfg.monitoring, cfg.storage, token=token or None, allowed=allowed_columns(cfg)
+    )
     print(f"receiving KServe logger events on http://{host}:{port}/ -> {cfg.monitoring.sink}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

@@ -169,6 +169,8 @@ def create_receiver_app(
     storage_cfg: StorageConfig,
     payload_logger: PayloadLogger | None = None,
     token: str | None = None,
+    *,
+    allowed: frozenset[str],
 ) -> FastAPI:
     """The FastAPI app: ``POST /`` (and ``/events``) takes events; ``GET /healthz``,
     ``GET /stats`` report. The payload logger is closed (flushed) at shutdown.
@@ -176,7 +178,8 @@ def create_receiver_app(
     With ``token``, events must carry it in the ``monitoring.receiver.token_header``
     header (401 otherwise); bodies above ``monitoring.receiver.max_body_bytes`` get 413
     before they are read; rows keep only allow-listed columns and are stamped with the
-    receive time here (see :mod:`veracity.monitoring.admission`)."""
+    receive time here (``allowed``: :func:`veracity.monitoring.admission.allowed_columns`;
+    see :mod:`veracity.monitoring.admission`)."""
     rcfg = monitoring_cfg.receiver
     state: dict[str, Any] = {"logger": payload_logger, "rejected": 0, "accepted": 0, "ignored": 0}
     pairer = EventPairer(rcfg.pair_timeout_s, rcfg.max_pending)
@@ -209,7 +212,7 @@ def create_receiver_app(
         try:
             event_id, event_type, meta, payload = parse_event(headers, body)
             if event_type == CE_RESPONSE:
-                rows = [admit_row(row_from_verdict(v, meta)) for v in verdicts_of(payload)]
+                rows = [admit_row(row_from_verdict(v, meta), allowed) for v in verdicts_of(payload)]
                 ready = pairer.add_response(event_id, rows)
             else:
                 if monitoring_cfg.log_raw_audio and payload is None:
