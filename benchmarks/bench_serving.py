@@ -162,7 +162,10 @@ def run(cfg, smoke: bool = False) -> dict:
         cfg,
         model=bundle,
         params=REPO / "params.yaml",
-        overrides=[f"monitoring.sink={tmp / 'payloads'}"],
+        overrides=[
+            f"monitoring.sink={tmp / 'payloads'}",
+            "security.serving.require_approval=false",  # a stand-in bundle, not a version
+        ],
         log_dir=tmp / "logs",
         modality=contract.modality,
         ports=ports,

@@ -34,7 +34,13 @@ def tiny_corpus(tmp_path_factory, cfg: Config) -> Path:
     from veracity.modalities.voice.demo import generate_demo_corpus
 
     root = tmp_path_factory.mktemp("tiny_corpus")
-    return generate_demo_corpus(root, "tiny", TINY_SEED, cfg.modality_params("voice").demo, cfg.modality_params("voice").segments.sample_rate)
+    return generate_demo_corpus(
+        root,
+        "tiny",
+        TINY_SEED,
+        cfg.modality_params("voice").demo,
+        cfg.modality_params("voice").segments.sample_rate,
+    )
 
 
 @pytest.fixture(scope="session")

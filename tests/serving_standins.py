@@ -105,7 +105,10 @@ def start_standin_stack(cfg: Config, tmp: Path, repo_root: Path):
         cfg,
         model=str(bundle),
         params=repo_root / "params.yaml",
-        overrides=[f"monitoring.sink={tmp / 'payloads'}"],
+        overrides=[
+            f"monitoring.sink={tmp / 'payloads'}",
+            "security.serving.require_approval=false",  # a stand-in bundle, not a version
+        ],
         log_dir=tmp / "logs",
         ports=ports,
     )

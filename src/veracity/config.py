@@ -132,6 +132,8 @@ class ReceiverConfig(Section):
     port: int = Field(gt=0, lt=65536)
     pair_timeout_s: float = Field(gt=0)
     max_pending: int = Field(gt=0)
+    max_body_bytes: int = Field(gt=0)
+    token_header: str
 
 
 class StorageConfig(Section):
@@ -278,6 +280,7 @@ class ServingConfig(Section):
     transformer_grpc_port: int
     max_audio_seconds: float = Field(gt=0)
     max_body_bytes: int = Field(gt=0)
+    max_request_bytes: int = Field(gt=0)
     min_audio_seconds: float = Field(gt=0)
     max_batch_size: int = Field(gt=0)
     max_latency_ms: float = Field(ge=0)
@@ -297,6 +300,8 @@ class MonitoringConfig(Section):
     flush_interval_s: float = Field(gt=0)
     max_queue_rows: int = Field(gt=0)
     max_flush_retries: int = Field(ge=0)
+    spill_dir: str
+    spill_replay_files: int = Field(gt=0)
     log_raw_audio: bool
     receiver: ReceiverConfig
     drift: DriftConfig
@@ -318,6 +323,36 @@ class PipelineConfig(Section):
     train_memory_limit: str
 
 
+class UploadSecurityConfig(Section):
+    allowed_sample_rates: list[int]
+    max_channels: int = Field(gt=0)
+    decode_block_frames: int = Field(gt=0)
+    ffprobe_timeout_s: float = Field(gt=0)
+    ffmpeg_timeout_s: float = Field(gt=0)
+
+
+class AuditConfig(Section):
+    default_dir: str
+    max_write_attempts: int = Field(gt=0)
+
+
+class ServingSecurityConfig(Section):
+    require_approval: bool
+
+
+class ClusterSecurityConfig(Section):
+    run_as_user: int = Field(gt=0)
+    service_account: str
+    scratch_size_limit: str
+
+
+class SecurityConfig(Section):
+    uploads: UploadSecurityConfig
+    audit: AuditConfig
+    serving: ServingSecurityConfig
+    cluster: ClusterSecurityConfig
+
+
 class Config(Section):
     """The whole of params.yaml, typed; ``modalities`` hold each modality's own model."""
 
@@ -337,6 +372,7 @@ class Config(Section):
     monitoring: MonitoringConfig
     storage: StorageConfig
     pipeline: PipelineConfig
+    security: SecurityConfig
     modalities: dict[str, Any]
 
     @field_validator("modalities", mode="after")

@@ -44,7 +44,11 @@ VERDICT_KEYS = {
 def stack(cfg, tmp_path_factory, repo_root):
     tmp = tmp_path_factory.mktemp("serving")
     predictor, transformer = start_standin_stack(cfg, tmp, repo_root)
-    yield {"predictor": predictor, "transformer": transformer, "name": cfg.modality_params("voice").registered_model}
+    yield {
+        "predictor": predictor,
+        "transformer": transformer,
+        "name": cfg.modality_params("voice").registered_model,
+    }
     stop_server(transformer)
     stop_server(predictor)
 

@@ -93,7 +93,10 @@ def test_bad_files_and_lines_are_quarantined_and_valid_kept(tiny_corpus, cfg, tm
     with pytest.raises(QuarantineLimitError, match="5 of .* quarantined") as info:
         run_ingest(cfg, str(root), "asvspoof2019", tmp_path / "strict" / "corpus")
     assert "ingest.max_quarantine_fraction" in str(info.value)
-    strict_report = json.loads((tmp_path / "strict" / "corpus" / "ingest_report.json").read_text())
+    strict_report = json.loads(
+        (tmp_path / "strict" / "corpus.rejected_ingest_report.json").read_text()
+    )
+    assert not (tmp_path / "strict" / "corpus").exists()  # nothing half-written
     assert strict_report["n_quarantined"] == 5 and strict_report["dataset_version"] is None
 
     lenient = _cfg(cfg, max_quarantine_fraction=0.2)

@@ -39,12 +39,18 @@ def _row(i: int) -> dict:
     return {"snr_db": 20.0 + i, "label": "AI", "s1_score": 0.8, "seq": i}
 
 
-def test_s3_sink_outage_is_counted_and_never_fails_logging(cfg, own_s3):
+def test_s3_sink_outage_is_counted_and_never_fails_logging(cfg, own_s3, tmp_path):
     server, proc = own_s3
     bucket = server.make_bucket()
     uri = f"s3://{bucket}/payloads"
     mcfg = cfg.monitoring.model_copy(
-        update={"sink": uri, "flush_interval_s": 0.1, "buffer_rows": 5, "max_flush_retries": 1}
+        update={
+            "sink": uri,
+            "flush_interval_s": 0.1,
+            "buffer_rows": 5,
+            "max_flush_retries": 1,
+            "spill_dir": str(tmp_path / "spill"),
+        }
     )
     storage = server.storage_cfg()
     logger = PayloadLogger(mcfg, storage)
@@ -65,5 +71,7 @@ def test_s3_sink_outage_is_counted_and_never_fails_logging(cfg, own_s3):
     stats = logger.close(timeout=120)
     assert stats["written"] == 10
     assert stats["failures"] >= 2  # first attempt + one retry (max_flush_retries=1)
-    assert stats["lost"] == 10 and stats["dropped"] == 0
+    # the rows are kept on local disk, not lost
+    assert stats["spilled"] == 10 and stats["lost"] == 0 and stats["dropped"] == 0
+    assert sorted(read_payloads(tmp_path / "spill", storage)["seq"]) == list(range(10, 20))
     assert bucket in stats["last_error"] and "failed" in stats["last_error"]

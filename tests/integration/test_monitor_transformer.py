@@ -63,7 +63,11 @@ def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
         cfg,
         model=str(bundle),
         params=repo_root / "params.yaml",
-        overrides=[f"monitoring.sink={sink}", "monitoring.flush_interval_s=0.2"],
+        overrides=[
+            f"monitoring.sink={sink}",
+            "monitoring.flush_interval_s=0.2",
+            "security.serving.require_approval=false",  # a stand-in bundle, not a version
+        ],
         log_dir=tmp_path / "logs",
         ports=ports,
     )

@@ -31,7 +31,10 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
     cfg = tiny_training_config(
         repo_root / "params.yaml",
         tiny_models.tracking_dir,
-        {"modalities.voice.detectors.stage1.training.epochs": 2, "modalities.voice.detectors.stage1.training.patience": 5},
+        {
+            "modalities.voice.detectors.stage1.training.epochs": 2,
+            "modalities.voice.detectors.stage1.training.patience": 5,
+        },
     )
     out = tmp_path / "stage1"
     result = run_train(cfg, tiny_features, "stage1", out)
@@ -61,7 +64,9 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
     run = client.get_run(result.mlflow_run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["modalities.voice.detectors.stage1.training.epochs"] == "2"
-    assert run.data.params["models.stage1.hidden_size"] == str(cfg.modality_params("voice").models.stage1.hidden_size)
+    assert run.data.params["models.stage1.hidden_size"] == str(
+        cfg.modality_params("voice").models.stage1.hidden_size
+    )
     assert run.data.tags["dataset_version"] == dataset_version
     assert run.data.tags["git_commit"] == _git_head(repo_root)
     for name in ("train_loss", "dev_loss", "dev_eer", "lr", "throughput_utt_s"):

@@ -14,9 +14,16 @@ from veracity.modalities.base import Segments
 WAVE = "wave"
 
 
-def decode(source: bytes | Path, params) -> tuple[np.ndarray, int]:
+def decode(source: bytes | Path, params, limits=None) -> tuple[np.ndarray, int]:
     # the platform's decoders raise AudioDecodeError (a 415) for what is not audio
     if isinstance(source, bytes | bytearray):
+        if limits is not None:
+            from dataclasses import replace
+
+            from veracity.media.upload import decode_upload
+
+            rate = limits.target_rate or params.segments.sample_rate
+            return decode_upload(bytes(source), replace(limits, target_rate=rate))
         return decode_audio(bytes(source))
     return load_waveform(source)
 

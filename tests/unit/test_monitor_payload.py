@@ -14,7 +14,12 @@ from veracity.monitoring.sinks import LocalSink, read_payloads
 
 
 def _cfg(cfg, tmp_path, **changes):
-    base = {"sink": str(tmp_path / "payloads"), "flush_interval_s": 0.05, "buffer_rows": 4}
+    base = {
+        "sink": str(tmp_path / "payloads"),
+        "spill_dir": str(tmp_path / "spill"),
+        "flush_interval_s": 0.05,
+        "buffer_rows": 4,
+    }
     base.update(changes)
     return cfg.monitoring.model_copy(update=base)
 
@@ -109,7 +114,7 @@ def test_sink_that_becomes_a_file_fails_flushes_without_failing_log(cfg, tmp_pat
     assert sorted(read_payloads(root, cfg.storage)["n"]) == list(range(4, 10))
 
 
-def test_rows_are_counted_lost_after_retries(cfg, tmp_path):
+def test_rows_are_spilled_after_retries_and_resent_when_the_sink_returns(cfg, tmp_path):
     root = tmp_path / "payloads"
     root.write_text("a file where the sink directory should be")
     logger = PayloadLogger(_cfg(cfg, tmp_path, max_flush_retries=1), cfg.storage)
@@ -117,5 +122,24 @@ def test_rows_are_counted_lost_after_retries(cfg, tmp_path):
         logger.log(_row(i))
     logger.flush()
     logger.flush()  # second failed attempt exceeds max_flush_retries=1
+    stats = logger.stats()
+    assert stats["spilled"] == 3 and stats["lost"] == 0 and stats["written"] == 0
+    assert sorted(read_payloads(tmp_path / "spill", cfg.storage)["n"]) == [0, 1, 2]
+    root.unlink()  # the sink comes back: the next successful write re-sends the spill
+    logger.log(_row(3))
+    logger.flush()
+    final = logger.close()
+    assert final["replayed"] == 3 and final["written"] == 1 and final["lost"] == 0
+    assert sorted(read_payloads(root, cfg.storage)["n"]) == [0, 1, 2, 3]
+    assert not list((tmp_path / "spill").rglob("*.jsonl"))
+
+
+def test_rows_are_lost_only_when_the_spill_fails_too(cfg, tmp_path):
+    (tmp_path / "payloads").write_text("not a directory")
+    (tmp_path / "spill").write_text("not a directory either")
+    logger = PayloadLogger(_cfg(cfg, tmp_path, max_flush_retries=0), cfg.storage)
+    for i in range(3):
+        logger.log(_row(i))
+    logger.flush()
     stats = logger.close()
-    assert stats["lost"] == 3 and stats["written"] == 0 and stats["failures"] >= 2
+    assert stats["lost"] == 3 and stats["spilled"] == 0 and stats["failures"] >= 1

@@ -22,7 +22,10 @@ def app_and_sink(cfg, tmp_path):
     mcfg = cfg.monitoring.model_copy(
         update={"sink": str(tmp_path / "payloads"), "flush_interval_s": 0.05}
     )
-    return create_receiver_app(mcfg, cfg.storage), tmp_path / "payloads"
+    from veracity.monitoring.admission import allowed_columns
+
+    app = create_receiver_app(mcfg, cfg.storage, allowed=allowed_columns(cfg))
+    return app, tmp_path / "payloads"
 
 
 def test_pairs_request_and_response_into_one_row(app_and_sink, cfg):

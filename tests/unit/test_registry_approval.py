@@ -84,7 +84,7 @@ def test_challenger_approve_previous_rollback(store, tmp_path):
     card = (Path(v1["source"]) / "model_card.md").read_text()
     assert "approved" in card and "alice" in card and "pending" not in card
     log_path = Path(approval.audit_log_location(cfg, get_client(cfg).tracking_uri))
-    assert log_path == store / "registry_audit.jsonl"
+    assert log_path == store / "runs" / "registry_audit.jsonl"
     audit = [e for e in approval.read_audit(str(log_path), cfg.storage) if e["model"] == "flow"]
     assert audit[-1] == entry and entry["action"] == "approve"
     assert entry["reviewer"] == "alice" and entry["gate_report"] == v1["gate_report"]

@@ -27,7 +27,7 @@ def _validate(doc, schema):
 
 def test_rendered_manifest_validates(cfg, isvc_schema):
     doc = render_inference_service(
-        cfg, "voice", "s3://models/veracity-voice/7/bundle", "veracity-voice@champion"
+        cfg, "voice", "s3://models/veracity-voice/7/bundle", "veracity-voice/7", "ab" * 32
     )
     _validate(yaml.safe_load(to_yaml(doc)), isvc_schema)
     predictor = doc["spec"]["predictor"]
@@ -37,7 +37,23 @@ def test_rendered_manifest_validates(cfg, isvc_schema):
     ]
     assert container["image"] == image_for(cfg, "predictor")
     assert cfg.pipeline.image_tag in container["image"]
-    assert predictor["logger"] == {"mode": "all", "url": cfg.serving.k8s.logger_url}
+    assert "logger" not in predictor  # detector tensors are not shipped to monitoring
+    transformer = doc["spec"]["transformer"]
+    assert transformer["logger"] == {"mode": "response", "url": cfg.serving.k8s.logger_url}
+    assert container["args"][container["args"].index("--verify_ref") + 1] == "veracity-voice/7"
+    assert doc["metadata"]["annotations"]["veracity.ai/bundle-digest"] == "ab" * 32
+    for component in (predictor, transformer):
+        assert component["securityContext"]["runAsNonRoot"] is True
+        assert component["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert component["serviceAccountName"] == cfg.security.cluster.service_account
+        box = component["containers"][0]["securityContext"]
+        assert box["readOnlyRootFilesystem"] is True and box["capabilities"] == {"drop": ["ALL"]}
+        mounts = {m["mountPath"] for m in component["containers"][0]["volumeMounts"]}
+        assert "/tmp" in mounts and component["containers"][0]["resources"]["limits"]
+    sink = next(a for a in transformer["containers"][0]["args"] if "monitoring.sink=" in a)
+    sink_path = sink.split("=", 2)[2]
+    t_mounts = [m["mountPath"] for m in transformer["containers"][0]["volumeMounts"]]
+    assert any(sink_path.startswith(m + "/") for m in t_mounts)  # writable for the non-root user
     assert predictor["minReplicas"] == cfg.serving.k8s.min_replicas
     assert predictor["canaryTrafficPercent"] == cfg.serving.k8s.canary_traffic_percent
     assert (
@@ -52,7 +68,7 @@ def test_rendered_manifest_validates(cfg, isvc_schema):
 def test_schema_rejects_a_broken_manifest(cfg, isvc_schema):
     doc = render_inference_service(cfg, "voice", "s3://b/k")
     broken = copy.deepcopy(doc)
-    broken["spec"]["predictor"]["logger"]["mode"] = "sometimes"
+    broken["spec"]["transformer"]["logger"]["mode"] = "sometimes"
     with pytest.raises(jsonschema.ValidationError):
         _validate(broken, isvc_schema)
     broken = copy.deepcopy(doc)

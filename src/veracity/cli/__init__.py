@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "serving",
     "monitor",
     "demo",
+    "audit",
 )
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,8 @@ import logging
 import time
 from pathlib import Path
 
+from veracity.errors import ApprovalError
+
 log = logging.getLogger(__name__)
 
 DEMO_REVIEWER = "demo"
@@ -94,6 +96,27 @@ def serve_eval_split(
     return metrics
 
 
+def check_demo_store(cfg, root: Path) -> str:
+    """The demo's tracking URI, if it is its own local SQLite store under ``root``.
+
+    The demo approves its challenger without a person; against any other registry (a
+    team's MLflow server, a shared SQLite file elsewhere) that would promote a model to
+    production unreviewed, so it refuses with :class:`ApprovalError`.
+    """
+    from veracity.registry.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(cfg.tracking.uri, root)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :]).resolve()
+        if db.is_relative_to(root.resolve()):
+            return uri
+    raise ApprovalError(
+        f"expected the demo's own local SQLite store under {root} (tracking.uri empty), got "
+        f"tracking.uri={uri!r}; the demo approves automatically and must never touch a shared "
+        "registry: unset tracking.uri (or --set tracking.uri=) to run it"
+    )
+
+
 def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], params_yaml):
     from veracity.cli.demo_drift import run_drift_demo
     from veracity.evaluation.verdicts import format_matrix
@@ -124,9 +147,9 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
     bundle = resolve_model_uri(cfg, f"{name}@champion")
     run_dir = root / cfg.pipeline.local_root / "demo" / modality
     run_dir.mkdir(parents=True, exist_ok=True)
-    predictor, transformer = start_stack(
-        cfg, model=bundle, params=args.params, overrides=overrides, log_dir=run_dir,
-        modality=modality,
+    predictor, transformer = start_stack(  # pinned version: both servers check its approval
+        cfg, model=f"{name}/{version}", params=args.params, overrides=overrides,
+        log_dir=run_dir, modality=modality,
     )  # fmt: skip
     url = f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
     try:
@@ -176,6 +199,7 @@ def _demo(args, cfg) -> int:
     started = time.monotonic()
     root = find_repo_root()
     params_yaml, overrides = _params_and_overrides(args)
+    check_demo_store(cfg, root)  # before any training: the demo approves automatically
     modalities = [args.modality] if args.modality else list(cfg.modalities)
     names = {}
     for modality in modalities:

@@ -4,17 +4,19 @@ drift`` (the drift report, with exit status 0 = no drift, 10 = drift, 11 = not e
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 from veracity.cli.options import add_modality, modality_of
-from veracity.errors import InputError, NotEnoughDataError
+from veracity.errors import ConfigError, InputError, NotEnoughDataError
 
 log = logging.getLogger(__name__)
 
 EXIT_NO_DRIFT = 0
 EXIT_DRIFT = 10
 EXIT_NOT_ENOUGH_DATA = 11
+TOKEN_ENV = "VERACITY_RECEIVER_TOKEN"
 
 
 def _collect(args, cfg) -> int:
@@ -24,7 +26,18 @@ def _collect(args, cfg) -> int:
 
     host = args.host or cfg.monitoring.receiver.host
     port = args.port or cfg.monitoring.receiver.port
-    app = create_receiver_app(cfg.monitoring, cfg.storage)
+    # The one place the token is read: the k8s Secret veracity-monitor-token sets it.
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"expected a shared receiver token in ${TOKEN_ENV} when binding {host}, got none; "
+            "set it from the veracity-monitor-token Secret, or bind 127.0.0.1"
+        )
+    from veracity.monitoring.admission import allowed_columns
+
+    app = create_receiver_app(
+        cfg.monitoring, cfg.storage, token=token or None, allowed=allowed_columns(cfg)
+    )
     print(f"receiving KServe logger events on http://{host}:{port}/ -> {cfg.monitoring.sink}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

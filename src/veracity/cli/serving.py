@@ -28,6 +28,16 @@ def _model_ref(args, cfg) -> str:
 
 
 def _serve(args, cfg) -> int:
+    from veracity.serving.process import Terminated, sigterm_raises
+
+    with sigterm_raises():  # `kill PID` (and k8s/systemd stops) stop both servers too
+        try:
+            return _serve_until_stopped(args, cfg)
+        except Terminated:
+            return 0
+
+
+def _serve_until_stopped(args, cfg) -> int:
     from veracity.serving.process import start_stack, stop_server
 
     ref = _model_ref(args, cfg)
@@ -55,17 +65,26 @@ def _serve(args, cfg) -> int:
         stop_server(predictor)
 
 
-def _storage_uri(args, cfg) -> tuple[str, str]:
-    """The bundle's real storage URI and a version label for the manifest."""
+def _storage_uri(args, cfg) -> tuple[str, str, str]:
+    """The bundle's real storage URI, the pinned ``NAME/VERSION`` and its digest."""
     ref = _model_ref(args, cfg)
     if ref.startswith("models:/") or ("@" in ref and "://" not in ref):
-        from veracity.registry.models import resolve_model_uri
+        from veracity.registry.models import (
+            TAG_DIGEST,
+            get_client,
+            get_version,
+            parse_model_ref,
+            resolve_artifact_uri,
+        )
 
         name = ref.removeprefix("models:/")
         if name.startswith("@"):
             name = _model_name(args, cfg) + name
-        return str(resolve_model_uri(cfg, name)), name
-    return ref, ""
+        model, alias, version = parse_model_ref(name)
+        mv = get_version(get_client(cfg), model, alias, version)  # the alias, pinned now
+        uri = resolve_artifact_uri(mv.source, cfg.gate)
+        return str(uri), f"{model}/{mv.version}", (mv.tags or {}).get(TAG_DIGEST, "")
+    return ref, "", ""
 
 
 def _deploy(args, cfg) -> int:
@@ -78,12 +97,12 @@ def _deploy(args, cfg) -> int:
         )
     from veracity.serving.manifests import render_inference_service, to_yaml
 
-    uri, version = _storage_uri(args, cfg)
+    uri, version, digest = _storage_uri(args, cfg)
     if not uri.startswith("s3://"):
         log.warning(
             "storage URI %s is not s3://; KServe's storage initializer may not fetch it", uri
         )
-    text = to_yaml(render_inference_service(cfg, _modality(args, cfg), uri, version))
+    text = to_yaml(render_inference_service(cfg, _modality(args, cfg), uri, version, digest))
     if args.out:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}")

@@ -9,18 +9,19 @@ that decodes but is unusable: no samples, NaN or Inf), never a bare stack trace.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
-import shutil
-import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from veracity.errors import AudioContentError, AudioDecodeError
+from veracity.media.ffmpeg import decode_mono
 
 log = logging.getLogger(__name__)
 
@@ -76,38 +77,21 @@ def _read_soundfile(source, name: str) -> tuple[np.ndarray, int] | None:
 
 
 def _read_ffmpeg(path: Path, name: str) -> tuple[np.ndarray, int]:
-    """Convert any container ffmpeg knows to 32-bit float WAV on a pipe and read it."""
-    if shutil.which("ffmpeg") is None:
-        raise AudioDecodeError(
-            f"{name} is not in a format soundfile reads and the ffmpeg binary is not "
-            "installed; install ffmpeg (apt-get install ffmpeg) or send WAV/FLAC"
-        )
-    # -xerror: stop at the first decode error instead of returning a damaged prefix.
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-vn",
-           "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=_FFMPEG_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise AudioDecodeError(
-            f"ffmpeg took longer than {_FFMPEG_TIMEOUT_S}s to decode {name}; "
-            "send a shorter recording"
-        ) from exc
-    if proc.returncode != 0 or not proc.stdout:
-        detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        reason = detail[-1] if detail else f"exit status {proc.returncode}"
-        reason = reason.replace(str(path), "input")  # hide temporary file names
-        raise AudioDecodeError(
-            f"expected audio in {name}, but neither soundfile nor ffmpeg could decode it "
-            f"({reason}); send WAV, FLAC, OGG, MP3, M4A or a video file with an audio track"
-        )
-    try:
-        data, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError) as exc:
-        raise AudioDecodeError(
-            f"ffmpeg decoded {name} but its output was unreadable ({exc}); "
-            "re-export the recording as WAV or FLAC"
-        ) from exc
-    return np.ascontiguousarray(data.T), int(sr)
+    """Decode any allow-listed container with ffmpeg (hardened: see media.ffmpeg)."""
+    return decode_mono(path, name, sample_rate=None, max_seconds=None, timeout_s=_FFMPEG_TIMEOUT_S)
+
+
+@contextlib.contextmanager
+def private_copy(data: bytes) -> Iterator[Path]:
+    """Write ``data`` alone into a fresh private temporary directory; remove it after.
+
+    ffmpeg needs a seekable file for MP4-family containers; alone in its directory, the
+    upload has no neighbour that a crafted container could name.
+    """
+    with tempfile.TemporaryDirectory(prefix="veracity-decode-") as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(data)
+        yield path
 
 
 def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
@@ -124,13 +108,8 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     name = f"the uploaded audio ({len(data)} bytes)"
     result = _read_soundfile(io.BytesIO(bytes(data)), name)
     if result is None:
-        fd, tmp = tempfile.mkstemp(prefix="veracity-decode-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            result = _read_ffmpeg(Path(tmp), name)
-        finally:
-            os.unlink(tmp)
+        with private_copy(data) as tmp:
+            result = _read_ffmpeg(tmp, name)
     wave, sr = result
     return check_samples(wave, name), sr
 

@@ -134,8 +134,10 @@ class Modality(Protocol):
 
     ``params_model`` validates ``modalities.<name>`` of params.yaml. ``detectors(params)``
     lists the roles in dependency order; ``rebuild(architecture, model_config)`` makes the
-    structure of a saved detector. ``decode(data_or_path, params)`` turns bytes or a
-    file into media (bounded by the params' limits); ``prepare(media, params)`` cuts it into
+    structure of a saved detector. ``decode(data_or_path, params, limits)`` turns bytes or
+    a file into media; with ``limits`` (:class:`veracity.media.upload.DecodeLimits`, what
+    serving passes for uploads) duration, channels and rate are checked from the header
+    before anything is decoded; ``prepare(media, params)`` cuts it into
     :class:`Segments`. ``plan(scores, params)`` names the next role to score given the
     calibrated clip scores so far (None = decide now); ``decide(scores, segments, params)``
     makes the :class:`Decision`. ``readers`` map an ingest format to a reader function;
@@ -153,7 +155,7 @@ class Modality(Protocol):
 
     def rebuild(self, architecture: str, model_config: dict[str, Any]) -> nn.Module: ...
 
-    def decode(self, source: bytes | Path, params: Any) -> Any: ...
+    def decode(self, source: bytes | Path, params: Any, limits: Any = None) -> Any: ...
 
     def prepare(self, media: Any, params: Any) -> Segments: ...
 
@@ -214,7 +216,7 @@ class ModalityPackage:
     readers: Mapping[str, Callable[..., Any]]
     detectors_fn: Callable[[Any], list[DetectorSpec]]
     rebuild_fn: Callable[[str, dict[str, Any]], nn.Module]
-    decode_fn: Callable[[bytes | Path, Any], Any]
+    decode_fn: Callable[..., Any]
     prepare_fn: Callable[[Any, Any], Segments]
     plan_fn: Callable[[Mapping[str, float], Any], str | None]
     decide_fn: Callable[[Mapping[str, float], Segments | None, Any], Decision]
@@ -230,8 +232,8 @@ class ModalityPackage:
     def rebuild(self, architecture: str, model_config: dict[str, Any]) -> nn.Module:
         return self.rebuild_fn(architecture, model_config)
 
-    def decode(self, source: bytes | Path, params: Any) -> Any:
-        return self.decode_fn(source, params)
+    def decode(self, source: bytes | Path, params: Any, limits: Any = None) -> Any:
+        return self.decode_fn(source, params, limits)
 
     def prepare(self, media: Any, params: Any) -> Segments:
         return self.prepare_fn(media, params)

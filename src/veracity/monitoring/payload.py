@@ -4,8 +4,9 @@
 batches rows (``monitoring.buffer_rows`` or every ``flush_interval_s``) and writes them to
 the sink. A prediction is never slowed down or failed by monitoring: a full queue drops the
 row, a failing sink fails the flush, and both are counted in :meth:`PayloadLogger.stats` and
-logged. Rows of a failed flush are retried on the next flushes (``max_flush_retries``) and
-then counted as lost, never silently discarded.
+logged. Rows of a failed flush are retried on the next flushes (``max_flush_retries``), then
+spilled to local disk (``spill_dir``, :mod:`veracity.monitoring.spill`) and re-sent once the
+sink works again; only rows that cannot be spilled either are counted as lost.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from veracity.config import MonitoringConfig, StorageConfig
 from veracity.errors import VeracityError
 from veracity.monitoring.schema import normalize_row
 from veracity.monitoring.sinks import make_sink
+from veracity.monitoring.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class PayloadLogger:
             if sink is not None
             else make_sink(monitoring_cfg.sink, monitoring_cfg.format, storage_cfg)
         )
+        self._spill = Spill(monitoring_cfg.spill_dir, monitoring_cfg.format)
         self._queue: queue.Queue = queue.Queue(maxsize=monitoring_cfg.max_queue_rows)
         self._lock = threading.Lock()
         self._counts = {
@@ -47,7 +50,9 @@ class PayloadLogger:
             "written": 0,  # rows persisted by the sink
             "dropped": 0,  # refused: queue full, invalid row, or logger closed
             "failures": 0,  # failed flush attempts
-            "lost": 0,  # rows given up after max_flush_retries failed attempts
+            "spilled": 0,  # rows kept on local disk after max_flush_retries failed attempts
+            "replayed": 0,  # spilled rows written to the sink later
+            "lost": 0,  # rows that could not even be spilled
         }
         self._last_error: str | None = None
         self._last_error_at: float | None = None
@@ -156,18 +161,33 @@ class PayloadLogger:
                     self._counts["failures"] += 1
                     self._set_error(message)
                     give_up = final or attempts > self.cfg.max_flush_retries
-                    if give_up:
-                        self._counts["lost"] += len(rows)
-                    else:
+                    if not give_up:
                         self._retry.append((attempts, rows))
                 if give_up:
-                    log.error("%s; %d rows lost after %d attempts", message, len(rows), attempts)
+                    self._give_up(rows, message, attempts)
                 else:
                     log.warning("%s; will retry (attempt %d)", message, attempts)
                 continue
             with self._lock:
                 self._counts["written"] += len(rows)
             log.debug("wrote %d payload rows to %s", len(rows), where)
+            replayed = self._spill.replay(self._sink, self.cfg.spill_replay_files)
+            with self._lock:
+                self._counts["replayed"] += replayed
+
+    def _give_up(self, rows: list[dict], message: str, attempts: int) -> None:
+        try:
+            where = self._spill.write(rows)
+        except Exception as exc:
+            with self._lock:
+                self._counts["lost"] += len(rows)
+            log.error("%s; %d rows lost after %d attempts (spill failed: %s)",
+                      message, len(rows), attempts, exc)  # fmt: skip
+            return
+        with self._lock:
+            self._counts["spilled"] += len(rows)
+        log.warning("%s; %d rows spilled to %s after %d attempts", message, len(rows), where,
+                    attempts)  # fmt: skip
 
     # -- life cycle -----------------------------------------------------------------------
     def flush(self, timeout: float = 30.0) -> bool:

@@ -25,8 +25,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from veracity.config import MonitoringConfig, StorageConfig
+from veracity.monitoring.admission import admit_row, token_problem
 from veracity.monitoring.payload import PayloadLogger
 from veracity.monitoring.schema import RAW_AUDIO_KEY, row_from_verdict
+from veracity.serving.limits import BodyLimitMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +168,18 @@ def create_receiver_app(
     monitoring_cfg: MonitoringConfig,
     storage_cfg: StorageConfig,
     payload_logger: PayloadLogger | None = None,
+    token: str | None = None,
+    *,
+    allowed: frozenset[str],
 ) -> FastAPI:
     """The FastAPI app: ``POST /`` (and ``/events``) takes events; ``GET /healthz``,
-    ``GET /stats`` report. The payload logger is closed (flushed) at shutdown."""
+    ``GET /stats`` report. The payload logger is closed (flushed) at shutdown.
+
+    With ``token``, events must carry it in the ``monitoring.receiver.token_header``
+    header (401 otherwise); bodies above ``monitoring.receiver.max_body_bytes`` get 413
+    before they are read; rows keep only allow-listed columns and are stamped with the
+    receive time here (``allowed``: :func:`veracity.monitoring.admission.allowed_columns`;
+    see :mod:`veracity.monitoring.admission`)."""
     rcfg = monitoring_cfg.receiver
     state: dict[str, Any] = {"logger": payload_logger, "rejected": 0, "accepted": 0, "ignored": 0}
     pairer = EventPairer(rcfg.pair_timeout_s, rcfg.max_pending)
@@ -183,9 +194,16 @@ def create_receiver_app(
         log.info("receiver stopping: %s", state["logger"].close())
 
     app = FastAPI(title="Veracity payload receiver", lifespan=lifespan)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=rcfg.max_body_bytes)
 
     async def receive(request: Request):
         headers = {k.lower(): v for k, v in request.headers.items()}
+        refused = token_problem(
+            headers, rcfg.token_header, token, request.query_params.get("token")
+        )
+        if refused is not None:
+            state["rejected"] += 1
+            return JSONResponse({"error": refused, "type": "AuthError"}, status_code=401)
         body = await request.body()
         component = headers.get("ce-component")
         if component in IGNORED_COMPONENTS and all(headers.get(h) for h in REQUIRED_HEADERS):
@@ -194,7 +212,7 @@ def create_receiver_app(
         try:
             event_id, event_type, meta, payload = parse_event(headers, body)
             if event_type == CE_RESPONSE:
-                rows = [row_from_verdict(v, meta) for v in verdicts_of(payload)]
+                rows = [admit_row(row_from_verdict(v, meta), allowed) for v in verdicts_of(payload)]
                 ready = pairer.add_response(event_id, rows)
             else:
                 if monitoring_cfg.log_raw_audio and payload is None:

@@ -1,87 +1,52 @@
 """Manual approval: a named reviewer promotes a challenger to champion; audited, reversible.
 
 Nothing is promoted automatically. ``approve`` moves alias ``champion`` to a version that
-passed the gate (the old champion becomes ``previous``); ``reject`` marks a version as
-rejected; ``rollback`` restores ``previous`` as champion. Each action is written as version
-tags and appended to the audit log: JSON lines at ``gate.audit_log`` (a local path or an
-``s3://`` object), by default ``registry_audit.jsonl`` beside the SQLite registry file.
+passed the gate (the old champion becomes ``previous``), after checking that the bundle's
+files still match the digest the gate registered; ``reject`` marks a version as rejected;
+``rollback`` restores ``previous`` as champion, but only a version that was approved and
+not rejected since. Each action is first appended to the hash-chained audit log
+(:mod:`veracity.registry.audit`, with the approved bundle digest and the reviewer's OS
+identity), then written as version tags and aliases; if the registry then fails, an
+``abort`` entry follows. Serving trusts the audit log, not the tags.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from veracity.errors import ApprovalError, RegistryError
+from veracity.registry.audit import (
+    AUDIT_FILE,
+    append_entry,
+    audit_log_location,
+    read_entries,
+    reviewer_identity,
+    version_status,
+)
+from veracity.registry.digest import verify_digest
 from veracity.registry.models import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS,
     TAG_APPROVAL,
+    TAG_DIGEST,
     TAG_GATE,
     get_client,
     get_version,
+    resolve_artifact_uri,
 )
 
 log = logging.getLogger(__name__)
 
-AUDIT_FILE = "registry_audit.jsonl"
-
-
-def audit_log_location(cfg, tracking_uri: str) -> str:
-    """``gate.audit_log``, or ``registry_audit.jsonl`` beside a ``sqlite:///`` registry file."""
-    if cfg.gate.audit_log:
-        return cfg.gate.audit_log
-    if tracking_uri.startswith("sqlite:///"):
-        return str(Path(tracking_uri[len("sqlite:///") :]).resolve().parent / AUDIT_FILE)
-    raise ApprovalError(
-        f"the registry at {tracking_uri} is not a local SQLite file, so the audit log has no "
-        "default home; set gate.audit_log to a path or s3:// URI that reviewers can append to"
-    )
-
-
-def append_audit(location: str, entry: dict, storage_cfg) -> None:
-    """Append one JSON line to the audit log (local file, or read-append-write on S3)."""
-    line = json.dumps(entry, sort_keys=True) + "\n"
-    if location.startswith("s3://"):
-        from veracity.storage import make_s3_client, split_s3_uri
-
-        bucket, key = split_s3_uri(location)
-        client = make_s3_client(storage_cfg)
-        try:
-            old = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        except client.exceptions.NoSuchKey:
-            old = ""
-        client.put_object(Bucket=bucket, Key=key, Body=(old + line).encode())
-        return
-    path = Path(location)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # O_APPEND: concurrent reviewers each add whole lines, nothing is rewritten.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+__all__ = ["AUDIT_FILE", "approve", "audit_log_location", "read_audit", "reject", "rollback"]
 
 
 def read_audit(location: str, storage_cfg) -> list[dict]:
     """Every audit entry, oldest first (empty when the log does not exist yet)."""
-    if location.startswith("s3://"):
-        from veracity.storage import make_s3_client, split_s3_uri
-
-        bucket, key = split_s3_uri(location)
-        client = make_s3_client(storage_cfg)
-        try:
-            text = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        except client.exceptions.NoSuchKey:
-            return []
-    else:
-        path = Path(location)
-        text = path.read_text() if path.is_file() else ""
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return read_entries(location, storage_cfg)
 
 
 def _require(value: str, what: str) -> str:
@@ -93,19 +58,47 @@ def _require(value: str, what: str) -> str:
 def _record(
     cfg, client, action: str, name: str, version: str | None, reviewer: str, note: str, **extra
 ) -> dict:
+    """Append the audit entry (before anything in the registry changes) and return it."""
     entry = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "action": action,
         "model": name,
         "version": version,
         "reviewer": reviewer,
+        "identity": reviewer_identity(),
         "note": note,
         "tracking_uri": client.tracking_uri,
         **extra,
     }
-    append_audit(audit_log_location(cfg, client.tracking_uri), entry, cfg.storage)
+    location = audit_log_location(cfg, client.tracking_uri)
+    written = append_entry(location, entry, cfg.storage, cfg.security.audit)
     log.info("%s %s version %s by %s", action, name, version, reviewer)
-    return entry
+    return written
+
+
+def _abort(cfg, client, entry: dict, exc: Exception) -> None:
+    """Record that the registry did not follow an audited action (best effort)."""
+    try:
+        _record(cfg, client, "abort", entry["model"], entry["version"], entry["reviewer"],
+                f"registry update failed: {exc}", aborted_hash=entry["hash"])  # fmt: skip
+    except Exception as again:  # the original error is the one to show
+        log.error("could not record the abort of %s: %s", entry["hash"], again)
+
+
+def check_bundle(cfg, mv) -> str:
+    """The version's registered digest, after checking its files still match it."""
+    from veracity.storage import fetch_to_local
+
+    digest = (mv.tags or {}).get(TAG_DIGEST, "")
+    if not digest:
+        raise ApprovalError(
+            f"version {mv.version} has no {TAG_DIGEST} tag, so its files cannot be pinned; "
+            "gate it again (the gate records the digest) and approve the new version"
+        )
+    source = resolve_artifact_uri(mv.source, cfg.gate)
+    with tempfile.TemporaryDirectory(prefix="veracity-approve-") as tmp:
+        verify_digest(fetch_to_local(source, Path(tmp) / "bundle", cfg.storage), digest)
+    return digest
 
 
 def _update_card(client, mv, approval: dict) -> None:
@@ -151,45 +144,34 @@ def approve(cfg, name: str, version: str, reviewer: str, note: str) -> dict:
     old = aliases.get(CHAMPION)
     if old is not None and str(old) == str(version):
         raise ApprovalError(f"{name} version {version} is already the champion")
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    digest = check_bundle(cfg, mv)
+    entry = _record(cfg, client, "approve", name, str(version), reviewer, note,
+                    previous_champion=str(old) if old is not None else None,
+                    source=mv.source, bundle_digest=digest,
+                    gate_report=tags.get("gate_report"),
+                    evaluation_report=tags.get("evaluation_report"))  # fmt: skip
     approval = {
         "approval": "approved",
         "approved_by": reviewer,
-        "approved_at": now,
+        "approved_at": entry["time"],
         "approval_note": note,
     }
-    for key, value in approval.items():
-        client.set_model_version_tag(name, str(version), key, value)
-    if old is not None:
-        client.set_registered_model_alias(name, PREVIOUS, str(old))
-        client.set_model_version_tag(name, str(old), TAG_APPROVAL, "superseded")
-    client.set_registered_model_alias(name, CHAMPION, str(version))
-    if str(aliases.get(CHALLENGER)) == str(version):
-        client.delete_registered_model_alias(name, CHALLENGER)
-    _update_card(
-        client,
-        mv,
-        {
-            "state": "approved",
-            "reviewer": reviewer,
-            "time": now,
-            "note": note,
-            "previous_champion": old or "none",
-        },
-    )
-    return _record(
-        cfg,
-        client,
-        "approve",
-        name,
-        str(version),
-        reviewer,
-        note,
-        previous_champion=str(old) if old is not None else None,
-        source=mv.source,
-        gate_report=tags.get("gate_report"),
-        evaluation_report=tags.get("evaluation_report"),
-    )
+    try:
+        for key, value in approval.items():
+            client.set_model_version_tag(name, str(version), key, value)
+        if old is not None:
+            client.set_registered_model_alias(name, PREVIOUS, str(old))
+            client.set_model_version_tag(name, str(old), TAG_APPROVAL, "superseded")
+        client.set_registered_model_alias(name, CHAMPION, str(version))
+        if str(aliases.get(CHALLENGER)) == str(version):
+            client.delete_registered_model_alias(name, CHALLENGER)
+    except Exception as exc:
+        _abort(cfg, client, entry, exc)
+        raise
+    card = {"state": "approved", "reviewer": reviewer, "time": entry["time"], "note": note,
+            "previous_champion": old or "none"}  # fmt: skip
+    _update_card(client, mv, card)
+    return entry
 
 
 def reject(cfg, name: str, version: str, reviewer: str, note: str) -> dict:
@@ -206,31 +188,30 @@ def reject(cfg, name: str, version: str, reviewer: str, note: str) -> dict:
             f"{name} version {version} is the serving champion; use `veracity rollback {name}` "
             "to restore the previous champion first"
         )
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    for key, value in {
-        TAG_APPROVAL: "rejected",
-        "rejected_by": reviewer,
-        "rejected_at": now,
-        "rejection_note": note,
-    }.items():
-        client.set_model_version_tag(name, str(version), key, value)
-    if str(aliases.get(CHALLENGER)) == str(version):
-        client.delete_registered_model_alias(name, CHALLENGER)
-    return _record(
-        cfg,
-        client,
-        "reject",
-        name,
-        str(version),
-        reviewer,
-        note,
-        source=mv.source,
-        gate_report=(mv.tags or {}).get("gate_report"),
-    )
+    entry = _record(cfg, client, "reject", name, str(version), reviewer, note,
+                    source=mv.source, gate_report=(mv.tags or {}).get("gate_report"))  # fmt: skip
+    try:
+        for key, value in {
+            TAG_APPROVAL: "rejected",
+            "rejected_by": reviewer,
+            "rejected_at": entry["time"],
+            "rejection_note": note,
+        }.items():
+            client.set_model_version_tag(name, str(version), key, value)
+        for alias in (CHALLENGER, PREVIOUS):  # a rejected version is nobody's fallback
+            if str(aliases.get(alias)) == str(version):
+                client.delete_registered_model_alias(name, alias)
+    except Exception as exc:
+        _abort(cfg, client, entry, exc)
+        raise
+    return entry
 
 
 def rollback(cfg, name: str, reviewer: str, note: str = "rollback") -> dict:
-    """Restore ``previous`` as champion; the rolled-back version is tagged ``rolled_back``."""
+    """Restore ``previous`` as champion; the rolled-back version is tagged ``rolled_back``.
+
+    Refused when ``previous`` was rejected or never approved (per the audit log and tags).
+    """
     reviewer, note = _require(reviewer, "reviewer"), _require(note, "note")
     client = get_client(cfg)
     aliases = client.get_registered_model(name).aliases or {}
@@ -240,18 +221,23 @@ def rollback(cfg, name: str, reviewer: str, note: str = "rollback") -> dict:
             "approve a version instead"
         )
     prev, current = str(aliases[PREVIOUS]), aliases.get(CHAMPION)
-    client.set_registered_model_alias(name, CHAMPION, prev)
-    client.delete_registered_model_alias(name, PREVIOUS)
-    client.set_model_version_tag(name, prev, TAG_APPROVAL, "approved")
-    if current is not None:
-        client.set_model_version_tag(name, str(current), TAG_APPROVAL, "rolled_back")
-    return _record(
-        cfg,
-        client,
-        "rollback",
-        name,
-        prev,
-        reviewer,
-        note,
-        rolled_back_version=str(current) if current is not None else None,
-    )
+    entries = read_entries(audit_log_location(cfg, client.tracking_uri), cfg.storage)
+    status, digest = version_status(entries, name, prev)
+    tag = (get_version(client, name, version=prev).tags or {}).get(TAG_APPROVAL)
+    if status != "approved" or tag == "rejected" or not digest:
+        raise ApprovalError(
+            f"expected @previous ({name} version {prev}) to be an approved version, got "
+            f"audit status {status!r} and approval tag {tag!r}; approve a version instead"
+        )
+    entry = _record(cfg, client, "rollback", name, prev, reviewer, note, bundle_digest=digest,
+                    rolled_back_version=str(current) if current is not None else None)  # fmt: skip
+    try:
+        client.set_registered_model_alias(name, CHAMPION, prev)
+        client.delete_registered_model_alias(name, PREVIOUS)
+        client.set_model_version_tag(name, prev, TAG_APPROVAL, "approved")
+        if current is not None:
+            client.set_model_version_tag(name, str(current), TAG_APPROVAL, "rolled_back")
+    except Exception as exc:
+        _abort(cfg, client, entry, exc)
+        raise
+    return entry

@@ -16,11 +16,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from veracity.errors import RegistryError
+from veracity.registry.digest import write_digest
 
 log = logging.getLogger(__name__)
 
 CHALLENGER, CHAMPION, PREVIOUS = "challenger", "champion", "previous"
 TAG_GATE, TAG_APPROVAL = "gate", "approval"
+TAG_DIGEST = "bundle_digest"  # sha256 of the bundle's digest manifest (registry.digest)
 _REF = re.compile(r"^(?:models:/)?(?P<name>[^@/]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
 
 
@@ -128,6 +130,7 @@ def register_challenger(
         with mlflow.start_run(run_name=f"gate-{name}") as run:
             # Resolve first: an unfetchable location must fail before anything is uploaded.
             source = resolve_artifact_uri(mlflow.get_artifact_uri("bundle"), cfg.gate)
+            digest = write_digest(bundle_dir)["sha256"]  # travels as digest.json too
             mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
             log_metrics(metrics)
             mlflow.set_tags(tags)
@@ -142,6 +145,7 @@ def register_challenger(
             **links,
             TAG_GATE: "passed",
             TAG_APPROVAL: "pending",
+            TAG_DIGEST: digest,
             "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         mv = client.create_model_version(name, source, run_id=run.info.run_id, tags=all_tags)

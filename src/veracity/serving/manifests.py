@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from veracity.config import Config
+from veracity.serving.podsecurity import STATE, TMP, harden_component
 
 MODEL_MOUNT = "/mnt/models"
 
@@ -44,7 +45,7 @@ def _container(
             "0.0.0.0",
             *args,
         ],
-        "env": env,
+        "env": [dict(e) for e in env],  # own copies: no YAML aliases between containers
         "ports": [{"containerPort": k8s.container_port, "protocol": "TCP"}],
         "resources": resources,
         "readinessProbe": {
@@ -68,9 +69,17 @@ def _component(cfg: Config, container: dict) -> dict:
 
 
 def render_inference_service(
-    cfg: Config, modality: str, storage_uri: str, model_version: str = ""
+    cfg: Config,
+    modality: str,
+    storage_uri: str,
+    model_version: str = "",
+    bundle_digest: str = "",
 ) -> dict:
-    """The InferenceService of ``modality`` for the bundle at ``storage_uri`` (a plain dict)."""
+    """The InferenceService of ``modality`` for the bundle at ``storage_uri`` (a plain dict).
+
+    ``model_version`` (``NAME/VERSION``, pinned rather than an alias) makes the predictor
+    verify that version's approval and digest before it loads (``--verify_ref``).
+    """
     k8s = cfg.serving.k8s
     name = cfg.modality_params(modality).registered_model
     common_env = [
@@ -78,11 +87,20 @@ def render_inference_service(
         {"name": "STORAGE_URI", "value": storage_uri},
     ]
     bundle_args = ["--storage_uri", MODEL_MOUNT, "--modality", modality]
+    # both servers read the bundle, so both check the pinned version's approval and digest
+    verify = ["--verify_ref", model_version] if model_version else []
     predictor = _component(
         cfg,
-        _container(cfg, name, "predictor", bundle_args, k8s.predictor_resources, common_env),
+        _container(
+            cfg,
+            name,
+            "predictor",
+            [*bundle_args, *verify],
+            k8s.predictor_resources,
+            common_env,
+        ),
     )
-    predictor["logger"] = {"mode": "all", "url": k8s.logger_url}
+    # no predictor logger: its tensors (audio windows) carry nothing monitoring needs
     if k8s.canary_traffic_percent < 100:
         predictor["canaryTrafficPercent"] = k8s.canary_traffic_percent
     transformer = _component(
@@ -91,12 +109,21 @@ def render_inference_service(
             cfg,
             name,
             "transformer",
-            bundle_args,  # KServe appends --predictor_host (and --model_name)
+            # KServe appends --predictor_host (and --model_name) to transformer args
+            [
+                *bundle_args,
+                *verify,
+                f"--set=monitoring.sink={STATE}/payloads",
+                f"--set=monitoring.spill_dir={STATE}/spill",
+            ],
             k8s.transformer_resources,
             common_env,
         ),
     )
-    transformer["logger"] = {"mode": "all", "url": k8s.logger_url}
+    # verdicts only: the request events would ship every upload's audio to the receiver
+    transformer["logger"] = {"mode": "response", "url": k8s.logger_url}
+    harden_component(cfg, predictor, {"tmp": TMP})
+    harden_component(cfg, transformer, {"tmp": TMP, "state": STATE})
     labels = {
         "app.kubernetes.io/part-of": "veracity",
         "app.kubernetes.io/component": "serving",
@@ -105,6 +132,8 @@ def render_inference_service(
     annotations = {"serving.kserve.io/enable-prometheus-scraping": "true"}
     if model_version:
         annotations["veracity.ai/model-version"] = str(model_version)
+    if bundle_digest:
+        annotations["veracity.ai/bundle-digest"] = bundle_digest
     annotations["veracity.ai/storage-uri"] = storage_uri
     return {
         "apiVersion": "serving.kserve.io/v1beta1",

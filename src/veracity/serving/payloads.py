@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 
 from kserve.protocol.infer_type import InferRequest
 
@@ -45,7 +46,9 @@ def extract_audio(payload, serving_cfg: ServingConfig) -> bytes:
     Raises :class:`InputError` (400) for empty or malformed requests and
     :class:`PayloadTooLargeError` (413) beyond ``serving.max_body_bytes``.
     """
-    if isinstance(payload, bytes | bytearray):
+    if isinstance(payload, bytes | bytearray) and _looks_like_json(payload):
+        data = _from_v1(_json_object(payload))
+    elif isinstance(payload, bytes | bytearray):
         data = bytes(payload)
     elif isinstance(payload, InferRequest):
         data = _from_v2(payload)
@@ -66,6 +69,25 @@ def extract_audio(payload, serving_cfg: ServingConfig) -> bytes:
             "send a shorter or compressed recording"
         )
     return data
+
+
+def _looks_like_json(body: bytes) -> bool:
+    # No audio container starts with "{": a JSON body that reached us as bytes (an
+    # unusual Content-Type) is parsed as JSON rather than decoded as audio.
+    return bytes(body[:64]).lstrip().startswith(b"{")
+
+
+def _json_object(body: bytes) -> dict:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"expected a JSON request body (it starts with '{{'), got invalid JSON ({exc}); "
+            "send V1 JSON or the raw audio file"
+        ) from exc
+    if not isinstance(value, dict):
+        raise InputError(f"expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _from_v1(payload: dict) -> bytes:
@@ -115,6 +137,8 @@ def _from_v2(request: InferRequest) -> bytes:
 
 
 def _b64(text: str, field: str) -> bytes:
+    # Line breaks and spaces are what `base64` and most mail-style encoders write.
+    text = "".join(text.split())
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:

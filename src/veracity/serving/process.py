@@ -7,11 +7,16 @@ stopping is SIGTERM to the process id, then SIGKILL after a grace period.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from veracity.errors import ServingError
 
 # glibc would otherwise hand large activations back to the OS after every forward pass.
 _MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -65,10 +71,15 @@ def start_server(
     cmd += ["--host", host, "--http_port", str(http_port), "--grpc_port", str(grpc_port)]
     cmd += extra_args
     env = {**os.environ, **{k: v for k, v in _MALLOC_ENV.items() if k not in os.environ}}
+    if kind != "predictor":  # the allocator tuning is the predictor's; a transformer that
+        for key in _MALLOC_ENV:  # keeps every decode's memory would never give it back
+            env.pop(key, None)
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+        )
     return ServerProcess(kind, f"http://{host}:{http_port}", grpc_port, proc, log_path)
 
 
@@ -158,6 +169,34 @@ def start_stack(
                 stop_server(server)
         raise
     return predictor, transformer
+
+
+class Terminated(Exception):
+    """SIGTERM arrived (raised in the main thread so ``finally`` blocks stop the servers)."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` instead of killing the process
+    outright, so the caller's cleanup (stopping both servers by pid) runs."""
+
+    def handler(signum, frame):
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: SIGTERM handling in the parent still stops the servers
+        pass
 
 
 def _tail(path: Path, lines: int = 30) -> str:

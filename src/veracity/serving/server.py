@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model_name", default=None, help="default: the modality's model name")
     parser.add_argument("--storage_uri", default=None, help="bundle: dir, s3:// or NAME@alias")
     parser.add_argument("--predictor_host", default=None, help="host:port of the predictor")
+    parser.add_argument(
+        "--verify_ref",
+        default=None,
+        help="registry version NAME/VERSION the bundle must be approved as (default: the "
+        "--storage_uri reference itself)",
+    )
     return parser
 
 
@@ -81,8 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     registered = cfg.modality_params(modality).registered_model
     name = args.model_name or registered
     host = args.host or cfg.serving.host
-    ref = args.storage_uri or f"{registered}{cfg.serving.default_model}"
+    ref = args.storage_uri or cfg.serving.default_model
+    if ref.startswith("@"):  # `veracity serve` default: <the modality's model>@champion
+        ref = registered + ref
     bundle = resolve_bundle(ref, cfg, registered)
+    # both servers read the bundle (the transformer its contract, policy and domain guard):
+    # each serves it only when its version is approved and its files match the approval
+    from veracity.serving.verify import verify_servable
+
+    verify_servable(cfg, bundle, args.verify_ref or ref)
     if args.kind == "predictor":
         from veracity.serving.predictor import DetectorPredictor
 
@@ -108,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         grpc_port = args.grpc_port or cfg.serving.transformer_grpc_port
 
     app = model_server.app
+    from veracity.serving.content import ContentTypeMiddleware
+    from veracity.serving.limits import BodyLimitMiddleware
+
+    app.add_middleware(ContentTypeMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.serving.max_request_bytes)
     app.add_api_route("/veracity/stats", _stats_route(stats), methods=["GET"])
     server = _BoundModelServer(host=host, http_port=http_port, grpc_port=grpc_port)
     log.info(

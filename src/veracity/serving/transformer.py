@@ -34,6 +34,7 @@ from veracity.errors import (
     PayloadTooLargeError,
     ServingError,
 )
+from veracity.media.upload import decode_limits
 from veracity.modalities.base import Segments
 from veracity.serving.payloads import extract_audio, sniff_codec
 from veracity.serving.predictor import make_v2_request
@@ -115,7 +116,9 @@ class VerdictTransformer(kserve.Model):
         )
 
     def _prepare(self, data: bytes) -> Segments:
-        segments = self.modality.prepare(self.modality.decode(data, self.params), self.params)
+        # bounded decode: duration, channels and rate are checked from the header first
+        media = self.modality.decode(data, self.params, decode_limits(self.cfg))
+        segments = self.modality.prepare(media, self.params)
         seconds, limits = segments.duration_s, self.cfg.serving
         if seconds > limits.max_audio_seconds:
             raise PayloadTooLargeError(

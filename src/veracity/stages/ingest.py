@@ -29,6 +29,7 @@ from veracity.data.readers import ListingEntry, read_corpus
 from veracity.errors import DataError, QuarantineLimitError
 from veracity.storage import download_s3_prefix, is_s3_uri, safe_join
 from veracity.storage import dvc as dvc_io
+from veracity.storage.staging import link_or_copy, locked, staged
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,12 @@ def probe_audio(data: bytes) -> dict:
     }
 
 
-def _copy_if_changed(src: Path, dst: Path, sha256: str) -> bool:
-    """Copy ``src`` to ``dst`` unless ``dst`` already holds the same bytes; True if copied."""
-    if dst.is_file() and dst.stat().st_size == src.stat().st_size:
-        if hashlib.sha256(dst.read_bytes()).hexdigest() == sha256:
+def _copy_if_changed(src: Path, dst: Path, sha256: str, previous: Path) -> bool:
+    """Put ``src`` at ``dst``: a link to ``previous`` (the last dataset's copy) when that
+    holds the same bytes, else a copy; True if copied."""
+    if previous.is_file() and previous.stat().st_size == src.stat().st_size:
+        if hashlib.sha256(previous.read_bytes()).hexdigest() == sha256:
+            link_or_copy(previous, dst)
             return False
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
@@ -96,7 +99,13 @@ def _copy_if_changed(src: Path, dst: Path, sha256: str) -> bool:
 
 
 def _ingest_entries(
-    cfg: Config, modality: str, root: Path, fmt: str, entries: list[ListingEntry], out: Path
+    cfg: Config,
+    modality: str,
+    root: Path,
+    fmt: str,
+    entries: list[ListingEntry],
+    out: Path,
+    stage: Path,
 ):
     """Probe, copy and describe every listed clip; returns (rows, quarantine, copied, same)."""
     rows, quarantine, seen = [], [], {}
@@ -134,7 +143,7 @@ def _ingest_entries(
         seen[entry.utt_id] = where
         sha256 = hashlib.sha256(data).hexdigest()
         rel_out = f"audio/{entry.split}/{entry.utt_id}{ext}"
-        if _copy_if_changed(src, out / rel_out, sha256):
+        if _copy_if_changed(src, stage / rel_out, sha256, out / rel_out):
             copied += 1
         else:
             unchanged += 1
@@ -155,15 +164,12 @@ def _ingest_entries(
     return rows, quarantine, copied, unchanged
 
 
-def _remove_stale(out: Path, keep: set[str]) -> int:
-    """Delete files under out/audio that the new manifest no longer lists."""
-    removed = 0
+def _count_stale(out: Path, keep: set[str]) -> int:
+    """Files under the previous out/audio that the new manifest no longer lists (they are
+    left behind when the staged dataset replaces it)."""
     audio = out / "audio"
-    for path in sorted(audio.rglob("*")) if audio.is_dir() else []:
-        if path.is_file() and path.relative_to(out).as_posix() not in keep:
-            path.unlink()
-            removed += 1
-    return removed
+    paths = audio.rglob("*") if audio.is_dir() else []
+    return sum(1 for p in paths if p.is_file() and p.relative_to(out).as_posix() not in keep)
 
 
 def run_ingest(
@@ -180,12 +186,25 @@ def run_ingest(
 
     ``version_with_dvc=False`` is for runs under ``dvc repro``, where ``out`` is the output
     of the ingest stage and DVC itself records its hash in dvc.lock.
+
+    The new dataset is built in a staging directory beside ``out`` and replaces it only
+    after every check passed, under a lock on ``out`` (:mod:`veracity.storage.staging`):
+    a failed ingest leaves the previous dataset untouched. DVC runs on the swapped-in
+    ``out``; a failed ``dvc push`` is repaired by running the ingest again.
     """
     from veracity.modalities import load_modality
 
     mod = load_modality(modality or cfg.modality, cfg.modality_packages)
     fmt = fmt or cfg.modality_params(mod.name).ingest.format
     out = Path(out)
+    with locked(out):  # held through DVC too: versions of one output never interleave
+        with staged(out) as stage:
+            report, built = _build(cfg, mod, source, fmt, out, stage)
+        return _version(cfg, out, report, built, version_with_dvc)
+
+
+def _build(cfg: Config, mod, source: str, fmt: str, out: Path, stage: Path):
+    """Fill ``stage`` with the new dataset and check it; raises before any swap."""
     with tempfile.TemporaryDirectory(prefix="veracity-ingest-") as staging:
         if is_s3_uri(source):
             root = Path(staging)
@@ -196,9 +215,8 @@ def run_ingest(
                 raise DataError(f"ingest source {source} does not exist; pass a dir or s3:// URI")
         listing = read_corpus(root, fmt, mod.readers, mod.name)
         corpus_root = root if root.is_dir() else root.parent
-        out.mkdir(parents=True, exist_ok=True)
         rows, quarantine, copied, unchanged = _ingest_entries(
-            cfg, mod.name, corpus_root, fmt, listing.entries, out
+            cfg, mod.name, corpus_root, fmt, listing.entries, out, stage
         )
     quarantine += [
         {"path": p.where, "line": p.line, "content": p.content, "reason": p.reason}
@@ -207,8 +225,8 @@ def run_ingest(
     total = len(listing.entries) + len(listing.problems)
     fraction = len(quarantine) / total if total else 0.0
     manifest = make_manifest(rows)
-    removed = _remove_stale(out, set(manifest["path"]))
-    write_manifest(manifest, out / "manifest.parquet")
+    removed = _count_stale(out, set(manifest["path"]))
+    write_manifest(manifest, stage / "manifest.parquet")
     report = {
         "source": source,
         "format": fmt,
@@ -221,16 +239,30 @@ def run_ingest(
         "dataset_version": None,
     }
     if fraction > cfg.ingest.max_quarantine_fraction or not len(manifest):
-        (out / "ingest_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        rejected = rejected_report_path(out)
+        rejected.write_text(json.dumps(report, indent=2) + "\n")
         reasons = "; ".join(f"{q['path']}: {q['reason']}" for q in quarantine[:5])
         raise QuarantineLimitError(
             f"{len(quarantine)} of {total} listed items were quarantined ({fraction:.1%}), "
             f"more than ingest.max_quarantine_fraction={cfg.ingest.max_quarantine_fraction:.1%}"
             f" (e.g. {reasons}); fix or remove them and re-run — full list in "
-            f"{out / 'ingest_report.json'}"
+            f"{rejected}; the previous dataset in {out} is unchanged"
         )
     for q in quarantine:
         log.warning("quarantined %s: %s", q["path"], q["reason"])
+    result = dict(copied=copied, unchanged=unchanged, removed=removed, quarantine=quarantine,
+                  n_clips=len(manifest), source=source, format=fmt)  # fmt: skip
+    (stage / "ingest_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report, result
+
+
+def rejected_report_path(out: Path) -> Path:
+    """Where a failed ingest writes its report (beside ``out``, which it must not touch)."""
+    return out.with_name(out.name + ".rejected_ingest_report.json")
+
+
+def _version(cfg: Config, out: Path, report: dict, built: dict, version_with_dvc: bool):
+    """Version the swapped-in dataset with DVC, push it, write the reports."""
     if version_with_dvc:
         repo_root = dvc_io.ensure_dvc_repo(out)
         dvc_io.ensure_dvcignore(repo_root)
@@ -246,23 +278,17 @@ def run_ingest(
     (out / "ingest_report.json").write_text(json.dumps(report, indent=2) + "\n")
     result = IngestResult(
         out=str(out),
-        source=source,
-        format=fmt,
         dataset_version=version,
         clips=report["clips"],
-        n_clips=len(manifest),
-        n_quarantined=len(quarantine),
+        n_quarantined=len(built["quarantine"]),
         quarantine_fraction=report["quarantine_fraction"],
-        copied=copied,
-        unchanged=unchanged,
-        removed=removed,
         dvc_remote=cfg.ingest.dvc_remote,
         dvc_remote_url=remote_url,
         pushed=pushed,
-        quarantine=quarantine,
+        **built,
     )
     (out / "ingest.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     log.info(
-        "ingested %d clips (%s) -> %s, version %s", len(manifest), report["clips"], out, version
+        "ingested %d clips (%s) -> %s, version %s", result.n_clips, report["clips"], out, version
     )
     return result

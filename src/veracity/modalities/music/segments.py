@@ -65,8 +65,9 @@ def _check_duration(duration: float, seg: MusicSegmentParams, name: str) -> None
         )
 
 
-def decode(source: bytes | Path | str, params: MusicParams) -> MusicMedia:
-    """Decode ``source`` (file bytes or a path) into :class:`MusicMedia` within the bounds."""
+def decode(source: bytes | Path | str, params: MusicParams, limits=None) -> MusicMedia:
+    """Decode ``source`` (file bytes or a path) into :class:`MusicMedia` within the bounds
+    (its own header checks; ``limits``, the serving upload limits, are not used yet)."""
     seg = params.segments
     if isinstance(source, bytearray | memoryview):
         source = bytes(source)

@@ -21,9 +21,20 @@ from veracity.modalities.voice.params import VoiceParams
 WAVEFORM = "waveform"
 
 
-def decode(source: bytes | Path, params: VoiceParams) -> tuple[np.ndarray, int]:
-    """Decode an upload (bytes) or a corpus file (path) into ``(wave [C, S] | [S], sr)``."""
+def decode(source: bytes | Path, params: VoiceParams, limits=None) -> tuple[np.ndarray, int]:
+    """Decode an upload (bytes) or a corpus file (path) into ``(wave [C, S] | [S], sr)``.
+
+    With ``limits`` (uploads) the header is checked and the audio decoded in bounded blocks
+    (:func:`veracity.media.upload.decode_upload`), compressed formats at the segment rate.
+    """
     if isinstance(source, bytes | bytearray):
+        if limits is not None:
+            from dataclasses import replace
+
+            from veracity.media.upload import decode_upload
+
+            rate = limits.target_rate or params.segments.sample_rate
+            return decode_upload(bytes(source), replace(limits, target_rate=rate))
         return decode_audio(bytes(source))
     return load_waveform(source)
 

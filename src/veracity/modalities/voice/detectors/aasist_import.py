@@ -46,7 +46,17 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
             f"{path} is not a readable PyTorch checkpoint ({detail}); expected a .pth "
             "written by torch.save(model.state_dict())"
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    # random bytes reach the legacy unpickler, which fails with KeyError/IndexError/TypeError too
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        zipfile.BadZipFile,
+    ) as exc:
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc}); "
             "expected a .pth written by torch.save(model.state_dict())"
