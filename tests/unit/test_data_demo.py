@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from veracity.errors import ConfigError
 from veracity.modalities.voice.demo import ATTACKS, apply_attack, generate_demo_corpus, plan_corpus
 from veracity.modalities.voice.demo.speech import sample_speaker, synthesize_utterance
 from veracity.modalities.voice.layout import PROTOCOL_DIR, PROTOCOL_FILES, audio_dir
@@ -60,7 +61,7 @@ def test_attacks_are_distinct_and_keep_length():
     ref = utt.wave / np.sqrt(np.mean(utt.wave**2))
     for attack_id, out in outputs.items():
         assert np.mean((out - ref) ** 2) > 1e-3, f"{attack_id} left the utterance unchanged"
-    with pytest.raises(KeyError, match="A01"):
+    with pytest.raises(ConfigError, match="A01"):
         apply_attack("A99", utt, 16000, rng)
 
 

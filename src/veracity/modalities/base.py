@@ -13,17 +13,20 @@ for robustness and drift demos) and ``demo/`` (the demo corpus generator). Its
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
 from pydantic import BaseModel
-from torch import Tensor, nn
 
 from veracity.errors import InputError
+
+if TYPE_CHECKING:  # the contract needs no torch at import: slim images load modalities too
+    import torch
+    from torch import Tensor, nn
 
 HUMAN, AI, INCONCLUSIVE = "HUMAN", "AI", "INCONCLUSIVE"
 LABELS = (HUMAN, AI, INCONCLUSIVE)
@@ -190,6 +193,22 @@ def reject_low_confidence(
     if label != INCONCLUSIVE and confidence < min_confidence:
         final, reason = INCONCLUSIVE, "low_confidence"
     return Decision(final, score, confidence, reason, label, rule, dict(details or {}))
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """A function that imports ``module`` only when first called, then calls ``name``.
+
+    A modality's ``__init__`` builds its ``MODALITY`` from these, so loading a modality
+    (e.g. to read its params in the ingest image, which has no torch) imports only its
+    params and readers.
+    """
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"{module}.{name}, imported on first call"
+    return call
 
 
 def spec_by_role(specs: list[DetectorSpec], role: str) -> DetectorSpec:

@@ -328,18 +328,21 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
         if domain is None
         else {k: v for k, v in domain.items() if k not in IN_MEMORY_ONLY},
     )
-    if served:
+    # Only a passing candidate becomes a bundle: a failed one leaves its reports, nothing
+    # that could be served.
+    shipped = served if verdict_word == "pass" else []
+    if shipped:
         _write_bundle(out, contract, artifacts, eval_dir, notes)
     else:
         out.mkdir(parents=True, exist_ok=True)
-    for role in served:
+    for role in shipped:
         src = artifacts[role]
         cfg_json = json.loads((src / "config.json").read_text())
         cal = json.loads((src / "calibration.json").read_text())
         card = render_model_card(f"{name} {role}", cfg_json, cal, metrics[role], gate=report)
         (out / role / "model_card.md").write_text(card)
-    if served:
-        first = served[0]
+    if shipped:
+        first = shipped[0]
         (out / "model_card.md").write_text(
             render_model_card(
                 f"{name} bundle ({', '.join(served)})",

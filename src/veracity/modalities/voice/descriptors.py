@@ -166,3 +166,8 @@ def extract_handcrafted(wave: np.ndarray, sr: int, features_cfg: SegmentConfig) 
         "snr_db": snr_db,
     }
     return {name: values[name] for name in HANDCRAFTED_NAMES}
+
+
+def descriptor_columns(params) -> tuple[str, ...]:
+    """The voice monitoring columns (the same for any params)."""
+    return DESCRIPTOR_COLUMNS
