@@ -53,7 +53,8 @@ def normalize(name: str) -> str:
 def _imports_of(path: Path) -> tuple[set[str], set[str]]:
     """(eager, lazy) absolute module names imported in ``path``.
 
-    Eager: imports at any level (steps import lazily inside functions, which still run).
+    Eager: imports at any level (steps import lazily inside functions, which still run),
+    except those under ``if TYPE_CHECKING:``, which never run.
     Lazy: imports inside a module-level ``__getattr__`` (PEP 562), which run only when
     someone asks the module for a name it does not define (see :func:`third_party_modules`).
     """
@@ -64,10 +65,19 @@ def _imports_of(path: Path) -> tuple[set[str], set[str]]:
         if isinstance(fn, ast.FunctionDef) and fn.name == "__getattr__"
         for n in ast.walk(fn)
     }
+    # ``if TYPE_CHECKING:`` imports never run (annotations only): not requirements at all
+    typing_only = {
+        id(n)
+        for block in tree.body
+        if isinstance(block, ast.If) and getattr(block.test, "id", None) == "TYPE_CHECKING"
+        for n in ast.walk(block)
+    }
     eager: set[str] = set()
     lazy: set[str] = set()
     for node in ast.walk(tree):
         names: set[str] = set()
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names = {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -112,12 +122,37 @@ def _lazy_targets(path: Path, third: set[str]) -> list[Path]:
     return files
 
 
-def third_party_modules(entry: Path) -> tuple[set[str], set[str]]:
-    """(third-party top-level modules, veracity modules) reachable from the file ``entry``.
+#: Steps that use a modality only for its params and readers (no detectors, no media).
+LIGHT_MODALITY_STEPS = ("ingest", "validate", "summary")
+
+
+def modality_files(step: str) -> list[Path]:
+    """Files of the modality packages a step loads by name at run time.
+
+    ``veracity.modalities.load_modality`` imports a package with importlib, which the import
+    walk cannot see; light steps load only its params and readers.
+    """
+    from veracity.modalities import MODALITIES
+
+    files: list[Path] = []
+    for package in MODALITIES.values():
+        root = _veracity_file(package)
+        if root is None:
+            continue
+        if step in LIGHT_MODALITY_STEPS:
+            files += [root.parent / "params.py", root.parent / "readers.py", root]
+        else:
+            files += sorted(root.parent.rglob("*.py"))
+    return files
+
+
+def third_party_modules(entry: Path, extra: list[Path] | None = None) -> tuple[set[str], set[str]]:
+    """(third-party top-level modules, veracity modules) reachable from the file ``entry``
+    (and the ``extra`` files a step loads dynamically).
 
     Raises ``FileNotFoundError`` naming a veracity module that is imported but missing.
     """
-    todo = [entry]
+    todo = [entry, *(extra or [])]
     seen_files: set[Path] = set()
     seen_modules: set[str] = set()
     third: set[str] = set()
@@ -170,7 +205,7 @@ def distribution_of(module: str) -> str:
 
 def required_distributions(component_file: Path, step: str) -> set[str]:
     """Normalized distribution names the image of ``step`` must install."""
-    modules, _ = third_party_modules(component_file)
+    modules, _ = third_party_modules(component_file, modality_files(step))
     dists = {distribution_of(m) for m in modules}
     for dist in list(dists):
         dists |= IMPLICIT_REQUIREMENTS.get(dist, set())
