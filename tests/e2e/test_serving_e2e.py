@@ -33,8 +33,8 @@ VERDICT_KEYS = {
     "rule",
     "scores",
     "timeline",
-    "features",
-    "audio",
+    "descriptors",
+    "media",
     "model",
     "processing_ms",
 }
@@ -66,16 +66,17 @@ def _check_verdict(verdict: dict) -> None:
     assert VERDICT_KEYS <= set(verdict)
     assert verdict["label"] in ("HUMAN", "AI", "INCONCLUSIVE")
     assert 0.0 <= verdict["score"] <= 1.0 and 0.5 <= verdict["confidence"] <= 1.0
-    assert set(verdict["scores"]) == {"s1_mean", "aasist_mean", "weighted", "human_feature_score"}
-    assert verdict["timeline"] and {"start_s", "end_s", "s1", "aasist"} == set(
+    assert set(verdict["policy"]) >= {"band", "s1_mean", "aasist", "weighted"}
+    assert verdict["modality"] == "voice" and set(verdict["scores"]) == {"stage1", "aasist"}
+    assert verdict["timeline"] and {"start_s", "end_s", "stage1", "aasist"} == set(
         verdict["timeline"][0]
     )
-    assert verdict["audio"]["n_windows"] == len(verdict["timeline"])
-    assert "pitch_std_hz" in verdict["features"]
+    assert verdict["media"]["n_segments"] == len(verdict["timeline"])
+    assert "pitch_std_hz" in verdict["descriptors"]
     assert verdict["model"]["detectors"]["stage1"]["version"].startswith("standin")
     assert verdict["processing_ms"] > 0
     # stage 1 biased to spoof: the policy must have asked AASIST
-    assert verdict["scores"]["aasist_mean"] is not None
+    assert verdict["scores"]["aasist"] is not None
     assert all(w["aasist"] is not None for w in verdict["timeline"])
 
 
@@ -117,7 +118,7 @@ def test_compressed_formats(stack, clips):
             _v1_url(stack), content=buf.getvalue(), headers={"content-type": ctype}, timeout=120
         )
         assert r.status_code == 200, (fmt, r.text)
-        assert r.json()["audio"]["codec"] == fmt.lower()
+        assert r.json()["media"]["codec"] == fmt.lower()
 
 
 @pytest.mark.parametrize("label", ["bonafide", "spoof"])

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from veracity.data.layout import audio_dir
 
 from veracity.config import parse_config
 from veracity.errors import DataError, QuarantineLimitError, StorageError
+from veracity.modalities.voice.layout import audio_dir
 from veracity.stages.ingest import rejected_report_path, run_ingest
 from veracity.storage.staging import locked
 

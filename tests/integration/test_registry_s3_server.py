@@ -98,7 +98,7 @@ def test_registered_bundle_is_a_real_s3_path(mlflow_server, tmp_path):
         raw,
         {
             "tracking.uri": mlflow_server["url"],
-            "tracking.registered_model": "voice-s3",
+            "modalities.voice.registered_model": "voice-s3",
             "gate.artifacts_destination": mlflow_server["destination"],
             "gate.audit_log": f"s3://{mlflow_server['bucket']}/audit/registry_audit.jsonl",
             "storage.s3_endpoint_url": s3.endpoint,
