@@ -16,16 +16,25 @@ from veracity.serving.process import (
 
 def start_bare_transformer(cfg: Config, params: Path, log_dir: Path) -> ServerProcess:
     """A real transformer process with no predictor behind it (enough for every refusal:
-    requests fail in preprocess, before any predictor call); stop it with stop_server."""
+    requests fail in preprocess, before any predictor call); it reads the contract of a
+    stand-in bundle. Stop it with stop_server."""
+    from serving_standins import make_bundle
+
+    bundle = make_bundle(log_dir / "bundle", cfg)
     server = start_server(
         "transformer",
         params=params,
-        overrides=["serving.payload_logging=false"],
+        overrides=["serving.payload_logging=false", "security.serving.require_approval=false"],
         host="127.0.0.1",
         http_port=find_free_port(),
         grpc_port=find_free_port(),
         log_path=log_dir / "transformer.log",
-        extra_args=["--predictor_host", f"127.0.0.1:{find_free_port()}"],
+        extra_args=[
+            "--storage_uri",
+            str(bundle),
+            "--predictor_host",
+            f"127.0.0.1:{find_free_port()}",
+        ],  # fmt: skip
     )
     try:
         wait_ready(server, cfg.serving.ready_timeout_s)

@@ -148,51 +148,7 @@ def test_gate_fail_registers_nothing(pipeline, tmp_path):
     assert get_client(cfg).search_model_versions("name = 'voice-fail'") == []
 
 
-def test_gate_pass_approve_and_rescored_champion(pipeline, tmp_path):
-    from veracity.registry import approval
-    from veracity.registry.models import get_client, resolve_model_uri
-    from veracity.stages.gate import run_gate
-
-    cfg = _cfg(pipeline["base"], "voice-flow", **PERMISSIVE)
-    first = run_gate(cfg, pipeline["calibrated"], pipeline["eval"], tmp_path / "b1")
-    assert first.verdict == "pass" and first.champion is None
-    bundle = tmp_path / "b1"
-    contract = json.loads((bundle / "bundle.json").read_text())
-    assert contract["modality"] == "voice" and contract["roles"][0] == "stage1"
-    assert set(contract["roles"]) | set(contract["absent"]) == {"stage1", "aasist"}
-    for rel in (
-        "stage1/model.safetensors",
-        "stage1/calibration.json",
-        "model_card.md",
-        "reports/report.html",
-        "reports/gate_report.md",
-        "gate_report.json",
-    ):
-        assert (bundle / rel).is_file(), rel
-    version = first.registered["version"]
-    client = get_client(cfg)
-    mv = client.get_model_version("voice-flow", version)
-    assert mv.tags["approval"] == "pending" and mv.tags["gate"] == "passed"
-    assert client.get_registered_model("voice-flow").aliases == {"challenger": int(version)}
-    source = Path(mv.source)
-    assert source.is_dir() and (source / "stage1" / "model.safetensors").is_file()
-
-    approval.approve(cfg, "voice-flow", version, "alice", "first champion")
-    assert resolve_model_uri(cfg, "voice-flow@champion") == str(source)
-    # Tamper with every metric the champion carries: a gate that trusted them would see a
-    # perfect champion (EER 0) and fail the zero-tolerance regression check.
-    for path in source.rglob("*.json"):
-        if path.name in ("metrics.json", "gate_report.json", "evaluate.json", "gate.json"):
-            path.write_text(json.dumps({"eer": 0.0, "tampered": True}))
-    (source / "stage1" / "metrics.json").write_text(json.dumps({"eer": 0.0}))
-
-    # Stage 1 alone keeps the test fast (AASIST-L is slow on CPU); its re-scoring is the proof.
-    second = run_gate(cfg, pipeline["calibrated"][:1], pipeline["eval"], tmp_path / "b2")
-    assert second.verdict == "pass" and second.champion == f"voice-flow/{version}"
-    regress = [c for c in second.checks if c["check"] == "eer_regression_ci_high"]
-    assert [c["model"] for c in regress] == ["stage1"]
-    for c in regress:
-        evaluated = [e for e in pipeline["evaluation"].models if e["role"] == c["model"]][0]
-        # Same weights re-scored on the same clips: the champion's EER is the challenger's.
-        assert c["bootstrap"]["eer_champion"] == pytest.approx(evaluated["eer"], abs=1e-12)
-        assert c["bootstrap"]["diff"] == 0.0 and c["value"] == 0.0
+# The pass path (register, approve, champion re-scored on the same clips with its stored
+# metrics tampered) needs detectors that learned: tests/integration/test_toy_modality.py
+# runs it on the toy modality, whose detector separates its classes in seconds. The tiny
+# voice models here sit at chance (EER 0.5) and fail every legal bound, as they should.

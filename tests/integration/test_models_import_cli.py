@@ -52,9 +52,11 @@ def test_import_cli_writes_an_artifact_that_reproduces_the_reference(tmp_path):
     ref = np.load(AASIST_FIXTURES / "reference_io.npz")
     windows = torch.from_numpy(np.concatenate([ref["input/sine440"], ref["input/randn_seed0"]]))
     want = np.concatenate([ref["AASIST-L/sine440/logits"], ref["AASIST-L/randn_seed0/logits"]])
-    np.testing.assert_allclose(predict_logits(loaded.model, windows, 2), want, atol=1e-4)
+    np.testing.assert_allclose(
+        predict_logits(loaded.model, {"waveform": windows}, 2), want, atol=1e-4
+    )
     fast = optimize_for_inference(loaded.model)
-    np.testing.assert_allclose(predict_logits(fast, windows, 2), want, atol=1e-4)
+    np.testing.assert_allclose(predict_logits(fast, {"waveform": windows}, 2), want, atol=1e-4)
 
 
 def test_import_cli_refuses_a_bad_checkpoint_without_a_traceback(tmp_path):

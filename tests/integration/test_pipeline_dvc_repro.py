@@ -22,7 +22,10 @@ def test_dvc_repro_runs_ingest_and_validate(repo_root: Path, tiny_corpus: Path, 
     # stages depend on the step code: DVC hashes it like data
     shutil.copytree(repo_root / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
-    params["data"]["demo_dir"] = str(tiny_corpus)
+    demo = tmp_path / "demo"  # stages read <data.demo_dir>/<modality>
+    demo.mkdir()
+    (demo / "voice").symlink_to(tiny_corpus, target_is_directory=True)
+    params["data"]["demo_dir"] = str(demo)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     dvc = [sys.executable, "-m", "dvc"]
@@ -32,13 +35,14 @@ def test_dvc_repro_runs_ingest_and_validate(repo_root: Path, tiny_corpus: Path, 
 
     assert run("git", "init", "-q").returncode == 0
     assert run(*dvc, "init", "-q").returncode == 0
-    done = run(*dvc, "repro", "validate")
+    done = run(*dvc, "repro", "validate@voice")
     assert done.returncode == 0, done.stdout + done.stderr
     lock = yaml.safe_load((work / "dvc.lock").read_text())
-    assert {"ingest", "validate"} <= set(lock["stages"])
-    ingest = json.loads((work / "data" / "corpus" / "ingest.json").read_text())
+    assert {"ingest@voice", "validate@voice"} <= set(lock["stages"])
+    ingest = json.loads((work / "data" / "voice" / "corpus" / "ingest.json").read_text())
     assert ingest["n_clips"] > 0 and ingest["n_quarantined"] == 0
-    assert json.loads((work / "data" / "validation" / "validate.json").read_text())["n_failed"] == 0
+    validation = work / "data" / "voice" / "validation" / "validate.json"
+    assert json.loads(validation.read_text())["n_failed"] == 0
     # a second repro on unchanged data and params does nothing
-    again = run(*dvc, "repro", "validate")
+    again = run(*dvc, "repro", "validate@voice")
     assert again.returncode == 0 and "didn't change" in again.stdout, again.stdout

@@ -74,6 +74,8 @@ def toy_params(tmp_path_factory, repo_root) -> Path:
     raw["tracking"]["artifact_root"] = str(root / "mlartifacts")
     raw["gate"]["audit_log"] = str(root / "audit.jsonl")
     raw["monitoring"]["sink"] = str(root / "payloads")
+    # the servers get the gate's bundle directory: no registry version to check approval of
+    raw["security"]["serving"]["require_approval"] = False
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -152,6 +154,36 @@ def test_toy_modality_end_to_end(toy_run, toy_params, tmp_path, monkeypatch):
     finally:
         stop_server(transformer)
         stop_server(predictor)
+
+
+def test_gate_pass_approve_and_rescored_champion(toy_run, tmp_path):
+    """Register, approve (audited), then a second candidate is compared with the champion
+    re-scored on the same clips: its stored metrics, tampered to a perfect EER, are ignored."""
+    from veracity.registry import approval
+    from veracity.registry.models import get_client, resolve_model_uri
+    from veracity.stages.gate import run_gate
+
+    cfg, root, evaluation = toy_run
+    first = run_gate(cfg, [root / "calibrated"], root / "eval", tmp_path / "b1")
+    assert first.verdict == "pass" and first.champion is None
+    version = first.registered["version"]
+    mv = get_client(cfg).get_model_version("veracity-toy", version)
+    assert mv.tags["approval"] == "pending" and mv.tags["gate"] == "passed"
+    approval.approve(cfg, "veracity-toy", version, "alice", "first champion")
+    source = Path(resolve_model_uri(cfg, "veracity-toy@champion"))
+    assert (source / "tone" / "model.safetensors").is_file()
+    for path in source.rglob("*.json"):
+        if path.name in ("metrics.json", "gate_report.json", "evaluate.json", "gate.json"):
+            path.write_text(json.dumps({"eer": 0.0, "tampered": True}))
+
+    second = run_gate(cfg, [root / "calibrated"], root / "eval", tmp_path / "b2")
+    assert second.champion == f"veracity-toy/{version}"
+    regress = [c for c in second.checks if c["check"] == "eer_regression_ci_high"]
+    assert [c["model"] for c in regress] == ["tone"]
+    # same weights re-scored on the same clips: the champion's EER is the challenger's
+    evaluated = evaluation.models[0]["eer"]
+    assert regress[0]["bootstrap"]["eer_champion"] == pytest.approx(evaluated, abs=1e-12)
+    assert regress[0]["bootstrap"]["diff"] == 0.0
 
 
 def _tampered_eval(root: Path, out: Path, metrics=None, scores=None) -> Path:

@@ -40,12 +40,13 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
     result = run_train(cfg, tiny_features, "stage1", out)
 
     # the artifact reloads to the very same function
-    dev = load_split(tiny_features, "dev").waveforms[:4]
+    dev = load_split(tiny_features, "dev").read(range(4))
     trained = result.model.eval()
     with torch.no_grad():
         before = trained(dev)
         after = load_artifact(out).model(dev)
-    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    for key in ("logits", "embedding"):
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
 
     # files of the artifact
     config = json.loads((out / "config.json").read_text())
@@ -53,7 +54,12 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
     assert config["architecture"] == "stage1"
     assert config["mlflow_run_id"] == result.mlflow_run_id
     assert config["dataset_version"] == dataset_version
-    assert config["params"]["training"]["stage1"]["epochs"] == 2
+    assert config["modality"] == "voice" and config["role"] == "stage1"
+    assert config["input_shapes"] == {
+        "waveform": [cfg.modality_params("voice").segments.window_samples]
+    }
+    voice_params = config["params"]["modalities"]["voice"]
+    assert voice_params["detectors"]["stage1"]["training"]["epochs"] == 2
     metrics = json.loads((out / "metrics.json").read_text())["training"]
     assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
     assert (out / "reference_profile.parquet").is_file()
@@ -64,7 +70,7 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
     run = client.get_run(result.mlflow_run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["modalities.voice.detectors.stage1.training.epochs"] == "2"
-    assert run.data.params["models.stage1.hidden_size"] == str(
+    assert run.data.params["modalities.voice.models.stage1.hidden_size"] == str(
         cfg.modality_params("voice").models.stage1.hidden_size
     )
     assert run.data.tags["dataset_version"] == dataset_version
@@ -81,13 +87,16 @@ def test_two_epochs_make_an_mlflow_run_and_a_faithful_artifact(
 
 def test_tiny_models_fixture_gives_loadable_artifacts_and_runs(tiny_models, tiny_features):
     client = MlflowClient(tiny_models.tracking_uri)
-    dev = load_split(tiny_features, "dev").waveforms[:2]
-    for arch, path in (("stage1", tiny_models.stage1_dir), ("aasist-l", tiny_models.aasist_dir)):
+    dev = load_split(tiny_features, "dev").read(range(2))
+    for role, arch, path in (
+        ("stage1", "stage1", tiny_models.stage1_dir),
+        ("aasist", "aasist-l", tiny_models.aasist_dir),
+    ):
         loaded = load_artifact(path)
-        assert loaded.architecture == arch
+        assert loaded.architecture == arch and loaded.role == role
         with torch.no_grad():
-            logits = loaded.model(dev)
+            logits = loaded.model(dev)["logits"]
         assert logits.shape == (2, 2) and torch.isfinite(logits).all()
-        run = client.get_run(tiny_models.run_ids[arch])
-        assert run.data.tags["architecture"] == arch
+        run = client.get_run(tiny_models.run_ids[role])
+        assert run.data.tags["architecture"] == arch and run.data.tags["role"] == role
         assert run.info.artifact_uri.startswith(tiny_models.artifact_root.resolve().as_uri())
