@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from toy_modality.descriptors import describe
-from veracity.media.decode import decode_audio, load_waveform
 from veracity.media.signal import prepare_waveform
+from veracity.media.upload import decode_source
 from veracity.modalities.base import Segments
 
 WAVE = "wave"
@@ -16,16 +16,7 @@ WAVE = "wave"
 
 def decode(source: bytes | Path, params, limits=None) -> tuple[np.ndarray, int]:
     # the platform's decoders raise AudioDecodeError (a 415) for what is not audio
-    if isinstance(source, bytes | bytearray):
-        if limits is not None:
-            from dataclasses import replace
-
-            from veracity.media.upload import decode_upload
-
-            rate = limits.target_rate or params.segments.sample_rate
-            return decode_upload(bytes(source), replace(limits, target_rate=rate))
-        return decode_audio(bytes(source))
-    return load_waveform(source)
+    return decode_source(source, limits, params.segments.sample_rate)
 
 
 def prepare(media, params) -> Segments:

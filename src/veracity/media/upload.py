@@ -85,6 +85,20 @@ def check_header(
         )
 
 
+def decode_source(source, limits: DecodeLimits | None, rate: int) -> tuple[np.ndarray, int]:
+    """``(wave, sr)`` of an upload (bytes: bounded by ``limits`` when given, compressed
+    formats decoded at ``rate``) or of a corpus file (a path, checked at ingest)."""
+    from dataclasses import replace
+
+    from veracity.media.decode import decode_audio, load_waveform
+
+    if isinstance(source, bytes | bytearray):
+        if limits is None:
+            return decode_audio(bytes(source))
+        return decode_upload(bytes(source), replace(limits, target_rate=limits.target_rate or rate))
+    return load_waveform(source)
+
+
 def decode_upload(data: bytes, limits: DecodeLimits) -> tuple[np.ndarray, int]:
     """Decode an uploaded file to mono ``([1, samples] float32, sample_rate)`` within limits.
 

@@ -92,7 +92,8 @@ def save_artifact(
     return out_dir
 
 
-def _read_json(path: Path, what: str, fix: str) -> dict[str, Any]:
+def read_json_object(path: Path, what: str, fix: str) -> dict[str, Any]:
+    """The JSON object in ``path`` (a :class:`ModelArtifactError` saying how to fix it)."""
     if not path.is_file():
         raise ModelArtifactError(f"expected {what} at {path}, it is missing; {fix}")
     try:
@@ -120,7 +121,7 @@ def load_artifact(artifact_dir: Path, modality_packages: dict | None = None) -> 
         raise ModelArtifactError(
             f"expected a model artifact directory at {artifact_dir}, none; {fix}"
         )
-    config = _read_json(artifact_dir / CONFIG_FILE, "config.json", fix)
+    config = read_json_object(artifact_dir / CONFIG_FILE, "config.json", fix)
     architecture = config.get("architecture")
     if not isinstance(architecture, str) or not isinstance(config.get("model_config"), dict):
         raise ModelArtifactError(
@@ -152,7 +153,9 @@ def load_artifact(artifact_dir: Path, modality_packages: dict | None = None) -> 
     calibration_path = artifact_dir / CALIBRATION_FILE
     calibration = None
     if calibration_path.exists():
-        calibration = _read_json(calibration_path, "calibration.json", "re-run veracity calibrate")
+        calibration = read_json_object(
+            calibration_path, "calibration.json", "re-run veracity calibrate"
+        )
     return LoadedModel(model, architecture, config, calibration, artifact_dir)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from veracity.errors import ModelArtifactError
-from veracity.models.artifact import LoadedModel, load_artifact
+from veracity.models.artifact import LoadedModel, load_artifact, read_json_object
 from veracity.storage import safe_join
 
 BUNDLE_FILE = "bundle.json"
@@ -72,14 +72,9 @@ def read_bundle(bundle_dir: Path) -> BundleContract:
     """Read and check ``bundle.json`` (a clear error for an old or malformed one)."""
     path = Path(bundle_dir) / BUNDLE_FILE
     fix = "bundles are written by `veracity gate`; re-run the gate"
-    if not path.is_file():
-        raise ModelArtifactError(f"expected {BUNDLE_FILE} in {bundle_dir}, it is missing; {fix}")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelArtifactError(f"{path} is not valid JSON ({exc}); {fix}") from exc
-    if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
-        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+    data = read_json_object(path, BUNDLE_FILE, fix)
+    if data.get("format") != BUNDLE_FORMAT:
+        got = data.get("format")
         raise ModelArtifactError(
             f"{path}: expected bundle format {BUNDLE_FORMAT}, got {got!r}; {fix}"
         )

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from veracity.media.decode import decode_audio, load_waveform
 from veracity.media.signal import make_windows, prepare_waveform, speech_bounds
+from veracity.media.upload import decode_source
 from veracity.modalities.base import Segments
 from veracity.modalities.voice.descriptors import extract_handcrafted
 from veracity.modalities.voice.params import VoiceParams
@@ -27,16 +27,7 @@ def decode(source: bytes | Path, params: VoiceParams, limits=None) -> tuple[np.n
     With ``limits`` (uploads) the header is checked and the audio decoded in bounded blocks
     (:func:`veracity.media.upload.decode_upload`), compressed formats at the segment rate.
     """
-    if isinstance(source, bytes | bytearray):
-        if limits is not None:
-            from dataclasses import replace
-
-            from veracity.media.upload import decode_upload
-
-            rate = limits.target_rate or params.segments.sample_rate
-            return decode_upload(bytes(source), replace(limits, target_rate=rate))
-        return decode_audio(bytes(source))
-    return load_waveform(source)
+    return decode_source(source, limits, params.segments.sample_rate)
 
 
 def prepare(media: tuple[np.ndarray, int], params: VoiceParams) -> Segments:
