@@ -83,9 +83,14 @@ def check_cron(cron: str) -> str:
 
 
 def _client(host: str, namespace: str | None = None):
+    import warnings
+
     import kfp
 
-    return kfp.Client(host=host, namespace=namespace or "kubeflow")
+    with warnings.catch_warnings():
+        # kfp warns on every client that it needs KFP >= 2.0.0-beta.2; we require 2.x anyway
+        warnings.filterwarnings("ignore", message="This client only works", category=FutureWarning)
+        return kfp.Client(host=host, namespace=namespace or "kubeflow")
 
 
 @contextlib.contextmanager
