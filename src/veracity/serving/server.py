@@ -44,12 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_bundle(ref: str, cfg: Config, registered_model: str) -> Path:
     """A local bundle directory for a local path, an s3:// URI or a registry reference.
 
-    ``models:/NAME@alias`` and ``NAME@alias`` go through the MLflow registry to the bundle's
+    ``models:/...``, ``NAME@alias`` and ``NAME/VERSION`` go through the MLflow registry to the bundle's
     real storage URI; s3:// URIs are downloaded under ``serving.model_cache_dir``.
     """
+    from veracity.serving.verify import registry_ref
     from veracity.storage import fetch_to_local, is_s3_uri
 
-    if ref.startswith("models:/") or ("@" in ref and "://" not in ref and not Path(ref).exists()):
+    if registry_ref(ref):  # NAME@alias, NAME/VERSION or models:/...
         from veracity.registry.models import resolve_model_uri
 
         name = ref.removeprefix("models:/")
