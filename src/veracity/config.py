@@ -418,10 +418,7 @@ class Config(Section):
         return self.model_dump(mode="json", by_alias=True)
 
     def fingerprint(self, *sections: str) -> str:
-        """Stable hash of the named sections (all when none): a cache key for a step.
-
-        A dotted name (``modalities.voice.segments``) hashes that sub-section only.
-        """
+        """Stable hash of the named (dotted) sections, all when none: a step's cache key."""
         data = self.to_dict()
         if sections:
             picked = {}
