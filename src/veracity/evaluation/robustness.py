@@ -51,9 +51,9 @@ def robustness_table(
     """
     from veracity.evaluation.domain import clip_embeddings
     from veracity.evaluation.scoring import score_clips
+    from veracity.evaluation.verdicts import evaluate_verdicts
     from veracity.segment_store import load_split, read_features_json
-    from veracity.stages.evaluate import evaluate_verdicts
-    from veracity.stages.features import DESCRIPTORS_FILE
+    from veracity.segment_store.store import DESCRIPTORS_FILE
 
     shifted = read_features_json(features).get("robustness") or {}
     if not shifted:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from veracity.evaluation.metrics import compute_eer
 from veracity.modalities.base import AI, HUMAN, INCONCLUSIVE, LABELS, Decision, Segments
@@ -103,6 +104,44 @@ def verdict_metrics(targets: np.ndarray, decisions: Sequence[Decision]) -> dict[
         "out_of_domain": share(reasons.get("out_of_domain", 0), len(decisions)),
         "reasons": dict(sorted(reasons.items())),
     }
+
+
+def evaluate_verdicts(
+    cfg,
+    modality,
+    clips: pd.DataFrame,
+    scored: dict[str, pd.DataFrame],
+    domain: dict | None = None,
+    params=None,
+):
+    """The policy over the eval clips from each role's calibrated scores (and the domain
+    guard, when ``domain`` holds its eval scores and threshold): (frame, metrics).
+
+    ``params``: the modality params with the fitted policy (default: from ``cfg``).
+    """
+    params = params or cfg.modality_params(modality.name)
+    order = clips["utt_id"].tolist()
+    p_spoof = {
+        role: s.set_index("utt_id").loc[order, "p_spoof"].to_numpy() for role, s in scored.items()
+    }
+    columns = list(modality.descriptor_columns(params))
+    descriptors = clips[columns].to_dict("records")
+    decisions = simulate_verdicts(
+        modality,
+        params,
+        p_spoof,
+        descriptors,
+        clips["duration_s"].tolist(),
+        None if domain is None else domain["eval_scores"],
+        None if domain is None else domain["threshold"],
+    )
+    frame = pd.DataFrame([d.to_dict() for d in decisions])
+    frame.insert(0, "utt_id", order)
+    frame.insert(1, "target", clips["target"].to_numpy())
+    frame.insert(2, "attack", clips["attack"].to_numpy())
+    metrics = verdict_metrics(clips["target"].to_numpy(), decisions)
+    metrics["roles"] = sorted(scored)
+    return frame, metrics
 
 
 def format_matrix(metrics: Mapping[str, Any]) -> str:

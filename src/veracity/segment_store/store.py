@@ -36,6 +36,7 @@ FEATURES_JSON = "features.json"
 CLIPS_FILE = "clips.parquet"
 SEGMENTS_DIR = "segments"
 REFERENCE_FILE = "reference_profile.parquet"
+DESCRIPTORS_FILE = "descriptors.parquet"  # a shifted eval split's own descriptors (robustness)
 INDEX_KEYS = ("clip_row", "start_s", "end_s")
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

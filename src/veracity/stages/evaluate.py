@@ -190,46 +190,6 @@ def fit_domain_guard(cfg, modality, params, features: Path, loaded, eval_split, 
     }
 
 
-def evaluate_verdicts(
-    cfg,
-    modality,
-    clips: pd.DataFrame,
-    scored: dict[str, pd.DataFrame],
-    domain: dict | None = None,
-    params=None,
-):
-    """The policy over the eval clips from each role's calibrated scores (and the domain
-    guard, when ``domain`` holds its eval scores and threshold): (frame, metrics).
-
-    ``params``: the modality params with the fitted policy (default: from ``cfg``).
-    """
-    from veracity.evaluation.verdicts import simulate_verdicts, verdict_metrics
-
-    params = params or cfg.modality_params(modality.name)
-    order = clips["utt_id"].tolist()
-    p_spoof = {
-        role: s.set_index("utt_id").loc[order, "p_spoof"].to_numpy() for role, s in scored.items()
-    }
-    columns = list(modality.descriptor_columns(params))
-    descriptors = clips[columns].to_dict("records")
-    decisions = simulate_verdicts(
-        modality,
-        params,
-        p_spoof,
-        descriptors,
-        clips["duration_s"].tolist(),
-        None if domain is None else domain["eval_scores"],
-        None if domain is None else domain["threshold"],
-    )
-    frame = pd.DataFrame([d.to_dict() for d in decisions])
-    frame.insert(0, "utt_id", order)
-    frame.insert(1, "target", clips["target"].to_numpy())
-    frame.insert(2, "attack", clips["attack"].to_numpy())
-    metrics = verdict_metrics(clips["target"].to_numpy(), decisions)
-    metrics["roles"] = sorted(scored)
-    return frame, metrics
-
-
 def run_evaluate(
     cfg, model_dirs: list[Path], features: Path, out: Path, asv_scores: Path | None = None
 ) -> EvaluationResult:
@@ -247,7 +207,7 @@ def run_evaluate(
     from veracity.evaluation.scoring import score_clips
     from veracity.evaluation.summary import summarize_scores
     from veracity.evaluation.tdcf import compute_asv_error_rates, compute_tdcf, parse_asv_scores
-    from veracity.evaluation.verdicts import format_matrix
+    from veracity.evaluation.verdicts import evaluate_verdicts, format_matrix
     from veracity.modalities import load_modality
     from veracity.models.artifact import load_artifact
     from veracity.registry.runs import log_to_model_run

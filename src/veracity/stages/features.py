@@ -29,6 +29,7 @@ from veracity.errors import AudioContentError, AudioDecodeError, DataError, Inpu
 from veracity.modalities import load_modality
 from veracity.segment_store.store import (
     CLIPS_FILE,
+    DESCRIPTORS_FILE,
     FEATURES_JSON,
     REFERENCE_FILE,
     ShardWriter,
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 # Bump when the on-disk layout or the feature definitions change: invalidates caches.
 FORMAT_VERSION = 2
-DESCRIPTORS_FILE = "descriptors.parquet"
 REFERENCE_SPLITS = ("train", "eval")
 _TARGETS = {"bonafide": 1, "spoof": 0}
 

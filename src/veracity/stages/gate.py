@@ -203,12 +203,13 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     """Check every calibrated detector and the verdict, compare with the champion, write ``out``."""
     from veracity.evaluation.model_card import render_model_card
     from veracity.evaluation.report import render_gate_markdown
+    from veracity.evaluation.verdicts import evaluate_verdicts
     from veracity.modalities import load_modality
     from veracity.models.artifact import load_artifact
     from veracity.models.bundle import BundleContract
     from veracity.registry.models import find_champion, register_challenger
     from veracity.segment_store import load_split
-    from veracity.stages.evaluate import IN_MEMORY_ONLY, evaluate_verdicts, expand_model_dirs
+    from veracity.stages.evaluate import IN_MEMORY_ONLY, expand_model_dirs
 
     eval_dir, out = Path(eval_dir), Path(out)
     evaluate_json = eval_dir / "evaluate.json"
