@@ -54,6 +54,7 @@ class TrainRunConfig(Section):
     crop_samples: int = Field(default=0, ge=0)  # random excerpts of this length (0 = whole)
     max_dev_windows: int = Field(ge=0)
     patience: int = Field(gt=0)
+    monitor: Literal["dev_eer", "val_accuracy", "val_loss"] = "dev_eer"  # early stopping on
 
 
 class AugmentConfig(Section):

@@ -13,12 +13,13 @@ import pytest
 
 from veracity.evaluation.metrics import compute_eer
 from veracity.modalities.music.demo import generate
-from veracity.modalities.music.params import MusicDemoParams, MusicParams
+from music_params import music_params, replace
+from veracity.modalities.music.params import MusicParams
 from veracity.modalities.music.readers import read_music_layout
 
 pytestmark = pytest.mark.skipif(
     shutil.which("fluidsynth") is None
-    or not Path(MusicDemoParams().soundfont).is_file()
+    or not Path(music_params().demo.soundfont).is_file()
     or shutil.which("ffmpeg") is None,
     reason="the music demo needs fluidsynth, a GM soundfont and ffmpeg "
     "(apt-get install fluidsynth timgm6mb-soundfont ffmpeg)",
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 pytest.importorskip("music21", reason="the music demo needs music21 (pip install music21)")
 
 # 3 pieces x 1 segment: every split gets one group, so eval holds the unseen generator
-MINI = MusicParams(demo=MusicDemoParams(sizes={"tiny": (3, 1)}, composers=("bach",)))
+MINI = replace(music_params(), demo={"sizes": {"tiny": (3, 1)}, "composers": ("bach",)})
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -49,7 +50,7 @@ def test_layout_groups_and_unseen_generator(mini):
     for m in meta:
         top = "Human Music/" if m["label"] == "bonafide" else f"Ai music/{m['generator']}/"
         assert m["path"].startswith(top) and m["path"].endswith(f"{m['group']}_seg1.wav")
-    listing = read_music_layout(mini, MINI.split)
+    listing = read_music_layout(mini, MINI)
     assert len(listing.entries) == 6 and not listing.problems
     splits = defaultdict(set)
     for e in listing.entries:
@@ -80,7 +81,7 @@ def trivial_cue_eer(root: Path, params: MusicParams) -> float:
 
     from veracity.modalities.music.segments import decode, prepare
 
-    listing = read_music_layout(root, params.split)
+    listing = read_music_layout(root, params)
     x, y, groups = [], [], []
     for e in listing.entries:
         d = prepare(decode(root / e.rel_path, params), params).descriptors
@@ -96,6 +97,6 @@ def trivial_cue_eer(root: Path, params: MusicParams) -> float:
 
 @pytest.mark.slow
 def test_no_trivial_cue_on_the_small_corpus(tmp_path):
-    params = MusicParams()
+    params = music_params()
     generate(tmp_path, "small", 0, params)
     assert trivial_cue_eer(tmp_path, params) >= 0.35

@@ -20,17 +20,19 @@ from veracity.modalities.music.detectors.autoencoder import MultiTaskAutoencoder
 from veracity.modalities.music.detectors.cnn import CNNDetector
 from veracity.modalities.music.detectors.hybrid import HybridAttention, HybridConcat, hybrid_config
 from veracity.modalities.music.detectors.mlp import EmbeddingMLP, LatentMLP
-from veracity.modalities.music.params import ASTParams, MusicModelParams, MusicParams
+from veracity.modalities.music.params import MusicParams
+from music_params import music_params, replace
 
-TINY_AST = ASTParams(
+P = music_params()
+TINY_AST = P.ast.model_copy(update=dict(
     hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
     max_length=64, frequency_stride=16, time_stride=16,
-)  # fmt: skip
-MODEL = MusicModelParams()
+))  # fmt: skip
+MODEL = P.model
 
 
 def tiny_params(**ast) -> MusicParams:
-    return MusicParams(ast=TINY_AST.model_copy(update=ast))
+    return replace(P, ast=TINY_AST.model_copy(update=ast))
 
 
 def batch(b: int = 3) -> dict[str, torch.Tensor]:
@@ -100,7 +102,7 @@ def test_autoencoder_loss_is_mse_plus_half_ce():
         out["logits"], y
     )
     assert torch.allclose(multitask_loss(1.0, 0.5)(out, y, ce), expected, atol=1e-6)
-    spec = {s.role: s for s in detector_specs(MusicParams())}["autoencoder"]
+    spec = {s.role: s for s in detector_specs(P)}["autoencoder"]
     assert torch.allclose(spec.loss(out, y, ce), expected, atol=1e-6)
 
 
@@ -210,7 +212,8 @@ def test_hybrid_concat_and_init_from():
 def test_detector_specs_build_and_rebuild():
     params = tiny_params()
     specs = detector_specs(params)
-    assert [s.role for s in specs] == ["cnn", "autoencoder", "ast_mlp", "hybrid", "hybrid_concat"]
+    assert [s.role for s in specs] == list(params.detectors)
+    assert {"cnn", "autoencoder", "ae_mlp", "ast_mlp", "hybrid", "hybrid_concat"} <= set(params.detectors)
     by_role = {s.role: s for s in specs}
     assert all(s.depends_on == () for s in specs)  # hybrids are self-contained
     assert by_role["hybrid"].inputs == ("logmel", "waveform")

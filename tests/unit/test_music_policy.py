@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from veracity.modalities.base import AI, HUMAN, INCONCLUSIVE, Segments
-from veracity.modalities.music.params import MusicParams
+from music_params import music_params
 from veracity.modalities.music.policy import decide, plan
 
-P = MusicParams()
+P = music_params()
 
 
 def segments_with(scores: list[float], role: str = "hybrid") -> Segments:
@@ -27,7 +27,9 @@ def segments_with(scores: list[float], role: str = "hybrid") -> Segments:
 def test_plan_asks_for_the_hybrid_then_decides():
     assert plan({}, P) == "hybrid"
     assert plan({"hybrid": 0.9}, P) is None
-    assert plan({"cnn": 0.9}, P) is None  # a fallback decider is already scored
+    assert plan({"cnn": 0.9}, P) == "hybrid"  # the hybrid decides whenever the bundle has it
+    assert plan({"hybrid": None}, P) == "autoencoder"  # absent: the first fallback
+    assert plan({"hybrid": None, "autoencoder": None, "cnn": None}, P) is None
 
 
 @pytest.mark.parametrize(
@@ -58,3 +60,14 @@ def test_ai_share_overrides_a_human_mean():
     d = decide({"hybrid": 0.1}, segments_with([0.1, 0.1, 0.1, 0.9]), P)
     assert d.label == HUMAN and d.details["ai_share"] == pytest.approx(0.25)
     assert d.to_dict()["ai_share"] == pytest.approx(0.25)
+
+
+def test_absent_hybrid_falls_back_in_the_served_loop():
+    """The transformer passes a role the bundle lacks as None; the policy asks the next."""
+    from veracity.evaluation.verdicts import run_policy
+    from veracity.modalities.music import MODALITY
+
+    d, asked = run_policy(MODALITY, P, {"autoencoder": 0.92, "cnn": 0.1}, None)
+    assert asked == ["hybrid", "autoencoder"]
+    assert d.label == AI and d.rule == "fallback_autoencoder_mean"
+    assert d.details["scores"] == {"hybrid": None, "autoencoder": 0.92}

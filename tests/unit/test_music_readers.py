@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from veracity.errors import DataError
-from veracity.modalities.music.params import MusicSplitParams
+from music_params import music_params
 from veracity.modalities.music.readers import (
     group_of,
     group_split,
@@ -17,6 +17,10 @@ from veracity.modalities.music.readers import (
     read_music_layout,
     read_sonics,
 )
+
+
+P = music_params()
+SPLIT = P.split
 
 
 def touch_wav(path, seconds: float = 0.05, sr: int = 8000) -> None:
@@ -40,12 +44,12 @@ def test_group_of_file_names():
 
 def test_group_split_fractions_determinism_and_no_leak():
     groups = [f"g{i:03d}" for i in range(100)]
-    a = group_split(groups * 3)  # segments of one group: one split
-    assert a == group_split(list(reversed(groups)))  # order does not matter
+    a = group_split(groups * 3, SPLIT)  # segments of one group: one split
+    assert a == group_split(list(reversed(groups)), SPLIT)  # order does not matter
     counts = {s: sum(v == s for v in a.values()) for s in ("train", "dev", "eval")}
     assert counts == {"train": 70, "dev": 15, "eval": 15}
-    assert a != group_split(groups, MusicSplitParams(seed=1))
-    small = group_split(["a", "b", "c"])
+    assert a != group_split(groups, SPLIT.model_copy(update={"seed": 1}))
+    small = group_split(["a", "b", "c"], SPLIT)
     assert sorted(small.values()) == ["dev", "eval", "train"]
 
 
@@ -57,7 +61,7 @@ def test_seed_layout_reader(tmp_path):
             )
             touch_wav(tmp_path / "Ai music" / "musicgen_10k_dataset" / f"mg_{i:03d}_seg{k}.wav")
     (tmp_path / "Human Music" / "notes.txt").write_text("x")
-    listing = read_music_layout(tmp_path)
+    listing = read_music_layout(tmp_path, P)
     assert len(listing.entries) == 40
     assert [p.reason for p in listing.problems] == ["not an audio file; not ingested"]
     by_label = defaultdict(set)
@@ -78,11 +82,11 @@ def test_layout_reader_honours_splits_file(tmp_path):
         touch_wav(tmp_path / "Human Music" / "x" / f"{g}_seg1.wav")
         touch_wav(tmp_path / "Ai music" / "gen" / f"{g}_seg1.wav")
     (tmp_path / "splits.csv").write_text("group,split\na,eval\n")
-    listing = read_music_layout(tmp_path)
+    listing = read_music_layout(tmp_path, P)
     assert {(e.group, e.split) for e in listing.entries} == {("a", "eval")}
     assert any("no split" in p.reason for p in listing.problems)
     with pytest.raises(DataError, match="Human Music"):
-        read_music_layout(tmp_path / "Human Music")
+        read_music_layout(tmp_path / "Human Music", P)
 
 
 def test_csv_reader(tmp_path):
@@ -93,7 +97,7 @@ def test_csv_reader(tmp_path):
         "a/s2.wav,spoof,song2,udio\n"
         "a/s3.wav,maybe,song3,udio\n"
     )
-    listing = read_music_csv(tmp_path)
+    listing = read_music_csv(tmp_path, P)
     assert [(e.label, e.attack, e.group) for e in listing.entries] == [
         ("bonafide", "-", "song1"), ("spoof", "suno", "song1"), ("spoof", "udio", "song2")
     ]  # fmt: skip
@@ -108,7 +112,7 @@ def test_sonics_reader(tmp_path):
     (tmp_path / "real_songs.csv").write_text(
         "filename,artist,label,split\nreal/r1.mp3,artistA,real,test\nreal/r2.mp3,artistB,real,validation\n"
     )
-    listing = read_sonics(tmp_path)
+    listing = read_sonics(tmp_path, P)
     got = {e.rel_path: (e.label, e.attack, e.group, e.split) for e in listing.entries}
     assert got["real/r1.mp3"] == ("bonafide", "-", "artistA", "eval")
     assert got["real/r2.mp3"][3] == "dev"

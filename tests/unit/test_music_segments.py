@@ -11,7 +11,7 @@ import soundfile as sf
 
 from veracity.errors import AudioContentError, AudioDecodeError, InputError
 from veracity.modalities.music.descriptors import COLUMNS, descriptor_columns
-from veracity.modalities.music.params import MusicParams, MusicSegmentParams, MusicShiftParams
+from music_params import music_params, replace
 from veracity.modalities.music.segments import (
     MusicMedia,
     decode,
@@ -22,9 +22,10 @@ from veracity.modalities.music.segments import (
 from veracity.modalities.music.shifts import apply_shift
 
 # small segments keep these tests in milliseconds; the geometry is the same at 5 s
-SMALL = MusicParams(
-    segments=MusicSegmentParams(sample_rate=8000, segment_s=1.0, n_mels=16, n_fft=256,
-                                hop_length=128, min_duration_s=0.2, max_duration_s=30.0)
+SMALL = replace(
+    music_params(),
+    segments=dict(sample_rate=8000, segment_s=1.0, n_mels=16, n_fft=256,
+                  hop_length=128, min_duration_s=0.2, max_duration_s=30.0),
 )  # fmt: skip
 
 
@@ -41,7 +42,7 @@ def wav_bytes(wave: np.ndarray, sr: int, fmt: str = "WAV") -> bytes:
 
 
 def test_seed_geometry_defaults():
-    seg = MusicParams().segments
+    seg = music_params().segments
     assert (seg.sample_rate, seg.segment_s, seg.n_mels, seg.n_fft, seg.hop_length) == (
         16000, 5.0, 128, 2048, 512
     )  # fmt: skip
@@ -103,7 +104,7 @@ def test_descriptors():
 def test_shifts_keep_length_and_change_signal():
     rng = np.random.default_rng(0)
     x = tone(1.0, 16000)[0] + 0.05 * rng.standard_normal(16000).astype(np.float32)
-    shifts = MusicShiftParams(resample_hz=4000)
+    shifts = music_params().shifts.model_copy(update={"resample_hz": 4000})
     for name in ("resample", "noise"):
         y, sr = apply_shift(name, x, 16000, shifts, rng)
         assert sr == 16000 and y.shape == x.shape and not np.allclose(x, y)

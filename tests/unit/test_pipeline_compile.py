@@ -162,3 +162,21 @@ def test_images_and_accelerators_come_from_params(tmp_path):
         and "kfp==" in " ".join(e["container"].get("command", []))
         for e in executors.values()
     )
+
+
+def test_every_modality_has_its_checked_in_pipeline(tmp_path):
+    """Each modality's golden file is current; its role loop lists its own detectors."""
+    cfg = load_config(REPO / "params.yaml")
+    for modality in cfg.modalities:
+        if modality == "voice":
+            continue  # compiled twice above
+        golden = compiled_path(REPO, modality)
+        out = compile_pipeline(modality, tmp_path / f"{modality}.yaml", REPO).read_text()
+        assert out == golden.read_text(), (
+            f"{golden.name} is stale: run `veracity pipeline compile --modality {modality}`"
+        )
+        spec = yaml.safe_load(out)
+        assert spec["pipelineInfo"]["name"].endswith(f"-{modality}")
+        loop = next(t for t in _tasks(spec).values() if "parameterIterator" in t)
+        items = yaml.safe_load(loop["parameterIterator"]["items"]["raw"])
+        assert items == list(cfg.modality_params(modality).detectors)

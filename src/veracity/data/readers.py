@@ -13,6 +13,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from veracity.data.manifest import LABELS, NO_ATTACK, SPLITS
 from veracity.errors import DataError
@@ -128,15 +129,22 @@ GENERIC_READERS = {"csv": read_csv_corpus}
 
 
 def read_corpus(
-    root: str | Path, fmt: str, readers: Mapping | None = None, modality: str = "voice"
+    root: str | Path,
+    fmt: str,
+    readers: Mapping | None = None,
+    modality: str = "voice",
+    params: Any = None,
 ) -> Listing:
     """List the corpus at ``root`` in format ``fmt``: a modality's reader or generic ``csv``.
 
-    A generic CSV without a ``modality`` column lists clips of ``modality``.
+    A modality's reader is called as ``reader(root, params)`` (its params section: e.g. the
+    split of corpora that come without one) and wins over a generic reader of the same
+    name; a generic CSV without a ``modality`` column lists clips of ``modality``.
     """
-    available = {**GENERIC_READERS, **(readers or {})}
+    readers = dict(readers or {})
+    available = {**GENERIC_READERS, **readers}
     if fmt not in available:
         raise DataError(f"unknown corpus format {fmt!r}; expected one of {sorted(available)}")
-    if fmt in GENERIC_READERS:
-        return available[fmt](root, modality)
-    return available[fmt](root)
+    if fmt in readers:
+        return readers[fmt](root, params)
+    return GENERIC_READERS[fmt](root, modality)

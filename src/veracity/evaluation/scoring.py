@@ -81,7 +81,8 @@ def score_clips(loaded, split_data, batch: int, desc: str = "scoring") -> pd.Dat
     """Score every clip of ``split_data`` (a segment-store split) with ``loaded.model``.
 
     Returns a DataFrame with ``utt_id, attack, duration_s, target, logodds`` (one row per
-    clip, in the split's order), plus ``p_spoof`` when ``loaded.calibration`` is set.
+    clip, in the split's order), plus ``p_spoof`` and ``segment_p_spoof`` (the clip's
+    segments in order) when ``loaded.calibration`` is set.
     Non-finite model outputs raise :class:`MetricError` rather than being dropped.
     """
     z = score_segments(loaded, split_data, batch, desc)
@@ -92,5 +93,11 @@ def score_clips(loaded, split_data, batch: int, desc: str = "scoring") -> pd.Dat
     out["logodds"] = aggregate_clips(z, split_data.clip_row, len(clips))
     if getattr(loaded, "calibration", None):
         out["p_spoof"] = apply_calibration(out["logodds"].to_numpy(), loaded.calibration)
+        # per-segment calibrated scores: a policy may read them (e.g. music's AI share)
+        p_seg = apply_calibration(z, loaded.calibration)
+        clip_row = np.asarray(split_data.clip_row, dtype=np.int64)
+        order = np.argsort(clip_row, kind="stable")
+        bounds = np.cumsum(np.bincount(clip_row, minlength=len(clips)))[:-1]
+        out["segment_p_spoof"] = [a.tolist() for a in np.split(p_seg[order], bounds)]
     log.info("scored %d clips (%d windows)", len(out), n)
     return out

@@ -22,10 +22,14 @@ from veracity.modalities.base import AI, HUMAN, INCONCLUSIVE, LABELS, Decision, 
 TRUTHS = ("bonafide", "spoof")
 
 
-def descriptor_segments(descriptors: Mapping[str, Any], duration_s: float) -> Segments:
-    """A :class:`Segments` carrying only a clip's descriptors (what ``decide`` may read)."""
+def descriptor_segments(
+    descriptors: Mapping[str, Any], duration_s: float, segment_scores: Mapping | None = None
+) -> Segments:
+    """A :class:`Segments` carrying what ``decide`` may read of a clip: its descriptors and,
+    when given, ``info["segment_scores"]`` (role -> calibrated AI probability per segment)."""
     empty = np.zeros(0)
-    return Segments({}, empty, empty, dict(descriptors), float(duration_s))
+    info = {"segment_scores": dict(segment_scores)} if segment_scores else {}
+    return Segments({}, empty, empty, dict(descriptors), float(duration_s), info)
 
 
 def run_policy(modality, params, available: Mapping[str, float], segments) -> tuple:
@@ -53,15 +57,19 @@ def simulate_verdicts(
     durations: Sequence[float],
     domain_scores: np.ndarray | None = None,
     domain_threshold: float | None = None,
+    segment_p_spoof: Mapping[str, Sequence] | None = None,
 ) -> list[Decision]:
     """The decision for every clip, from per-role calibrated spoof probabilities [n_clips],
-    with the out-of-domain guard applied when ``domain_scores`` are given (as in serving)."""
+    with the out-of-domain guard applied when ``domain_scores`` are given (as in serving).
+    ``segment_p_spoof``: per role, each clip's per-segment probabilities (as serving puts
+    them in ``Segments.info["segment_scores"]``)."""
     from veracity.evaluation.domain import guard_decision
 
     decisions = []
     for i, desc in enumerate(descriptors):
         available = {role: float(p[i]) for role, p in p_spoof.items()}
-        segments = descriptor_segments(desc, durations[i])
+        per_segment = {r: np.asarray(v[i]) for r, v in (segment_p_spoof or {}).items()}
+        segments = descriptor_segments(desc, durations[i], per_segment)
         decision = run_policy(modality, params, available, segments)[0]
         if domain_scores is not None:
             decision = guard_decision(decision, float(domain_scores[i]), domain_threshold)
@@ -124,6 +132,11 @@ def evaluate_verdicts(
     p_spoof = {
         role: s.set_index("utt_id").loc[order, "p_spoof"].to_numpy() for role, s in scored.items()
     }
+    segment_p = {
+        role: s.set_index("utt_id").loc[order, "segment_p_spoof"].tolist()
+        for role, s in scored.items()
+        if "segment_p_spoof" in s
+    }
     columns = list(modality.descriptor_columns(params))
     descriptors = clips[columns].to_dict("records")
     decisions = simulate_verdicts(
@@ -134,6 +147,7 @@ def evaluate_verdicts(
         clips["duration_s"].tolist(),
         None if domain is None else domain["eval_scores"],
         None if domain is None else domain["threshold"],
+        segment_p,
     )
     frame = pd.DataFrame([d.to_dict() for d in decisions])
     frame.insert(0, "utt_id", order)

@@ -16,6 +16,7 @@ from veracity.modalities.base import Modality
 
 MODALITIES: dict[str, str] = {
     "voice": "veracity.modalities.voice",
+    "music": "veracity.modalities.music",
 }
 
 

@@ -143,7 +143,9 @@ class Modality(Protocol):
     before anything is decoded; ``prepare(media, params)`` cuts it into
     :class:`Segments`. ``plan(scores, params)`` names the next role to score given the
     calibrated clip scores so far (None = decide now); ``decide(scores, segments, params)``
-    makes the :class:`Decision`. ``readers`` map an ingest format to a reader function;
+    makes the :class:`Decision` (shared code puts each scored role's calibrated
+    per-segment probabilities in ``segments.info["segment_scores"]``, in serving and in
+    the evaluate step's replay alike). ``readers`` map an ingest format to a reader function;
     ``descriptor_columns(params)`` lists the monitoring columns of ``Segments.descriptors``.
     ``fit_policy(params, train_clips)`` returns params whose policy inputs are fitted on the
     training data (the evaluate step calls it; the fitted params travel in the bundle);

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -144,7 +144,10 @@ class VerdictTransformer(kserve.Model):
                 stage = await self.score_role(inputs, role, payload.request_id)
             stages[role] = stage
             scores[role] = None if stage is None else stage.clip_p_spoof
-        decision = self.modality.decide(scores, segments, self.params)
+        # the policy may read per-segment scores (e.g. music's share of AI segments)
+        per_segment = {r: s.p_spoof for r, s in stages.items() if s is not None}
+        info = {**segments.info, "segment_scores": per_segment}
+        decision = self.modality.decide(scores, replace(segments, info=info), self.params)
         decision = await self._guard(decision, segments, stages, payload.request_id)
         verdict = build_verdict(
             request_id=payload.request_id,

@@ -213,7 +213,7 @@ def _build(cfg: Config, mod, source: str, fmt: str, out: Path, stage: Path):
             root = Path(source)
             if not root.exists():
                 raise DataError(f"ingest source {source} does not exist; pass a dir or s3:// URI")
-        listing = read_corpus(root, fmt, mod.readers, mod.name)
+        listing = read_corpus(root, fmt, mod.readers, mod.name, cfg.modality_params(mod.name))
         corpus_root = root if root.is_dir() else root.parent
         rows, quarantine, copied, unchanged = _ingest_entries(
             cfg, mod.name, corpus_root, fmt, listing.entries, out, stage

@@ -3,7 +3,8 @@
 The detector contract: ``model(batch_dict) -> {"logits", "embedding", ...}``; the loss is
 the detector's loss hook (weighted cross-entropy by default) and the augmentation its
 augment hook. Adam/AdamW with a cosine learning-rate schedule, early stopping on
-clip-level dev EER, best and last weights kept in memory. Pure: it takes a model,
+the role's ``monitor`` (clip-level dev EER by default; dev accuracy or the dev loss of the
+detector's own loss hook, as seed 001 asks per model), best and last weights kept in memory. Pure: it takes a model,
 :class:`~veracity.training.dataset.SegmentSet` s and config sections, and reports each
 epoch through a callback (the train step logs those to MLflow); it touches no files.
 """
@@ -39,6 +40,7 @@ class EpochRecord:
     train_loss: float
     dev_loss: float
     dev_eer: float
+    dev_accuracy: float
     lr: float
     throughput_utt_s: float
     train_windows: int
@@ -113,19 +115,23 @@ def evaluate_segments(
     batch_size: int,
     device: torch.device,
     criterion: nn.Module,
-) -> tuple[float, float, np.ndarray]:
-    """Dev loss (segment mean, cross-entropy), clip-level EER and segment log-odds.
+    loss_fn: Callable = default_loss,
+) -> tuple[float, float, np.ndarray, float]:
+    """Dev loss (segment mean of the loss hook), clip-level EER, segment log-odds and
+    clip-level accuracy.
 
     A clip's score is the mean ``z = l1 - l0`` of its segments (docs/contracts.md); the EER
-    has bonafide as the target class. NaN when dev lacks one of the classes.
+    has bonafide as the target class (NaN when dev lacks a class); a clip is called
+    bonafide when its mean ``z`` is positive.
     """
     model.eval()
     total, z_parts = 0.0, []
     for start in range(0, len(data), batch_size):
         index = torch.arange(start, min(start + batch_size, len(data)))
         y = data.targets[index].to(device)
-        logits = model(_to(data.batch(index), device))["logits"]
-        total += float(criterion(logits, y)) * len(y)
+        outputs = model(_to(data.batch(index), device))
+        logits = outputs["logits"]
+        total += float(loss_fn(outputs, y, criterion)) * len(y)
         z_parts.append((logits[:, 1] - logits[:, 0]).float().cpu())
     z = torch.cat(z_parts).numpy()
     clip = data.clip_index.numpy()
@@ -135,7 +141,19 @@ def evaluate_segments(
     clip_target[inverse] = data.targets.numpy()
     bona, spoof = clip_z[clip_target == 1], clip_z[clip_target == 0]
     eer = float(compute_eer(bona, spoof)[0]) if len(bona) and len(spoof) else math.nan
-    return total / max(len(data), 1), eer, z
+    accuracy = float(np.mean((clip_z > 0) == (clip_target == 1)))
+    return total / max(len(data), 1), eer, z, accuracy
+
+
+def monitor_key(monitor: str, dev_eer: float, dev_loss: float, dev_accuracy: float) -> tuple:
+    """The (lower is better) key of an epoch under ``monitor``: its main value, then a
+    tie-break. A NaN EER (dev without both classes) ranks last, so the loss decides."""
+    eer = dev_eer if not math.isnan(dev_eer) else math.inf
+    if monitor == "val_loss":
+        return (dev_loss, eer)
+    if monitor == "val_accuracy":
+        return (-dev_accuracy, dev_loss)
+    return (eer, dev_loss)
 
 
 def train_model(
@@ -156,9 +174,10 @@ def train_model(
     ``run_cfg`` is the role's ``training`` section: epochs, batch size, lr, weight decay,
     per-epoch segment cap, dev segment cap, patience. ``training_cfg`` gives the device,
     thread count, optimizer and class weights; ``loss_fn(outputs, targets, criterion)``
-    and ``augment_fn(batch, generator)`` are the detector's hooks. The best epoch has the lowest dev EER (ties: lower dev loss); training
-    stops after ``patience`` epochs without a lower EER. On return the model holds the
-    best weights, on the CPU.
+    and ``augment_fn(batch, generator)`` are the detector's hooks. The best epoch is the best
+    under ``run_cfg.monitor`` (:func:`monitor_key`: dev EER, dev accuracy or dev loss);
+    training stops after ``patience`` epochs without a better main value. On return the
+    model holds the best weights, on the CPU.
     """
     seed_everything(seed)
     torch.set_num_threads(training_cfg.num_threads)
@@ -197,6 +216,7 @@ def train_model(
 
     history = TrainHistory(device=str(device), dev_windows=len(dev))
     best_state, best_key, since_best = _state_copy(model), (math.inf, math.inf), 0
+    monitor = run_cfg.monitor
     for epoch in range(1, run_cfg.epochs + 1):
         model.train()
         lr = optimizer.param_groups[0]["lr"]
@@ -229,12 +249,15 @@ def train_model(
             seen += len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
         train_s = time.perf_counter() - t0
-        dev_loss, dev_eer, _ = evaluate_segments(model, dev, run_cfg.batch_size, device, criterion)
+        dev_loss, dev_eer, _, dev_acc = evaluate_segments(
+            model, dev, run_cfg.batch_size, device, criterion, loss_fn
+        )
         record = EpochRecord(
             epoch=epoch,
             train_loss=loss_sum / max(seen, 1),
             dev_loss=dev_loss,
             dev_eer=dev_eer,
+            dev_accuracy=dev_acc,
             lr=lr,
             throughput_utt_s=seen / max(train_s, 1e-9),
             train_windows=seen,
@@ -242,27 +265,33 @@ def train_model(
         )
         history.epochs.append(record)
         log.info(
-            "epoch %d: train loss %.4f, dev loss %.4f, dev EER %.4f, %.1f utt/s",
+            "epoch %d: train loss %.4f, dev loss %.4f, dev EER %.4f, dev accuracy %.3f, %.1f utt/s",
             epoch,
             record.train_loss,
             dev_loss,
             dev_eer,
+            dev_acc,
             record.throughput_utt_s,
         )
         if on_epoch is not None:
             on_epoch(record)
 
-        # Without both classes in dev the EER is NaN and the dev loss decides alone.
-        eer_key = dev_eer if not math.isnan(dev_eer) else math.inf
-        better = (eer_key, dev_loss) < best_key
-        lower_eer = eer_key < best_key[0]
-        since_best = 0 if lower_eer or (better and math.isnan(dev_eer)) else since_best + 1
+        key = monitor_key(monitor, dev_eer, dev_loss, dev_acc)
+        better = key < best_key
+        since_best = (
+            0 if key[0] < best_key[0] or (better and math.isinf(key[0])) else since_best + 1
+        )
         if better:
-            best_key, best_state = (eer_key, dev_loss), _state_copy(model)
+            best_key, best_state = key, _state_copy(model)
             history.best_epoch, history.best_dev_eer = epoch, dev_eer
         if since_best >= run_cfg.patience and epoch < run_cfg.epochs:
             history.stopped_early = True
-            log.info("early stop after epoch %d: no lower dev EER for %d epochs", epoch, since_best)
+            log.info(
+                "early stop after epoch %d: %s did not improve for %d epochs",
+                epoch,
+                monitor,
+                since_best,
+            )
             break
 
     last_state = _state_copy(model)

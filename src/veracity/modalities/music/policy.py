@@ -23,16 +23,19 @@ from veracity.modalities.music.params import MusicParams
 
 def _order(params: MusicParams) -> list[str]:
     pol = params.policy
-    roles = {d.role for d in params.detectors}
+    roles = set(params.detectors)
     return [pol.deciding_role, *[r for r in pol.fallback_roles if r in roles]]
 
 
-def plan(scores: Mapping[str, float], params: MusicParams) -> str | None:
-    """The next role to score: the deciding hybrid first; None once one decider is scored."""
-    order = _order(params)
-    if any(r in scores for r in order):
-        return None
-    return order[0]
+def plan(scores: Mapping[str, float | None], params: MusicParams) -> str | None:
+    """The next role to score: the deciding hybrid first, then each fallback the bundle
+    lacked (scored ``None``) in turn; None once one decider has a score."""
+    for role in _order(params):
+        if role not in scores:
+            return role
+        if scores[role] is not None:
+            return None
+    return None
 
 
 def _segment_scores(segments: Segments | None, role: str) -> np.ndarray | None:
@@ -48,8 +51,8 @@ def _segment_scores(segments: Segments | None, role: str) -> np.ndarray | None:
 def decide(scores: Mapping[str, float], segments: Segments | None, params: MusicParams) -> Decision:
     """The verdict for one song from calibrated clip scores (AI probabilities)."""
     pol = params.policy
-    per_model = {k: float(v) for k, v in scores.items()}
-    role = next((r for r in _order(params) if r in scores), None)
+    per_model = {k: (None if v is None else float(v)) for k, v in scores.items()}
+    role = next((r for r in _order(params) if scores.get(r) is not None), None)
     if role is None:
         return _reject(
             INCONCLUSIVE, 0.5, "no_scores", pol.min_confidence,

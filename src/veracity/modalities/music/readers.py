@@ -11,7 +11,8 @@
   generator column (``algorithm|generator|model|source``, optional) and a group column
   (``artist|group|song_id|id``, optional: the file stem otherwise).
 
-Corpora without splits get the group-aware 70/15/15 split of :func:`group_split`: every
+Readers take ``(root, params)`` (the ``modalities.music`` section). Corpora without
+splits get the group-aware 70/15/15 split of :func:`group_split`: every
 segment of one song lands in the same split, deterministically for a seed. A
 ``splits.csv`` (``group,split``) in the root pins the splits (the demo writes one).
 """
@@ -29,7 +30,7 @@ import numpy as np
 from veracity.data.manifest import NO_ATTACK, SPLITS
 from veracity.data.readers import Listing, ListingEntry, ListingProblem
 from veracity.errors import DataError
-from veracity.modalities.music.params import MusicSplitParams
+from veracity.modalities.music.params import MusicParams, MusicSplitParams
 from veracity.storage import safe_join
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
@@ -48,9 +49,7 @@ def group_of(stem: str) -> str:
     return m.group("group") if m else stem
 
 
-def group_split(
-    groups: Iterable[str], split: MusicSplitParams = MusicSplitParams()
-) -> dict[str, str]:
+def group_split(groups: Iterable[str], split: MusicSplitParams) -> dict[str, str]:
     """Group-aware split: each group -> train|dev|eval, ``split.fractions`` of the groups,
     deterministic for ``split.seed`` (groups sorted, then shuffled by the seed). With 3 or
     more groups every split gets at least one."""
@@ -124,7 +123,7 @@ def _assign_splits(root: Path, rows: list[dict], listing: Listing, split: MusicS
         )
 
 
-def read_music_layout(root: str | Path, split: MusicSplitParams = MusicSplitParams()) -> Listing:
+def read_music_layout(root: str | Path, params: MusicParams) -> Listing:
     """List seed 001's ``Human Music/`` + ``Ai music/`` layout under ``root``."""
     root = Path(root)
     dirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()} if root.is_dir() else {}
@@ -153,7 +152,7 @@ def read_music_layout(root: str | Path, split: MusicSplitParams = MusicSplitPara
                 attack = parts[0] if len(parts) > 1 else "unknown"
             rows.append({"rel": rel, "label": label, "group": group_of(path.stem),
                          "attack": attack})  # fmt: skip
-    _assign_splits(root, rows, listing, split)
+    _assign_splits(root, rows, listing, params.split)
     return listing
 
 
@@ -207,7 +206,7 @@ def _rows_from_table(
     return rows
 
 
-def read_music_csv(root: str | Path, split: MusicSplitParams = MusicSplitParams()) -> Listing:
+def read_music_csv(root: str | Path, params: MusicParams) -> Listing:
     """List ``root/corpus.csv`` (``path,label,group,generator[,split,utt_id]``)."""
     root = Path(root)
     path = root / CSV_NAME if root.is_dir() else root
@@ -219,7 +218,7 @@ def read_music_csv(root: str | Path, split: MusicSplitParams = MusicSplitParams(
                "utt_id": ("utt_id",)}  # fmt: skip
     text = path.read_text(encoding="utf-8", errors="replace")
     rows = _rows_from_table(path.parent, text, path.name, listing, columns)
-    _assign_splits(path.parent, rows, listing, split)
+    _assign_splits(path.parent, rows, listing, params.split)
     return listing
 
 
@@ -233,7 +232,7 @@ SONICS_COLUMNS = {
 }
 
 
-def read_sonics(root: str | Path, split: MusicSplitParams = MusicSplitParams()) -> Listing:
+def read_sonics(root: str | Path, params: MusicParams) -> Listing:
     """List SONICS-style metadata CSVs in ``root`` (see the module docstring)."""
     root = Path(root)
     tables = sorted(p for p in root.glob("*.csv") if p.name != SPLITS_FILE)
@@ -244,7 +243,7 @@ def read_sonics(root: str | Path, split: MusicSplitParams = MusicSplitParams()) 
     for table in tables:
         text = table.read_text(encoding="utf-8", errors="replace")
         rows += _rows_from_table(root, text, table.name, listing, SONICS_COLUMNS)
-    _assign_splits(root, rows, listing, split)
+    _assign_splits(root, rows, listing, params.split)
     return listing
 
 

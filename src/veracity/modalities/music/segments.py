@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import io
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -23,20 +23,20 @@ import torch
 import torchaudio
 import torchaudio.functional as AF
 
-from veracity.errors import AudioContentError, InputError
-from veracity.media.decode import check_samples, decode_audio, load_waveform
+from veracity.errors import AudioContentError, PayloadTooLargeError
+from veracity.media.decode import check_samples
+from veracity.media.upload import decode_source
 from veracity.modalities.base import Segments
 from veracity.modalities.music.descriptors import compute_descriptors
 from veracity.modalities.music.params import MusicParams, MusicSegmentParams
 
 
-@dataclass(frozen=True)
-class MusicMedia:
-    """A decoded recording: ``wave [channels, samples]`` float32 at ``sample_rate``."""
+class MusicMedia(NamedTuple):
+    """A decoded recording: ``wave [channels, samples]`` (or ``[samples]``) float32 at
+    ``sample_rate``; unpacks as ``(wave, sr)`` like every audio modality's media."""
 
     wave: np.ndarray
     sample_rate: int
-    source: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -53,7 +53,7 @@ def _header_duration(source: bytes | Path) -> float | None:
 
 def _check_duration(duration: float, seg: MusicSegmentParams, name: str) -> None:
     if duration > seg.max_duration_s:
-        raise InputError(
+        raise PayloadTooLargeError(
             f"expected at most {seg.max_duration_s:.0f} s of audio in {name}, got "
             f"{duration:.1f} s; send a shorter excerpt or raise "
             "modalities.music.segments.max_duration_s"
@@ -66,19 +66,24 @@ def _check_duration(duration: float, seg: MusicSegmentParams, name: str) -> None
 
 
 def decode(source: bytes | Path | str, params: MusicParams, limits=None) -> MusicMedia:
-    """Decode ``source`` (file bytes or a path) into :class:`MusicMedia` within the bounds
-    (its own header checks; ``limits``, the serving upload limits, are not used yet)."""
+    """Decode ``source`` (file bytes or a path) into :class:`MusicMedia` within the bounds.
+
+    Uploads with ``limits`` (serving) take the bounded decoder every modality shares
+    (header checked, decoded in blocks, compressed formats at the segment rate); a corpus
+    file's header duration is checked against ``segments.max_duration_s`` before decoding.
+    """
     seg = params.segments
     if isinstance(source, bytearray | memoryview):
         source = bytes(source)
     name = "the uploaded audio" if isinstance(source, bytes) else str(source)
     if not isinstance(source, bytes):
         source = Path(source)
-    header = _header_duration(source)
-    if header is not None and header > seg.max_duration_s:
-        _check_duration(header, seg, name)
-    wave, sr = decode_audio(source) if isinstance(source, bytes) else load_waveform(source)
-    media = MusicMedia(wave, int(sr), name)
+    if limits is None:
+        header = _header_duration(source)
+        if header is not None and header > seg.max_duration_s:
+            _check_duration(header, seg, name)
+    wave, sr = decode_source(source, limits, seg.sample_rate)
+    media = MusicMedia(np.asarray(wave, dtype=np.float32), int(sr))
     _check_duration(media.duration_s, seg, name)
     return media
 

@@ -42,3 +42,15 @@ def apply_shift(
     if name == "noise":
         return add_noise(wave, shifts.noise_snr_db, rng), sr
     raise InputError(f"expected a music shift among {SHIFT_NAMES}, got {name!r}")
+
+
+def shift(name: str, media, params, rng: np.random.Generator):
+    """``media`` (``(wave, sr)``) after the deployment shift ``name`` of ``params.robustness``
+    (the contract's ``shift`` hook: robustness report and drift demo), as mono ``[1, S]``."""
+    from veracity.modalities.music.segments import MusicMedia
+
+    wave, sr = media
+    mono = np.asarray(wave, dtype=np.float32)
+    mono = mono.mean(axis=0) if mono.ndim == 2 else mono
+    out, out_sr = apply_shift(name, mono, int(sr), params.shifts, rng)
+    return MusicMedia(np.asarray(out, dtype=np.float32)[None, :], int(out_sr))

@@ -54,7 +54,7 @@ def parse_asvspoof_protocol(
     return entries, problems
 
 
-def read_asvspoof2019(root: str | Path) -> Listing:
+def read_asvspoof2019(root: str | Path, params: object = None) -> Listing:
     """List an ASVspoof 2019 LA corpus under ``root`` (protocols + ``flac/`` folders).
 
     Protocol lines whose audio is missing, and audio files no protocol lists, are reported

@@ -75,14 +75,14 @@ def rebuild_model(architecture: str, model_config: dict[str, Any]) -> nn.Module:
 def detector_specs(params: MusicParams) -> list[DetectorSpec]:
     """The :class:`DetectorSpec` of every configured role, in dependency order."""
     specs = []
-    for det in params.detectors:
+    for role, det in params.detectors.items():
         arch = det.architecture
         loss = default_loss
         if arch == "autoencoder":
             loss = multitask_loss(params.model.recon_weight, params.model.cls_weight)
         specs.append(
             DetectorSpec(
-                role=det.role,
+                role=role,
                 inputs=INPUTS[arch],
                 build=lambda p, s, a=arch: build_model(a, p, s),
                 loss=loss,
