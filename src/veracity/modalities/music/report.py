@@ -14,7 +14,8 @@
 
 A figure whose inputs are missing is skipped with a note (logged and in the JSON). Models
 are recognised by ``architecture`` (default: the role name; role "hybrid" means
-"hybrid_attention"). Numbers live in :mod:`report_metrics`, figures in :mod:`report_plots`.
+"hybrid_attention"). Numbers live in :mod:`report_metrics`, figures in :mod:`report_plots` and
+:mod:`report_tsne`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ from veracity.modalities.music.report_plots import (
     plot_reconstructions,
     plot_roc_all,
     plot_training_curves,
-    plot_tsne,
 )
+from veracity.modalities.music.report_tsne import TsnePanel, plot_tsne
 
 __all__ = [
     "ModelEval",
@@ -65,6 +66,7 @@ __all__ = [
     "plot_roc_all",
     "plot_training_curves",
     "plot_tsne",
+    "TsnePanel",
     "tsne_panels",
     "write_music_report",
 ]
@@ -119,7 +121,10 @@ def check_model(model: ModelEval) -> None:
             f"{np.asarray(model.attack).size} for {y.size} clips; pass the clips' attack column"
         )
     if not np.isfinite(model.threshold):
-        raise MetricError(f"expected a finite threshold for {model.name}, got {model.threshold}")
+        raise MetricError(
+            f"expected a finite threshold for {model.name}, got {model.threshold}; "
+            "take it from the model's calibration.json"
+        )
     rows = np.arange(y.size) if model.rows is None else np.asarray(model.rows).reshape(-1)
     if rows.size and (
         not np.issubdtype(rows.dtype, np.integer) or rows.min() < 0 or rows.max() >= y.size
@@ -146,7 +151,7 @@ def _first(models, kinds, key):
     return next((m for m in models if m.kind() in kinds and key in m.outputs), None)
 
 
-def tsne_panels(models: list[ModelEval]) -> list[rp.TsnePanel]:
+def tsne_panels(models: list[ModelEval]) -> list[TsnePanel]:
     """Seed 001's three panels; a hybrid's own branch features stand in for a missing
     autoencoder / AST model."""
     hybrids = (ATTENTION_KIND, CONCAT_KIND)
@@ -159,11 +164,11 @@ def tsne_panels(models: list[ModelEval]) -> list[rp.TsnePanel]:
     for title, options in sources:
         found = next(((m, k) for kinds, k in options if (m := _first(models, kinds, k))), None)
         if found is None:
-            panels.append(rp.TsnePanel(f"{title} (not available)"))
+            panels.append(TsnePanel(f"{title} (not available)"))
             continue
         features, target = found[0].output(found[1])
         dim = features.reshape(len(features), -1).shape[1]
-        panels.append(rp.TsnePanel(f"{title} ({found[0].name}, {dim}-d)", features, target))
+        panels.append(TsnePanel(f"{title} ({found[0].name}, {dim}-d)", features, target))
     return panels
 
 
@@ -203,7 +208,10 @@ def write_music_report(
     save("confusion_matrices", plot_confusion_grid(models))
     save("roc_curves", plot_roc_all(models))
     panels = tsne_panels(models)
-    tsne_points = {pa.title: None if pa.features is None else len(pa.features) for pa in panels}
+    tsne_points = {
+        pa.title: None if pa.features is None else min(len(pa.features), p.tsne_max_points)
+        for pa in panels
+    }
     if any(pa.features is not None for pa in panels):
         tsne = (p.tsne_perplexity, p.tsne_max_points, p.tsne_max_iter, p.tsne_threads)
         save("tsne", plot_tsne(panels, seed, *tsne))
