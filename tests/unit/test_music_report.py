@@ -55,7 +55,10 @@ def full_models() -> list[ModelEval]:
     rng = np.random.default_rng(1)
     w = rng.uniform(0.2, 0.8, N)
     spec = rng.normal(size=(N, 8, 12))
-    history = [{"epoch": e, "train_loss": 1 / e, "dev_loss": 1.1 / e, "dev_eer": 0.3 / e, "lr": 1e-3} for e in (1, 2, 3)]  # fmt: skip
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "dev_loss": 1.1 / e, "dev_eer": 0.3 / e, "lr": 1e-3}
+        for e in (1, 2, 3)
+    ]
     ae_out = {"latent": rng.normal(size=(N, 16)), "input": spec, "reconstruction": 0.9 * spec}
     hy_out = {"attention": np.stack([w, 1 - w], 1), "embedding": rng.normal(size=(N, 24))}
     return [
@@ -99,7 +102,12 @@ def test_per_generator_and_unseen():
     p = np.r_[np.full(20, 0.1), np.full(10, 0.9), np.linspace(0.0, 0.95, 10)]
     res = per_generator_metrics(Y, p, 0.5, ATTACK, frozenset({"suno", "udio"}))
     assert set(res["generators"]) == {"musicgen", "suno"}
-    assert res["generators"]["musicgen"] == {"n": 10, "detection_rate": 1.0, "eer": 0.0, "unseen": False}  # fmt: skip
+    assert res["generators"]["musicgen"] == {
+        "n": 10,
+        "detection_rate": 1.0,
+        "eer": 0.0,
+        "unseen": False,
+    }
     suno = res["generators"]["suno"]
     assert suno["detection_rate"] == 0.5 and suno["unseen"] and 0.0 < suno["eer"] < 0.5
     assert res["unseen"]["generators"] == ["suno"] and res["unseen"]["n"] == 10
@@ -170,7 +178,12 @@ def test_tsne_subsample_clamp_and_missing_panel():
 
 
 def test_tsne_panels_fall_back_to_hybrid_branches():
-    hy = {"ae_features": np.ones((N, 16)), "trans_features": np.ones((N, 32)), "attention": np.full((N, 2), 0.5), "embedding": np.ones((N, 48))}  # fmt: skip
+    hy = {
+        "ae_features": np.ones((N, 16)),
+        "trans_features": np.ones((N, 32)),
+        "attention": np.full((N, 2), 0.5),
+        "embedding": np.ones((N, 48)),
+    }
     panels = tsne_panels([model("cnn"), model("hybrid", outputs=hy)])
     assert [p.features.shape[1] for p in panels] == [16, 32, 48]
     assert "hybrid" in panels[0].title
@@ -201,7 +214,18 @@ def test_write_full_report(tmp_path):
     fast = MusicReportParams(tsne_max_iter=250)
     res = write_music_report(full_models(), tmp_path, dpi=40, seed=0, params=fast)
     names = {p.rsplit("/", 1)[1] for p in res["pngs"]}
-    assert names == {f"{k}.png" for k in ("confusion_matrices", "roc_curves", "tsne", "metrics_comparison", "attention_analysis", "reconstructions", "training_curves")}  # fmt: skip
+    assert names == {
+        f"{k}.png"
+        for k in (
+            "confusion_matrices",
+            "roc_curves",
+            "tsne",
+            "metrics_comparison",
+            "attention_analysis",
+            "reconstructions",
+            "training_curves",
+        )
+    }
     for path in res["pngs"]:
         data = Path(path).read_bytes()
         assert data.startswith(PNG) and len(data) > 1000
@@ -225,9 +249,19 @@ def test_concat_winning_is_reported(tmp_path):
 
 def test_single_model_skips_missing_parts(tmp_path):
     res = write_music_report([model("cnn")], tmp_path, dpi=30, seed=0)
-    assert sorted(p.rsplit("/", 1)[1] for p in res["pngs"]) == ["confusion_matrices.png", "roc_curves.png"]  # fmt: skip
+    assert sorted(p.rsplit("/", 1)[1] for p in res["pngs"]) == [
+        "confusion_matrices.png",
+        "roc_curves.png",
+    ]
     notes = " ".join(res["summary"]["notes"])
-    for part in ("tsne", "metrics_comparison", "attention_analysis", "reconstructions", "training_curves", "attention_beats_concat"):  # fmt: skip
+    for part in (
+        "tsne",
+        "metrics_comparison",
+        "attention_analysis",
+        "reconstructions",
+        "training_curves",
+        "attention_beats_concat",
+    ):
         assert part in notes
     report = json.loads(Path(res["json"]).read_text())
     assert report["attention"] is None and report["attention_beats_concat"] is None
@@ -246,7 +280,9 @@ def test_single_model_skips_missing_parts(tmp_path):
     ],
 )
 def test_bad_inputs_raise(tmp_path, bad, match):
-    base = dict(name="cnn", target=Y, p_ai=scored(2, 0), threshold=0.5, attack=ATTACK, unseen=frozenset())  # fmt: skip
+    base = dict(
+        name="cnn", target=Y, p_ai=scored(2, 0), threshold=0.5, attack=ATTACK, unseen=frozenset()
+    )
     with pytest.raises(MetricError, match=match) as err:
         write_music_report([ModelEval(**{**base, **bad})], tmp_path, dpi=30, seed=0)
     assert "expected" in str(err.value)
