@@ -16,7 +16,10 @@ from veracity.modalities import MODALITIES, load_modality
 
 
 def test_modalities_are_one_explicit_dict_and_voice_has_its_roles(cfg):
-    assert MODALITIES == {"voice": "veracity.modalities.voice"}
+    assert MODALITIES == {
+        "voice": "veracity.modalities.voice",
+        "music": "veracity.modalities.music",
+    }
     voice = load_modality("voice")
     specs = voice.detectors(cfg.modality_params("voice"))
     assert [s.role for s in specs] == ["stage1", "aasist"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from music_params import music_params, replace
 
 from veracity.evaluation.metrics import compute_eer
 from veracity.modalities.music.demo import generate
-from music_params import music_params, replace
 from veracity.modalities.music.params import MusicParams
 from veracity.modalities.music.readers import read_music_layout
 

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from music_params import music_params, replace
 from torch import nn
 
 from veracity.modalities.music.detectors import detector_specs, rebuild_model
@@ -21,7 +22,6 @@ from veracity.modalities.music.detectors.cnn import CNNDetector
 from veracity.modalities.music.detectors.hybrid import HybridAttention, HybridConcat, hybrid_config
 from veracity.modalities.music.detectors.mlp import EmbeddingMLP, LatentMLP
 from veracity.modalities.music.params import MusicParams
-from music_params import music_params, replace
 
 P = music_params()
 TINY_AST = P.ast.model_copy(update=dict(
@@ -213,12 +213,14 @@ def test_detector_specs_build_and_rebuild():
     params = tiny_params()
     specs = detector_specs(params)
     assert [s.role for s in specs] == list(params.detectors)
-    assert {"cnn", "autoencoder", "ae_mlp", "ast_mlp", "hybrid", "hybrid_concat"} <= set(params.detectors)
+    assert {"cnn", "autoencoder", "ae_mlp", "ast_mlp", "hybrid", "hybrid_concat"} <= set(
+        params.detectors
+    )
     by_role = {s.role: s for s in specs}
     assert all(s.depends_on == () for s in specs)  # hybrids are self-contained
     assert by_role["hybrid"].inputs == ("logmel", "waveform")
     assert by_role["hybrid_concat"].required is False
-    arch = {d.role: d.architecture for d in params.detectors}
+    arch = {role: d.architecture for role, d in params.detectors.items()}
     x = batch(2)
     for spec in specs:
         model = spec.build(params, None).eval()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from music_params import music_params
 from pydantic import ValidationError
 
-from music_params import music_params
 from veracity.modalities import MODALITIES, load_modality
 from veracity.modalities.music import MODALITY
 from veracity.modalities.music.params import MusicParams

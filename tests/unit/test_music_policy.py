@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from music_params import music_params
 
 from veracity.modalities.base import AI, HUMAN, INCONCLUSIVE, Segments
-from music_params import music_params
 from veracity.modalities.music.policy import decide, plan
 
 P = music_params()

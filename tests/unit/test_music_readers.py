@@ -7,9 +7,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import soundfile as sf
+from music_params import music_params
 
 from veracity.errors import DataError
-from music_params import music_params
 from veracity.modalities.music.readers import (
     group_of,
     group_split,
@@ -17,7 +17,6 @@ from veracity.modalities.music.readers import (
     read_music_layout,
     read_sonics,
 )
-
 
 P = music_params()
 SPLIT = P.split

@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+from music_params import music_params, replace
 
 from veracity.errors import AudioContentError, AudioDecodeError, InputError
 from veracity.modalities.music.descriptors import COLUMNS, descriptor_columns
-from music_params import music_params, replace
 from veracity.modalities.music.segments import (
     MusicMedia,
     decode,

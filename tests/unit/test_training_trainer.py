@@ -178,8 +178,37 @@ def test_trainer_uses_the_detector_loss_and_augment_hooks(cfg):
         seed=1, loss_fn=loss_fn, augment_fn=augment_fn, progress=False,
     )  # fmt: skip
     batches = math.ceil(32 / run_cfg.batch_size)
-    assert seen == {"loss": batches, "augment": batches}
+    dev_batches = math.ceil(16 / run_cfg.batch_size)  # the dev loss is the hook's too
+    assert seen == {"loss": batches + dev_batches, "augment": batches}
     assert out.history.epochs[0].train_windows == 32
+
+
+def test_monitor_keys_rank_epochs_as_each_monitor_says():
+    from veracity.training.trainer import monitor_key
+
+    # (eer, loss, accuracy) of two epochs: A has the lower EER, B the higher accuracy,
+    # C the lowest loss
+    a, b, c = (0.1, 0.6, 0.7), (0.2, 0.5, 0.9), (0.3, 0.2, 0.6)
+    best = {
+        m: min("abc", key=lambda k, m=m: monitor_key(m, *dict(a=a, b=b, c=c)[k]))
+        for m in ("dev_eer", "val_accuracy", "val_loss")
+    }
+    assert best == {"dev_eer": "a", "val_accuracy": "b", "val_loss": "c"}
+    # an undefined EER ranks last; equal accuracy is broken by the lower loss
+    assert monitor_key("dev_eer", math.nan, 0.1, 1.0) > monitor_key("dev_eer", 0.4, 9.0, 0.0)
+    assert monitor_key("val_accuracy", 0.5, 0.3, 0.8) < monitor_key("val_accuracy", 0.1, 0.4, 0.8)
+
+
+def test_val_loss_monitor_keeps_the_epoch_with_the_lowest_hook_loss(cfg):
+    run_cfg, training_cfg = _cfgs(cfg, epochs=3)
+    run_cfg = run_cfg.model_copy(update={"monitor": "val_loss", "patience": 5})
+    out = train_model(
+        _Tiny(), _separable(32, 1), _separable(16, 2), run_cfg, training_cfg,
+        seed=1, progress=False,
+    )  # fmt: skip
+    losses = [e.dev_loss for e in out.history.epochs]
+    assert out.history.best_epoch == 1 + losses.index(min(losses))
+    assert all(0.0 <= e.dev_accuracy <= 1.0 for e in out.history.epochs)
 
 
 class _Diverging(_Tiny):

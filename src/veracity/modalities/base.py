@@ -101,6 +101,28 @@ class DetectorSpec:
     required: bool = True
 
 
+@dataclass(frozen=True, eq=False)
+class EvaluatedModel:
+    """One calibrated detector as the evaluate step hands it to a modality's report hook.
+
+    ``scores``: per-clip DataFrame of the eval split (utt_id, attack, target 1 = bonafide,
+    logodds, p_spoof = calibrated AI probability); ``threshold`` the calibrated decision
+    threshold on ``p_spoof``; ``unseen_attacks`` the eval attacks absent from training;
+    ``loaded`` the model (eval mode) and ``split`` the eval split of the segment store, to
+    compute further outputs (latents, attention); ``history`` the per-epoch training records.
+    """
+
+    name: str
+    role: str
+    architecture: str
+    scores: Any
+    threshold: float
+    unseen_attacks: frozenset[str]
+    loaded: Any
+    split: Any
+    history: list[dict]
+
+
 @dataclass(frozen=True)
 class Decision:
     """The verdict of a modality's policy for one recording.
@@ -149,7 +171,9 @@ class Modality(Protocol):
     ``descriptor_columns(params)`` lists the monitoring columns of ``Segments.descriptors``.
     ``fit_policy(params, train_clips)`` returns params whose policy inputs are fitted on the
     training data (the evaluate step calls it; the fitted params travel in the bundle);
-    ``policy_diagnostics(params, eval_clips)`` measures those inputs on eval.
+    ``policy_diagnostics(params, eval_clips)`` measures those inputs on eval;
+    ``report(models, out, params, dpi, seed)`` writes the modality's own evaluation report
+    (e.g. music's seed 001 Phase 5) beside the generic one.
     """
 
     name: str
@@ -179,6 +203,10 @@ class Modality(Protocol):
     def shift(self, name: str, media: Any, params: Any, rng: Any) -> Any: ...
 
     def policy_diagnostics(self, params: Any, eval_clips: Any) -> dict: ...
+
+    def report(
+        self, models: list[EvaluatedModel], out: Path, params: Any, dpi: int, seed: int
+    ) -> dict: ...
 
 
 def reject_low_confidence(
@@ -246,6 +274,7 @@ class ModalityPackage:
     fit_policy_fn: Callable[[Any, Any], Any] | None = None
     policy_diagnostics_fn: Callable[[Any, Any], dict] | None = None
     shift_fn: Callable[[str, Any, Any, Any], Any] | None = None
+    report_fn: Callable[..., dict] | None = None
 
     def detectors(self, params: Any) -> list[DetectorSpec]:
         return self.detectors_fn(params)
@@ -290,3 +319,12 @@ class ModalityPackage:
         if self.policy_diagnostics_fn is None:
             return {}
         return self.policy_diagnostics_fn(params, eval_clips)
+
+    def report(
+        self, models: list[EvaluatedModel], out: Path, params: Any, dpi: int, seed: int
+    ) -> dict:
+        """The modality's own evaluation report under ``out`` (default: none). Returns
+        ``{"pngs": [...], "files": [...], "summary": {...}, "console": str}``."""
+        if self.report_fn is None:
+            return {}
+        return self.report_fn(models, out, params, dpi, seed)

@@ -107,6 +107,14 @@ def comparison_table(per_model: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("Accuracy", ascending=False, kind="stable")
 
 
+def _training_epochs(model_dir: Path) -> list[dict]:
+    """The per-epoch training records an artifact's metrics.json keeps (empty if none)."""
+    path = Path(model_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    return list(json.loads(path.read_text()).get("training", {}).get("epochs") or [])
+
+
 def _train_attacks(features: Path) -> set[str]:
     from veracity.segment_store import read_clips
 
@@ -209,6 +217,7 @@ def run_evaluate(
     from veracity.evaluation.tdcf import compute_asv_error_rates, compute_tdcf, parse_asv_scores
     from veracity.evaluation.verdicts import evaluate_verdicts, format_matrix
     from veracity.modalities import load_modality
+    from veracity.modalities.base import EvaluatedModel
     from veracity.models.artifact import load_artifact
     from veracity.registry.runs import log_to_model_run
     from veracity.segment_store import load_split, read_clips, read_features_json
@@ -233,6 +242,7 @@ def run_evaluate(
     dpi = cfg.evaluation.plot_dpi
     by_role: dict[str, pd.DataFrame] = {}
     loaded_by_role: dict = {}
+    evaluated: list = []
     for model_dir in expand_model_dirs(model_dirs):
         loaded = load_artifact(model_dir, cfg.modality_packages)
         if loaded.modality != modality.name:
@@ -277,6 +287,13 @@ def run_evaluate(
         }
         pngs = [plots.save_figure(f, mdir / "plots" / f"{k}.png", dpi) for k, f in figs.items()]
         per_model[name], scored[name] = met, scores
+        evaluated.append(
+            EvaluatedModel(
+                name, loaded.role, loaded.architecture, scores, calibration.threshold,
+                frozenset(met.get("unseen_attacks") or ()), loaded, split,
+                _training_epochs(model_dir),
+            )
+        )  # fmt: skip
         by_role.setdefault(loaded.role, scores)
         loaded_by_role.setdefault(loaded.role, loaded)
         entries.append(
@@ -339,11 +356,16 @@ def run_evaluate(
             for met in per_model.values():
                 eer = row.get(f"eer_{met['role']}")
                 met.setdefault("robustness_eer", {})[row["condition"]] = eer
+    modality_report = modality.report(evaluated, out / modality.name, params, dpi, cfg.seed)
+    if modality_report:
+        verdict["modality_report"] = modality_report.get("summary", {})
     verdicts.to_parquet(out / "verdicts.parquet", index=False)
     verdict["detector_eer"] = {n: m["eer"] for n, m in per_model.items()}
     (out / "verdicts.json").write_text(json.dumps(verdict, indent=2))
     log.info("verdicts on eval (%s):\n%s", modality.name, format_matrix(verdict))
     images = {p.stem.upper(): p.read_bytes() for p in shared_pngs}
+    report_pngs = [Path(p) for p in modality_report.get("pngs", [])]
+    images.update({f"{modality.name}: {p.stem}": p.read_bytes() for p in report_pngs})
     for e in entries:
         images.update({f"{e['name']}: {p.stem}": p.read_bytes() for p in e["pngs"]})
     context = {
@@ -355,6 +377,7 @@ def run_evaluate(
         "final score EER": verdict["final_eer"],
         "eval clips out of domain": verdict.get("out_of_domain"),
         "robustness (eval clips under deployment shifts)": format_table(table),
+        f"{modality.name} model comparison": modality_report.get("console"),
         "features": str(features),
         "dataset version": dataset_version,
         "eval clips": len(split.clips),
@@ -373,6 +396,7 @@ def run_evaluate(
     for e in entries:
         pngs = e.pop("pngs")
         files = [Path(e["metrics"]), report, *pngs, *shared_pngs]
+        files += [Path(f) for f in modality_report.get("files", [])]
         if comparison:
             files.append(comparison)
         e["mlflow_logged"] = log_to_model_run(

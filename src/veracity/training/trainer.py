@@ -176,7 +176,7 @@ def train_model(
     thread count, optimizer and class weights; ``loss_fn(outputs, targets, criterion)``
     and ``augment_fn(batch, generator)`` are the detector's hooks. The best epoch is the best
     under ``run_cfg.monitor`` (:func:`monitor_key`: dev EER, dev accuracy or dev loss);
-    training stops after ``patience`` epochs without a better main value. On return the
+    training stops after ``patience`` epochs without a better key. On return the
     model holds the best weights, on the CPU.
     """
     seed_everything(seed)

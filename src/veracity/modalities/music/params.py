@@ -168,6 +168,20 @@ class MusicSplitParams(Section):
         return self
 
 
+class MusicReportParams(Section):
+    """Every number of seed 001's Phase-5 report (``modalities.music.report``)."""
+
+    tsne_perplexity: float = Field(30.0, gt=1.0)  # seed 001; clamped to (n - 1) / 3
+    tsne_max_points: int = Field(1000, ge=10, le=20000)  # seed 001: "sample 1000 points"
+    tsne_max_iter: int = Field(1000, ge=250, le=5000)
+    # OpenMP threads of t-SNE: 1 is deterministic and immune to busy-waiting on shared CPUs
+    tsne_threads: int = Field(1, ge=1, le=64)
+    recon_examples: int = Field(5, ge=1, le=20)  # per class (seed 001: 5)
+    attention_heatmap_rows: int = Field(100, ge=2, le=2000)
+    # an AE weight within this of 0.5 counts as "balanced" (similar attention to both)
+    balanced_margin: float = Field(0.05, ge=0.0, le=0.5)
+
+
 class MusicParams(ModalityParams):
     """``modalities.music``: ingest, split, segments, models, detectors, policy, demo."""
 
@@ -178,6 +192,7 @@ class MusicParams(ModalityParams):
     policy: MusicPolicyParams
     demo: MusicDemoParams
     shifts: MusicShiftParams
+    report: MusicReportParams
 
     @model_validator(mode="after")
     def _check(self) -> MusicParams:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from sklearn import metrics as skm
 
 from veracity.errors import MetricError
 from veracity.evaluation import metrics as m
+from veracity.modalities.music.params import MusicReportParams
 
 CONFUSION_LABELS = ("Human", "AI")
 TABLE_COLUMNS = (
@@ -29,22 +29,6 @@ TABLE_COLUMNS = (
     "ROC_AUC",
 )
 HUMAN_ATTACK = "-"
-
-
-class MusicReportParams(BaseModel):
-    """Every number of the music report (a ``modalities.music.report`` section to be)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    tsne_perplexity: float = Field(30.0, gt=1.0)  # seed 001; clamped to (n - 1) / 3
-    tsne_max_points: int = Field(1000, ge=10, le=20000)  # seed 001: "sample 1000 points"
-    tsne_max_iter: int = Field(1000, ge=250, le=5000)
-    # OpenMP threads of t-SNE: 1 is deterministic and immune to busy-waiting on shared CPUs
-    tsne_threads: int = Field(1, ge=1, le=64)
-    recon_examples: int = Field(5, ge=1, le=20)  # per class (seed 001: 5)
-    attention_heatmap_rows: int = Field(100, ge=2, le=2000)
-    # an AE weight within this of 0.5 counts as "balanced" (similar attention to both)
-    balanced_margin: float = Field(0.05, ge=0.0, le=0.5)
 
 
 DEFAULTS = MusicReportParams()
