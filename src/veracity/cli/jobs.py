@@ -118,7 +118,7 @@ def _worker(args, cfg) -> int:
         f"--concurrency={args.concurrency or jobs.worker_concurrency}",
         f"--queues={jobs.queue}", f"--hostname=veracity-jobs-{os.getpid()}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "--loglevel=INFO" if args.verbose else "--loglevel=WARNING",
+        "--loglevel=DEBUG" if args.verbose else "--loglevel=INFO",
     ]  # fmt: skip
     print(f"job worker (pid {os.getpid()}) on queue {jobs.queue}", flush=True)
     app.worker_main(argv)

@@ -158,7 +158,9 @@ async def _read_submission(request: Request, cfg: Config) -> tuple[bytes | None,
                 check_upload_size(upload.size or 0, cfg)
                 data = await upload.read(cfg.jobs.max_upload_bytes + 1)
         except HTTPException as exc:  # starlette's multipart parser refused the body
-            raise InputError(f"expected a well-formed multipart/form-data body: {exc.detail}") from exc
+            raise InputError(
+                f"expected a well-formed multipart/form-data body: {exc.detail}"
+            ) from exc
         check_upload_size(len(data), cfg)
         if not data:
             raise InputError("expected a non-empty file in the 'file' field, got 0 bytes")
@@ -171,7 +173,11 @@ async def _read_submission(request: Request, cfg: Config) -> tuple[bytes | None,
         if not isinstance(body, dict):
             raise InputError(f"expected a JSON object {{url, modality}}, got {type(body).__name__}")
         modality = body.get("modality")
-        return None, check_source_url(body.get("url")), modality if isinstance(modality, str) else None
+        return (
+            None,
+            check_source_url(body.get("url")),
+            modality if isinstance(modality, str) else None,
+        )
     raise UnsupportedSubmission(kind)
 
 
