@@ -34,10 +34,11 @@ def _spool(cfg):
 
 
 def _urls(cfg):
-    from veracity.jobs.intake import check_limits_agree
+    from veracity.jobs.intake import check_limits_agree, warm_up
     from veracity.jobs.services import resolve_urls
 
     check_limits_agree(cfg)
+    warm_up(cfg)
     return resolve_urls(cfg.jobs, os.environ)
 
 

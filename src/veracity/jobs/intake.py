@@ -101,3 +101,19 @@ def check_limits_agree(cfg: Config) -> None:
             f"serving.max_audio_seconds ({cfg.serving.max_audio_seconds:g}): the transformer "
             "would refuse such jobs; lower the first or raise the second"
         )
+
+
+def warm_up(cfg: Config) -> list[str]:
+    """Import every configured, installed modality and the bounded decoder now, at start-up,
+    so the first job does not pay for it; returns the modalities the service accepts."""
+    import veracity.media.upload  # noqa: F401 (the import is the point)
+
+    ready = []
+    for name in sorted(cfg.jobs.inference_urls):
+        try:
+            resolve_modality(name, cfg)
+            ready.append(name)
+        except (ModalityUnavailableError, UnknownModalityError) as exc:
+            log.warning("jobs for %s are refused: %s", name, exc)
+    log.info("accepting jobs for %s", ready or "no modality")
+    return ready
