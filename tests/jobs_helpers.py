@@ -156,3 +156,34 @@ def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
             return value
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+class VerdictServer:
+    """A loopback HTTP server answering every POST with ``status`` and the JSON ``body`` (a
+    Verdict by default): the worker's transformer where a test needs no model."""
+
+    def __init__(self, body: dict, status: int = 200):
+        self.body, self.status, self.paths = body, status, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.paths.append(self.path)
+                data = json.dumps(outer.body).encode()
+                self.send_response(outer.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

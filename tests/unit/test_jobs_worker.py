@@ -1,13 +1,11 @@
 """The worker's job logic against a real loopback HTTP server standing in for the transformer
-(it answers a fixed Verdict, or the error the test asks for)."""
+(it answers a fixed Verdict, or the error the test asks for; the integration test runs the
+real KServe transformer)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from jobs_helpers import VerdictServer
 
 from veracity.config import parse_config
 from veracity.jobs.migrate import run_migrations
@@ -27,33 +25,14 @@ VERDICT = {
 
 @pytest.fixture()
 def transformer():
-    state = {"status": 200, "body": VERDICT, "paths": []}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers["content-length"]))
-            state["paths"].append(self.path)
-            body = json.dumps(state["body"]).encode()
-            self.send_response(state["status"])
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    server = VerdictServer(VERDICT)
+    yield server
+    server.close()
 
 
 @pytest.fixture()
 def runner(cfg, tmp_path, transformer):
-    jobs_cfg = parse_config(cfg.to_dict(), {"jobs.inference_urls.voice": transformer["url"],
+    jobs_cfg = parse_config(cfg.to_dict(), {"jobs.inference_urls.voice": transformer.url,
                                             "jobs.max_attempts": 2})  # fmt: skip
     engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
     run_migrations(engine)
@@ -69,20 +48,20 @@ def test_completed_job_has_a_valid_result_and_no_spooled_file(runner, transforme
     assert record.status == "completed" and record.progress == 100
     assert record.result["prediction"]["overall_class"] == "real"
     assert "monitoring" not in record.result["verdict"]
-    assert transformer["paths"] == ["/v1/models/veracity-voice:predict"]
+    assert transformer.paths == ["/v1/models/veracity-voice:predict"]
     assert not list(runner.spool.root.iterdir())
-    assert runner.run(JOB) == DONE and len(transformer["paths"]) == 1  # idempotent
+    assert runner.run(JOB) == DONE and len(transformer.paths) == 1  # idempotent
 
 
 def test_refused_media_fail_the_job_with_the_transformers_reason(runner, transformer):
-    transformer.update(status=422, body={"error": "expected at least 0.25 s, got 0.1 s"})
+    transformer.status, transformer.body = 422, {"error": "expected at least 0.25 s, got 0.1 s"}
     assert runner.run(JOB) == DONE
     record = runner.store.get(JOB)
     assert record.status == "failed" and "(422): expected at least 0.25 s" in record.error
 
 
 def test_unavailable_transformer_is_retried_then_fails(runner, transformer):
-    transformer.update(status=503, body={"error": "predictor down"})
+    transformer.status, transformer.body = 503, {"error": "predictor down"}
     assert runner.run(JOB) == RETRY
     assert runner.store.get(JOB).stage == "retrying"
     assert runner.run(JOB) == DONE  # max_attempts = 2
@@ -97,4 +76,4 @@ def test_lost_deliveries_end_failed(runner, transformer):
     assert runner.run(JOB) == DONE
     record = runner.store.get(JOB)
     assert record.status == "failed" and "no worker finished this job in 2" in record.error
-    assert transformer["paths"] == []
+    assert transformer.paths == []
