@@ -33,12 +33,12 @@ def _spool(cfg):
     return Spool(Path(cfg.jobs.data_dir) / "spool")
 
 
-def _urls(cfg):
+def _urls(cfg, decoder: bool):
     from veracity.jobs.intake import check_limits_agree, warm_up
     from veracity.jobs.services import resolve_urls
 
     check_limits_agree(cfg)
-    warm_up(cfg)
+    warm_up(cfg, decoder)
     return resolve_urls(cfg.jobs, os.environ)
 
 
@@ -61,7 +61,7 @@ def _serve_until_stopped(args, cfg) -> int:
     from veracity.jobs.services import redis_answers, start_redis, stop_process
 
     jobs = cfg.jobs
-    urls = _urls(cfg)
+    urls = _urls(cfg, decoder=True)
     redis = None
     if urls.embedded_broker and not redis_answers("127.0.0.1", jobs.embedded_redis_port):
         redis = start_redis(
@@ -103,7 +103,7 @@ def _worker(args, cfg) -> int:
     from veracity.jobs.worker import JobRunner, register_task
 
     jobs = cfg.jobs
-    urls = _urls(cfg)
+    urls = _urls(cfg, decoder=False)
     if urls.embedded_broker and not redis_answers("127.0.0.1", jobs.embedded_redis_port):
         raise ConfigError(
             f"expected the embedded Redis on 127.0.0.1:{jobs.embedded_redis_port}, found none; "

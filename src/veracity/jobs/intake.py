@@ -103,10 +103,12 @@ def check_limits_agree(cfg: Config) -> None:
         )
 
 
-def warm_up(cfg: Config) -> list[str]:
-    """Import every configured, installed modality and the bounded decoder now, at start-up,
-    so the first job does not pay for it; returns the modalities the service accepts."""
-    import veracity.media.upload  # noqa: F401 (the import is the point)
+def warm_up(cfg: Config, decoder: bool = True) -> list[str]:
+    """Import every configured, installed modality (and with ``decoder`` the bounded decoder)
+    now, at start-up, so the first job does not pay for it; returns the modalities the
+    service accepts. Workers skip the decoder: only s3:// media need it there."""
+    if decoder:
+        import veracity.media.upload  # noqa: F401 (the import is the point)
 
     ready = []
     for name in sorted(cfg.jobs.inference_urls):
