@@ -17,9 +17,11 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 from veracity.config import Config
 from veracity.errors import InputError, VeracityError
@@ -45,6 +47,50 @@ _SUBMIT_DOC = {
                 "modality": {"type": "string"}}}},
         },
     }
+}  # fmt: skip
+
+
+class Submitted(BaseModel):
+    """202 answer of a submission."""
+
+    job_id: str
+    status: Literal["queued"]
+    status_url: str
+    events_url: str
+
+
+class JobStatus(BaseModel):
+    """``GET /jobs/{job_id}``: ``result`` (result.schema.json) when completed, ``error``
+    when failed, ``note`` while a queued job waits for a retry."""
+
+    job_id: str
+    status: Literal["queued", "running", "completed", "failed"]
+    modality: str
+    progress: int = Field(ge=0, le=100)
+    stage: str
+    attempts: int
+    created_at: str
+    updated_at: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    note: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: what was expected, what came, how to fix it."""
+
+    error: str
+    type: str
+    status: int
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "malformed request", 404: "no such job", 413: "upload or media too long",
+        415: "not media the modality decodes", 422: "unusable media or unknown modality",
+        503: "queue full (Retry-After) or modality not installed here",
+    }.items()
 }  # fmt: skip
 
 
@@ -95,7 +141,11 @@ def create_app(service: JobService) -> FastAPI:
             async with checks:
                 await asyncio.to_thread(check_media, media, job_modality, cfg)
             url = await asyncio.to_thread(service.spool.save, job_id, media)
-        await asyncio.to_thread(service.store.create, job_id, job_modality.name, url)
+        try:
+            await asyncio.to_thread(service.store.create, job_id, job_modality.name, url)
+        except Exception:
+            service.spool.delete(url)
+            raise
         try:
             await asyncio.to_thread(service.publish, job_id)
         except VeracityError as exc:
@@ -107,22 +157,27 @@ def create_app(service: JobService) -> FastAPI:
                 "events_url": f"/jobs/{job_id}/events"}  # fmt: skip
         return JSONResponse(body, status_code=202, headers={"Location": f"/jobs/{job_id}"})
 
-    @app.post("/analyze", status_code=202, openapi_extra=_SUBMIT_DOC)
+    submit_doc = {"status_code": 202, "response_model": Submitted, "responses": _ERRORS,
+                  "openapi_extra": _SUBMIT_DOC}  # fmt: skip
+
+    @app.post("/analyze", **submit_doc)
     async def analyze(request: Request) -> JSONResponse:
         """Submit media of any installed modality; returns the job id at once."""
         return await submit(request, None)
 
-    @app.post("/analyze-video", status_code=202, openapi_extra=_SUBMIT_DOC)
+    @app.post("/analyze-video", **submit_doc)
     async def analyze_video(request: Request) -> JSONResponse:
         """Submit a video (seed 002); 503 while the video modality is not installed."""
         return await submit(request, "video")
 
-    @app.get("/jobs/{job_id}")
+    @app.get("/jobs/{job_id}", response_model=JobStatus, response_model_exclude_none=True,
+             responses={404: _ERRORS[404]})  # fmt: skip
     def job_status(job_id: str) -> dict:
         """queued | running | completed | failed, progress 0-100, stage, result or error."""
         return _record_or_404(service.store, job_id).status_view()
 
-    @app.get("/jobs/{job_id}/events", response_class=StreamingResponse)
+    @app.get("/jobs/{job_id}/events", response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}}, 404: _ERRORS[404]})  # fmt: skip
     def job_event_stream(job_id: str) -> StreamingResponse:
         """Server-Sent Events: ``progress`` events, then one ``result`` or ``failed``."""
         _record_or_404(service.store, job_id)
