@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from veracity.errors import ConfigError
+from veracity.jobs.config import JobsConfig
 
 DEFAULT_PARAMS = "params.yaml"
 CHANCE_EER = 0.5  # a detector that guesses; no gate bound may reach it
@@ -262,9 +263,7 @@ class ModalityParams(Section):
     detectors: dict[str, DetectorParams]
     verdict_gate: VerdictGateBounds
     domain: DomainGuardConfig | None = None  # no guard when absent
-    robustness: list[str] = Field(
-        default_factory=list
-    )  # shifts the evaluate step scores eval under
+    robustness: list[str] = Field(default_factory=list)  # shifts evaluate scores eval under
 
 
 class GateConfig(Section):
@@ -374,6 +373,7 @@ class Config(Section):
     storage: StorageConfig
     pipeline: PipelineConfig
     security: SecurityConfig
+    jobs: JobsConfig
     modalities: dict[str, Any]
 
     @field_validator("modalities", mode="after")

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "monitor",
     "demo",
     "audit",
+    "jobs",
 )
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,53 @@
+"""Typed ``jobs:`` section of params.yaml (the asynchronous analysis job service).
+
+Kept beside the service and free of other Veracity imports, because
+:mod:`veracity.config` imports it to type its ``jobs`` field.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class JobsConfig(BaseModel):
+    """The job API, its queue, its store and its workers (docs/jobs.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    database_url: str  # empty = SQLite in data_dir; env VERACITY_JOBS_DATABASE_URL wins
+    broker_url: str  # empty = embedded Redis on embedded_redis_port; env VERACITY_JOBS_BROKER_URL
+    data_dir: str  # SQLite file, embedded Redis data, upload spool
+    embedded_redis_port: int = Field(gt=0, lt=65536)
+    redis_start_timeout_s: float = Field(gt=0)
+    queue: str
+    inference_urls: dict[str, str]  # modality -> transformer base URL (KServe V1 :predict)
+    inference_timeout_s: float = Field(gt=0)
+    max_upload_bytes: int = Field(gt=0)
+    max_source_bytes: int = Field(gt=0)  # s3:// objects larger than this are refused
+    max_media_seconds: float = Field(gt=0)
+    max_active_jobs: int = Field(gt=0)  # queued + running; more get 503 + Retry-After
+    retry_after_s: int = Field(gt=0)
+    max_concurrent_checks: int = Field(gt=0)  # uploads header-checked at once by the API
+    time_limit_s: float = Field(gt=0)  # a job running longer is killed (hard limit)
+    visibility_timeout_s: float = Field(gt=0)  # unacknowledged jobs are redelivered after this
+    restore_interval_s: float = Field(gt=0)  # how often workers look for such jobs
+    max_attempts: int = Field(gt=0)  # deliveries of one job (lost workers) before it fails
+    max_retries: int = Field(ge=0)  # retries of an unavailable transformer before it fails
+    retry_backoff_s: float = Field(ge=0)
+    sse_poll_interval_s: float = Field(gt=0)
+    sse_max_seconds: float = Field(gt=0)
+    worker_pool: str  # celery pool: solo (one job per process) | prefork | threads
+    worker_concurrency: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _redelivery_after_time_limit(self) -> JobsConfig:
+        # a live worker's job must never be redelivered to another: it would run twice
+        if self.visibility_timeout_s <= self.time_limit_s:
+            raise ValueError(
+                f"jobs.visibility_timeout_s ({self.visibility_timeout_s:g}) must exceed "
+                f"jobs.time_limit_s ({self.time_limit_s:g}), or running jobs are delivered "
+                "twice; raise the visibility timeout"
+            )
+        return self

@@ -1,0 +1,118 @@
+"""The worker: run one job from its id, the way any delivery of it would.
+
+A delivery claims the job in the store (running, one more attempt); a job already completed
+or failed is left alone, so its result never changes (idempotent per job id). The steps
+record their stage and progress: fetching (10) -> checking (25, s3:// media only; uploads
+were checked by the API) -> scoring (40: one synchronous call to the modality's
+transformer) -> writing (90) -> done (100). Refused media fail the job with the reason; an
+unavailable transformer is retried after ``jobs.retry_backoff_s``; a job delivered more than
+``jobs.max_attempts`` times (its workers were lost, or it kept failing transiently) fails
+with the reason. The spooled upload is deleted once the job has ended, whatever the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from celery import Celery
+
+from veracity.config import Config
+from veracity.errors import VeracityError
+from veracity.jobs.errors import TransientJobError
+from veracity.jobs.inference import request_verdict
+from veracity.jobs.intake import check_media, resolve_modality
+from veracity.jobs.queue import TASK_NAME
+from veracity.jobs.result import build_result, model_version, validate_result
+from veracity.jobs.sources import SPOOL_SCHEME, Spool, fetch_s3
+from veracity.jobs.store import TERMINAL, JobRecord, JobStore
+
+log = logging.getLogger(__name__)
+
+RETRY, DONE = "retry", "done"
+
+
+@dataclass
+class JobRunner:
+    """Everything one worker process needs to run jobs."""
+
+    cfg: Config
+    store: JobStore
+    spool: Spool
+
+    def run(self, job_id: str) -> str:
+        """Run one delivery of ``job_id``; returns ``"retry"`` when it should be retried."""
+        record = self.store.claim(job_id)
+        if record is None:
+            log.warning("job %s is not in the store; dropping its message", job_id)
+            return DONE
+        if record.status in TERMINAL:
+            log.info("job %s is already %s; not running it again", job_id, record.status)
+            return DONE
+        limit = self.cfg.jobs.max_attempts
+        if record.attempts > limit:
+            self._end(record, error=(
+                f"no worker finished this job in {limit} attempts (workers were lost mid-job: "
+                f"killed, out of memory or over jobs.time_limit_s); last note: "
+                f"{record.error or 'none'}"))  # fmt: skip
+            return DONE
+        log.info("job %s (%s): attempt %d", job_id, record.modality, record.attempts)
+        try:
+            self._analyse(record)
+        except TransientJobError as exc:
+            if record.attempts >= limit:
+                self._end(record, error=f"gave up after {record.attempts} attempts: {exc}")
+                return DONE
+            log.warning("job %s: %s; retrying in %g s", job_id, exc, self.cfg.jobs.retry_backoff_s)
+            self.store.requeue(job_id, str(exc))
+            return RETRY
+        except VeracityError as exc:
+            self._end(record, error=str(exc))
+        except Exception as exc:  # a bug: the job ends failed, the worker goes on
+            log.exception("job %s crashed", job_id)
+            self._end(record, error=f"internal error ({exc.__class__.__name__}: {exc})")
+        return DONE
+
+    def _analyse(self, record: JobRecord) -> None:
+        started = time.perf_counter()
+        job_modality = resolve_modality(record.modality, self.cfg)
+        self.store.set_progress(record.id, 10, "fetching")
+        if record.video_url.startswith(SPOOL_SCHEME):
+            data = self.spool.load(record.video_url)
+        else:
+            data = fetch_s3(record.video_url, self.cfg)
+            self.store.set_progress(record.id, 25, "checking")
+            check_media(data, job_modality, self.cfg)
+        self.store.set_progress(record.id, 40, "scoring")
+        verdict = request_verdict(
+            job_modality.inference_url,
+            job_modality.model_name,
+            data,
+            self.cfg.jobs.inference_timeout_s,
+        )
+        self.store.set_progress(record.id, 90, "writing")
+        elapsed = time.perf_counter() - started
+        result = build_result(record.id, record.modality, verdict, elapsed, record.attempts)
+        self._end(record, result=validate_result(result), version=model_version(verdict))
+        log.info("job %s completed: %s in %.1f s", record.id, verdict["label"], elapsed)
+
+    def _end(self, record: JobRecord, *, result=None, version=None, error=None) -> None:
+        try:
+            if error is None:
+                self.store.complete(record.id, result, version)
+            else:
+                log.warning("job %s failed: %s", record.id, error)
+                self.store.fail(record.id, error)
+        finally:
+            self.spool.delete(record.video_url)  # temporary media go whatever the end
+
+
+def register_task(app: Celery, runner: JobRunner) -> None:
+    """Register the analysis task on ``app``; it runs jobs with ``runner``."""
+    backoff = runner.cfg.jobs.retry_backoff_s
+
+    @app.task(name=TASK_NAME, bind=True, max_retries=None, acks_late=True)
+    def analyze(self, job_id: str) -> None:
+        if runner.run(job_id) == RETRY:
+            raise self.retry(countdown=backoff)
