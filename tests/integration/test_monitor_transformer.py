@@ -83,7 +83,10 @@ def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
                 )
             }
         )
-        result = run_drift_demo(demo_cfg, bundle, transformer.url, clips, tmp_path / "demo")
+        result = run_drift_demo(
+            demo_cfg, bundle, transformer.url, clips, tmp_path / "demo",
+            model_name=cfg.modality_params("voice").registered_model, modality="voice",
+        )  # fmt: skip
     finally:
         stop_server(transformer)
         stop_server(predictor)
@@ -96,7 +99,8 @@ def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
     assert rows["model_version"].str.contains("standin").all()
     assert rows["score_stage1"].between(0, 1).all() and rows["timestamp"].notna().all()
     assert "raw_audio_b64" not in rows.columns
-    assert sorted(rows["sample_rate"].unique()) == [8000, 16000]  # telephone uploads
+    rates = {8000, 16000, cfg.modality_params("voice").shifts.resample_rate}
+    assert 8000 in set(rows["sample_rate"]) <= rates  # telephone and resampled uploads
 
     assert result.clean is not None and result.shifted is not None, result.notes
     assert result.clean.n_rows == N_CLIPS and result.shifted.n_rows == N_CLIPS

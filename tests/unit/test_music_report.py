@@ -293,3 +293,15 @@ def test_duplicate_names_and_no_models(tmp_path):
         write_music_report([model("cnn"), model("cnn")], tmp_path, dpi=30, seed=0)
     with pytest.raises(MetricError, match="at least one"):
         write_music_report([], tmp_path, dpi=30, seed=0)
+
+
+def test_report_inputs_take_each_clips_first_segment():
+    from types import SimpleNamespace
+
+    from veracity.modalities.music.report_inputs import first_segments
+
+    split = SimpleNamespace(clip_row=np.array([0, 0, 1, 2, 2, 2, 4]))  # clip 3: no segment
+    clips, rows = first_segments(split, 5, limit=10, seed=0)
+    assert clips.tolist() == [0, 1, 2, 4] and rows.tolist() == [0, 2, 3, 6]
+    clips, rows = first_segments(split, 5, limit=2, seed=0)
+    assert len(clips) == 2 and all(split.clip_row[r] == c for c, r in zip(clips, rows, strict=True))

@@ -166,11 +166,11 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
                 f"{run_dir / 'served_eval_verdicts.json'}"
             )
 
-        _banner(modality, 4, "drift: clean clips, then shifted clips (noise, codec, band limit)")
+        shifts = ", ".join(params.robustness)
+        _banner(modality, 4, f"drift: clean clips, then shifted clips ({shifts})")
         sample = reference_like_sample(clips, 2 * cfg.monitoring.drift.min_rows, cfg.seed)
         result = run_drift_demo(
-            cfg, bundle, url, sample, run_dir / "drift", model_name=name, shifts=params.shifts,
-            modality=modality,
+            cfg, bundle, url, sample, run_dir / "drift", model_name=name, modality=modality,
         )  # fmt: skip
         for window, drift in (("clean", result.clean), ("shifted", result.shifted)):
             if drift is None:

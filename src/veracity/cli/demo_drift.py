@@ -17,13 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from veracity.config import Config, ShiftsConfig
+from veracity.config import Config
 from veracity.errors import NotEnoughDataError, VeracityError
-from veracity.media import load_waveform
 from veracity.media.shifts import (
-    add_noise,
-    encode_codec,
-    telephone_band,
     wav_bytes,
 )
 from veracity.monitoring.drift import DriftSummary, select_window
@@ -32,7 +28,8 @@ from veracity.monitoring.sinks import read_payloads
 
 log = logging.getLogger(__name__)
 
-# what a voice-note / call-centre deployment sends (the robustness report covers all shifts)
+# shifts of a modality without a robustness list (voice: what a voice-note or call-centre
+# deployment sends); otherwise the shifted window cycles through params.robustness
 DRIFT_SHIFTS = ("noise", "codec", "telephone")
 
 
@@ -59,25 +56,14 @@ class DriftDemoResult:
 
 
 def shifted_upload(
-    path: Path, shift: str, s: ShiftsConfig, rng: np.random.Generator, out_dir: Path
+    path: Path, shift: str, modality, params, rng: np.random.Generator, out_dir: Path
 ) -> Path:
-    """Write the ``shift``-degraded version of the clip at ``path`` as an upload file."""
-    wave, sr = load_waveform(path)
-    mono = wave.mean(axis=0)
-    if shift == "noise":
-        data, suffix = wav_bytes(add_noise(mono, s.noise_snr_db, rng), sr), ".wav"
-    elif shift == "codec":
-        data, suffix = (
-            encode_codec(mono, sr, s.codec, s.codec_format, s.codec_bitrate),
-            f".{s.codec_format}",
-        )
-    else:
-        narrow, narrow_sr = telephone_band(
-            mono, sr, s.telephone_sample_rate, tuple(s.telephone_band_hz)
-        )
-        data, suffix = wav_bytes(narrow, narrow_sr), ".wav"
-    target = out_dir / f"{path.stem}-{shift}{suffix}"
-    target.write_bytes(data)
+    """Write the ``shift``-degraded version of the clip at ``path`` as a WAV upload (the
+    modality's own deployment shift, e.g. voice's telephone band or music's low-bitrate MP3:
+    what the shift did stays in the samples and the sample rate)."""
+    wave, sr = modality.shift(shift, modality.decode(Path(path), params), params, rng)
+    target = out_dir / f"{Path(path).stem}-{shift}.wav"
+    target.write_bytes(wav_bytes(np.asarray(wave), int(sr)))
     return target
 
 
@@ -143,13 +129,13 @@ def run_drift_demo(
     out: Path,
     *,
     model_name: str,
-    shifts: ShiftsConfig,
     modality: str | None = None,
     payloads: str | None = None,
 ) -> DriftDemoResult:
-    """Send ``clips`` clean, then shifted (noise, low-bitrate codec, telephone band in
-    turn), through the transformer at ``transformer_url``; write drift reports of both
-    windows under ``out/clean`` and ``out/shifted``.
+    """Send ``clips`` clean, then shifted (the modality's ``robustness`` shifts in turn:
+    voice's noise, codec, telephone band, ...; music's MP3, resampling, noise), through the
+    transformer at ``transformer_url``; write drift reports of both windows under
+    ``out/clean`` and ``out/shifted``.
 
     ``reference`` is a bundle directory or a ``reference_profile.parquet``; ``payloads`` the
     sink the transformer logs to (default ``monitoring.sink``).
@@ -163,8 +149,13 @@ def run_drift_demo(
     t0 = datetime.now(UTC)
     clean_ok, clean_failed = _send(list(clips), transformer_url, cfg, model_name)
     t1 = datetime.now(UTC)
+    from veracity.modalities import load_modality
+
+    name = modality or cfg.modality
+    mod, params = load_modality(name, cfg.modality_packages), cfg.modality_params(name)
+    shifts = list(params.robustness) or list(DRIFT_SHIFTS)
     shifted_paths = [
-        shifted_upload(Path(p), DRIFT_SHIFTS[i % len(DRIFT_SHIFTS)], shifts, rng, uploads)
+        shifted_upload(Path(p), shifts[i % len(shifts)], mod, params, rng, uploads)
         for i, p in enumerate(clips)
     ]
     shift_ok, shift_failed = _send(shifted_paths, transformer_url, cfg, model_name)

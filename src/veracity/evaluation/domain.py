@@ -15,12 +15,15 @@ Pure functions on arrays.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from veracity.errors import MetricError, ModelArtifactError
+from veracity.errors import InputError, MetricError, ModelArtifactError
+
+log = logging.getLogger(__name__)
 
 DOMAIN_FILE = "domain.safetensors"
 OUT_OF_DOMAIN = "out_of_domain"
@@ -194,3 +197,68 @@ def guard_decision(decision, domain_score: float | None, threshold: float | None
     if domain_score is None or threshold is None or domain_score <= threshold:
         return replace(decision, details=details)
     return replace(decision, label=INCONCLUSIVE, reason=OUT_OF_DOMAIN, details=details)
+
+
+def fit_domain_guard(cfg, modality, params, features: Path, loaded, eval_split, out: Path):
+    """Fit the out-of-domain guard (embedding and descriptor views) on train clips, its
+    thresholds on dev; score the eval clips.
+
+    Writes ``out/domain.safetensors``; returns the bundle.json ``domain`` entry plus
+    ``eval_scores`` (> 1 = out of domain).
+    """
+    from veracity.segment_store import load_split
+
+    conf, batch = params.domain, cfg.evaluation.batch_size
+    columns = tuple(conf.descriptors)
+    unknown = sorted(set(columns) - set(modality.descriptor_columns(params)))
+    if unknown:
+        raise InputError(
+            f"modalities.{modality.name}.domain.descriptors names {unknown}, which are not "
+            f"descriptor columns of {modality.name}; pick from {modality.descriptor_columns(params)}"
+        )
+    rng = np.random.default_rng(cfg.seed)
+    train, dev = load_split(features, "train"), load_split(features, "dev")
+    n_fit = min(conf.max_fit_clips, len(train.clips))
+    fit_clips = np.sort(rng.choice(len(train.clips), size=n_fit, replace=False))
+    all_dev = np.arange(len(dev.clips))
+    fit = {"shrinkage": conf.shrinkage, "quantile": conf.dev_quantile, "margin": conf.margin}
+    train_desc = descriptor_matrix(train.clips, columns)
+    fill = np.nanmean(train_desc, axis=0)
+    fill = np.where(np.isfinite(fill), fill, 0.0)
+
+    def filled(matrix):
+        return np.where(np.isfinite(matrix), matrix, fill)
+
+    guard = DomainGuard(
+        fit_domain(
+            clip_embeddings(loaded, train, fit_clips, batch),
+            clip_embeddings(loaded, dev, all_dev, batch),
+            **fit,
+        ),
+        fit_domain(filled(train_desc), filled(descriptor_matrix(dev.clips, columns)), **fit),
+        columns,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    save_domain(out / DOMAIN_FILE, guard)
+    all_eval = np.arange(len(eval_split.clips))
+    eval_scores = np.maximum(
+        guard.embedding_ratio(clip_embeddings(loaded, eval_split, all_eval, batch)),
+        guard.descriptor_ratio(descriptor_matrix(eval_split.clips, columns)),
+    )
+    log.info(
+        "domain guard (%s + descriptors): %.1f%% of eval clips out of domain",
+        conf.role,
+        100 * float(np.mean(eval_scores > 1.0)),
+    )
+    return {
+        "role": conf.role,
+        "file": DOMAIN_FILE,
+        "threshold": 1.0,
+        "embedding_threshold": guard.embedding.threshold,
+        "descriptors_threshold": guard.descriptors.threshold,
+        "columns": list(columns),
+        "fit_clips": int(n_fit),
+        "eval_scores": eval_scores,
+        "eval_utt_ids": eval_split.clips["utt_id"],
+        "guard": guard,
+    }

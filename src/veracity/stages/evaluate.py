@@ -123,81 +123,6 @@ def _train_attacks(features: Path) -> set[str]:
     return set(train["attack"].astype(str))
 
 
-def fit_domain_guard(cfg, modality, params, features: Path, loaded, eval_split, out: Path):
-    """Fit the out-of-domain guard (embedding and descriptor views) on train clips, its
-    thresholds on dev; score the eval clips.
-
-    Writes ``out/domain.safetensors``; returns the bundle.json ``domain`` entry plus
-    ``eval_scores`` (> 1 = out of domain).
-    """
-    import numpy as np
-
-    from veracity.evaluation.domain import (
-        DOMAIN_FILE,
-        DomainGuard,
-        clip_embeddings,
-        descriptor_matrix,
-        fit_domain,
-        save_domain,
-    )
-    from veracity.segment_store import load_split
-
-    conf, batch = params.domain, cfg.evaluation.batch_size
-    columns = tuple(conf.descriptors)
-    unknown = sorted(set(columns) - set(modality.descriptor_columns(params)))
-    if unknown:
-        raise InputError(
-            f"modalities.{modality.name}.domain.descriptors names {unknown}, which are not "
-            f"descriptor columns of {modality.name}; pick from {modality.descriptor_columns(params)}"
-        )
-    rng = np.random.default_rng(cfg.seed)
-    train, dev = load_split(features, "train"), load_split(features, "dev")
-    n_fit = min(conf.max_fit_clips, len(train.clips))
-    fit_clips = np.sort(rng.choice(len(train.clips), size=n_fit, replace=False))
-    all_dev = np.arange(len(dev.clips))
-    fit = {"shrinkage": conf.shrinkage, "quantile": conf.dev_quantile, "margin": conf.margin}
-    train_desc = descriptor_matrix(train.clips, columns)
-    fill = np.nanmean(train_desc, axis=0)
-    fill = np.where(np.isfinite(fill), fill, 0.0)
-
-    def filled(matrix):
-        return np.where(np.isfinite(matrix), matrix, fill)
-
-    guard = DomainGuard(
-        fit_domain(
-            clip_embeddings(loaded, train, fit_clips, batch),
-            clip_embeddings(loaded, dev, all_dev, batch),
-            **fit,
-        ),
-        fit_domain(filled(train_desc), filled(descriptor_matrix(dev.clips, columns)), **fit),
-        columns,
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    save_domain(out / DOMAIN_FILE, guard)
-    all_eval = np.arange(len(eval_split.clips))
-    eval_scores = np.maximum(
-        guard.embedding_ratio(clip_embeddings(loaded, eval_split, all_eval, batch)),
-        guard.descriptor_ratio(descriptor_matrix(eval_split.clips, columns)),
-    )
-    log.info(
-        "domain guard (%s + descriptors): %.1f%% of eval clips out of domain",
-        conf.role,
-        100 * float(np.mean(eval_scores > 1.0)),
-    )
-    return {
-        "role": conf.role,
-        "file": DOMAIN_FILE,
-        "threshold": 1.0,
-        "embedding_threshold": guard.embedding.threshold,
-        "descriptors_threshold": guard.descriptors.threshold,
-        "columns": list(columns),
-        "fit_clips": int(n_fit),
-        "eval_scores": eval_scores,
-        "eval_utt_ids": eval_split.clips["utt_id"],
-        "guard": guard,
-    }
-
-
 def run_evaluate(
     cfg, model_dirs: list[Path], features: Path, out: Path, asv_scores: Path | None = None
 ) -> EvaluationResult:
@@ -210,6 +135,7 @@ def run_evaluate(
 
     from veracity.evaluation import plots
     from veracity.evaluation.calibration import Calibration
+    from veracity.evaluation.domain import fit_domain_guard
     from veracity.evaluation.report import render_evaluation_html
     from veracity.evaluation.robustness import format_table, robustness_table
     from veracity.evaluation.scoring import score_clips
