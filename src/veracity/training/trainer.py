@@ -121,8 +121,9 @@ def evaluate_segments(
     clip-level accuracy.
 
     A clip's score is the mean ``z = l1 - l0`` of its segments (docs/contracts.md); the EER
-    has bonafide as the target class (NaN when dev lacks a class); a clip is called
-    bonafide when its mean ``z`` is positive.
+    has bonafide as the target class (NaN when dev lacks a class); the accuracy calls a clip
+    bonafide when its mean ``z`` reaches the dev EER threshold (where calibration puts the
+    decision), or 0 when dev lacks a class.
     """
     model.eval()
     total, z_parts = 0.0, []
@@ -140,9 +141,15 @@ def evaluate_segments(
     clip_target = np.zeros(len(uniq), dtype=np.int64)
     clip_target[inverse] = data.targets.numpy()
     bona, spoof = clip_z[clip_target == 1], clip_z[clip_target == 0]
-    eer = float(compute_eer(bona, spoof)[0]) if len(bona) and len(spoof) else math.nan
-    accuracy = float(np.mean((clip_z > 0) == (clip_target == 1)))
-    return total / max(len(data), 1), eer, z, accuracy
+    if len(bona) and len(spoof):
+        eer, threshold = compute_eer(bona, spoof)
+    else:
+        eer, threshold = math.nan, 0.0
+    # accuracy at the threshold the calibrate step will set (the dev EER point): at the raw
+    # logit 0 a model a few hundred steps old is often biased to one class on a small dev
+    # set, which calibration removes, so that accuracy would stop training for nothing
+    accuracy = float(np.mean((clip_z >= threshold) == (clip_target == 1)))
+    return total / max(len(data), 1), float(eer), z, accuracy
 
 
 def monitor_key(monitor: str, dev_eer: float, dev_loss: float, dev_accuracy: float) -> tuple:
