@@ -192,10 +192,9 @@
       plot.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: v === 0 ? "axis" : "grid" }));
       plot.append(svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toFixed(2)));
     }
-    for (const t of [t0, (t0 + t1) / 2, t1]) {
-      plot.append(svg("text", { x: x(t), y: H - 14, "text-anchor": "middle", class: "tick" }, t.toFixed(1) + " s"));
+    for (const [t, anchor] of [[t0, "start"], [(t0 + t1) / 2, "middle"], [t1, "end"]]) {
+      plot.append(svg("text", { x: x(t), y: H - 14, "text-anchor": anchor, class: "tick" }, t.toFixed(1) + " s"));
     }
-    plot.append(svg("text", { x: W - R, y: H - 2, "text-anchor": "end", class: "tick" }, "time"));
     const legend = document.createElement("ul");
     legend.className = "legend";
     names.forEach((name, i) => {
@@ -205,6 +204,10 @@
       if (pts.length > 1) {
         const points = pts.map(([px, py]) => px.toFixed(1) + "," + py.toFixed(1)).join(" ");
         plot.append(svg("polyline", { points, stroke: color, class: "series", "data-series": name }));
+      }
+      for (const [, py, w] of pts) {  // each window's extent at its score
+        plot.append(svg("line", { x1: x(w.start_s).toFixed(1), x2: x(w.end_s).toFixed(1), y1: py.toFixed(1),
+                                  y2: py.toFixed(1), stroke: color, class: "window" }));
       }
       for (const [px, py, w] of pts) {
         const dot = svg("circle", { cx: px.toFixed(1), cy: py.toFixed(1), r: 3.5, fill: color, class: "point" });
