@@ -16,57 +16,26 @@ from typing import Any
 
 from veracity.config import Config
 from veracity.errors import ConfigError
+from veracity.jobs.k8s_common import (
+    API,
+    DATA_DIR,
+    PARAMS_CONFIGMAP,
+    PARAMS_DIR,
+    POSTGRES,
+    REDIS,
+    SPOOL_CLAIM,
+    WORKER,
+    meta,
+    pod,
+    secret_env,
+    service,
+)
+from veracity.jobs.k8s_stores import render_postgres, render_redis
 from veracity.jobs.services import ENV_BROKER, ENV_DATABASE
 from veracity.serving.manifests import image_for
-from veracity.serving.podsecurity import (
-    TMP,
-    container_security_context,
-    pod_security_context,
-    writable_volumes,
-)
+from veracity.serving.podsecurity import TMP
 
-PARAMS_CONFIGMAP = "veracity-jobs-params"  # kustomize generates it from params.yaml
-PARAMS_DIR = "/etc/veracity"
-DATA_DIR = "/var/lib/veracity/jobs"  # jobs.data_dir in the cluster: the spool lives here
-API, WORKER, REDIS, POSTGRES = (
-    f"veracity-jobs-{n}" for n in ("api", "worker", "redis", "postgres")
-)
-SPOOL_CLAIM = "veracity-jobs-spool"
 TERMINATION_MARGIN_S = 30  # beyond jobs.time_limit_s: a worker finishes its job on SIGTERM
-
-
-def _meta(cfg: Config, name: str, component: str) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "veracity",
-              "app.kubernetes.io/component": component}  # fmt: skip
-    return {"name": name, "namespace": cfg.jobs.k8s.namespace, "labels": labels}
-
-
-def _pod(cfg: Config, name: str, containers: list[dict], paths: dict[str, str],
-         extra_volumes: list[dict], uid: int | None = None, **spec: Any) -> dict[str, Any]:  # fmt: skip
-    """A hardened pod template: non-root, seccomp, read-only root, emptyDirs for ``paths``."""
-    volumes, mounts = writable_volumes(cfg, paths)
-    security = pod_security_context(cfg)
-    if uid is not None:
-        security.update(runAsUser=uid, runAsGroup=uid, fsGroup=uid)
-    for box in containers:
-        box["securityContext"] = container_security_context()
-        box["volumeMounts"] = [*mounts, *box.get("volumeMounts", [])]
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "veracity"}
-    return {
-        "metadata": {"labels": labels},
-        "spec": {
-            **spec,
-            "serviceAccountName": cfg.jobs.k8s.service_account,
-            "automountServiceAccountToken": False,
-            "securityContext": security,
-            "containers": containers,
-            "volumes": [*volumes, *extra_volumes],
-        },
-    }
-
-
-def _secret_env(cfg: Config, name: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": cfg.jobs.k8s.secret, "key": key}}}
 
 
 def _job_container(cfg: Config, name: str, command: list[str], resources: dict) -> dict:
@@ -79,8 +48,8 @@ def _job_container(cfg: Config, name: str, command: list[str], resources: dict) 
             f"got none for {missing}; add them to jobs.k8s.inference_urls"
         )
     sets = [f"jobs.data_dir={DATA_DIR}"] + [
-        f"jobs.inference_urls.{m}={url}" for m, url in sorted(k8s.inference_urls.items())
-    ]
+        f"jobs.inference_urls.{m}={k8s.inference_urls[m]}" for m in sorted(cfg.jobs.inference_urls)
+    ]  # only keys params has: --set refuses new ones
     args = ["--params", f"{PARAMS_DIR}/params.yaml"]
     for item in sets:
         args += ["--set", item]
@@ -89,8 +58,8 @@ def _job_container(cfg: Config, name: str, command: list[str], resources: dict) 
         "image": image_for(cfg, "jobs"),
         "args": [*args, *command],
         "env": [
-            _secret_env(cfg, ENV_DATABASE, "database_url"),
-            _secret_env(cfg, ENV_BROKER, "broker_url"),
+            secret_env(cfg, ENV_DATABASE, "database_url"),
+            secret_env(cfg, ENV_BROKER, "broker_url"),
             {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
             {"name": "HOME", "value": TMP},
         ],
@@ -111,29 +80,14 @@ def _job_volumes() -> list[dict]:
     ]
 
 
-def _deployment(cfg: Config, name: str, replicas: int, pod: dict) -> dict:
+def _deployment(cfg: Config, name: str, replicas: int, template: dict) -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(cfg, name, "jobs"),
+        "metadata": meta(cfg, name, "jobs"),
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                 "template": pod},
+                 "template": template},
     }  # fmt: skip
-
-
-def _service(cfg: Config, name: str, port: int, headless: bool = False) -> dict:
-    spec: dict[str, Any] = {
-        "selector": {"app.kubernetes.io/name": name},
-        "ports": [{"name": "tcp", "port": port, "targetPort": port, "protocol": "TCP"}],
-    }
-    if headless:
-        spec = {"clusterIP": "None", **spec}
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _meta(cfg, name, "jobs"),
-        "spec": spec,
-    }
 
 
 def render_api(cfg: Config) -> list[dict]:
@@ -145,10 +99,10 @@ def render_api(cfg: Config) -> list[dict]:
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
     box["readinessProbe"] = probe
     box["livenessProbe"] = {**probe, "periodSeconds": 30, "failureThreshold": 5}
-    pod = _pod(cfg, API, [box], {"tmp": TMP}, _job_volumes())
-    service = _service(cfg, API, port)
-    service["spec"]["ports"][0].update(name="http", targetPort="http")
-    return [_deployment(cfg, API, cfg.jobs.k8s.api_replicas, pod), service]
+    template = pod(cfg, API, [box], {"tmp": TMP}, _job_volumes())
+    api_service = service(cfg, API, port)
+    api_service["spec"]["ports"][0].update(name="http", targetPort="http")
+    return [_deployment(cfg, API, cfg.jobs.k8s.api_replicas, template), api_service]
 
 
 def render_workers(cfg: Config) -> list[dict]:
@@ -157,21 +111,21 @@ def render_workers(cfg: Config) -> list[dict]:
     box = _job_container(cfg, "worker", ["jobs", "worker", "--pool", "solo", "--concurrency", "1"],
                          k8s.worker_resources)  # fmt: skip
     grace = int(cfg.jobs.time_limit_s) + TERMINATION_MARGIN_S  # warm shutdown ends the job
-    pod = _pod(cfg, WORKER, [box], {"tmp": TMP}, _job_volumes(),
+    template = pod(cfg, WORKER, [box], {"tmp": TMP}, _job_volumes(),
                terminationGracePeriodSeconds=grace)  # fmt: skip
     address = k8s.redis_address or (f"{REDIS}.{k8s.namespace}.svc.cluster.local:{k8s.redis.port}")
     auth = f"{WORKER}-redis"
     trigger_auth = {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
-        "metadata": _meta(cfg, auth, "jobs"),
+        "metadata": meta(cfg, auth, "jobs"),
         "spec": {"secretTargetRef": [{"parameter": "password", "name": k8s.secret,
                                       "key": "redis_password"}]},
     }  # fmt: skip
     scaled = {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": _meta(cfg, WORKER, "jobs"),
+        "metadata": meta(cfg, WORKER, "jobs"),
         "spec": {
             "scaleTargetRef": {"name": WORKER},
             "minReplicaCount": k8s.worker_min_replicas,
@@ -188,78 +142,15 @@ def render_workers(cfg: Config) -> list[dict]:
             }],
         },
     }  # fmt: skip
-    deployment = _deployment(cfg, WORKER, k8s.worker_min_replicas, pod)
+    deployment = _deployment(cfg, WORKER, k8s.worker_min_replicas, template)
     return [deployment, trigger_auth, scaled]
-
-
-def _claim_template(store, name: str) -> dict:
-    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": store.storage_size}}}  # fmt: skip
-    if store.storage_class:
-        spec["storageClassName"] = store.storage_class
-    return {"metadata": {"name": name}, "spec": spec}
-
-
-def _statefulset(cfg: Config, name: str, store, box: dict, paths: dict[str, str]) -> dict:
-    box.update(image=store.image, resources=store.resources,
-               ports=[{"name": "tcp", "containerPort": store.port, "protocol": "TCP"}])  # fmt: skip
-    pod = _pod(cfg, name, [box], paths, [], uid=cfg.jobs.k8s.store_run_as_user)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": _meta(cfg, name, "jobs-store"),
-        "spec": {
-            "serviceName": name,
-            "replicas": 1,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-            "template": pod,
-            "volumeClaimTemplates": [_claim_template(store, "data")],
-        },
-    }
-
-
-def render_redis(cfg: Config) -> list[dict]:
-    """Redis (the Celery broker) with an append-only file on its volume; password required."""
-    redis = cfg.jobs.k8s.redis
-    box = {
-        "name": "redis",
-        "command": ["redis-server"],
-        "args": ["--port", str(redis.port), "--dir", "/data", "--appendonly", "yes",
-                 "--appendfsync", "everysec", "--requirepass", "$(REDIS_PASSWORD)"],
-        "env": [_secret_env(cfg, "REDIS_PASSWORD", "redis_password")],
-        "readinessProbe": {"tcpSocket": {"port": "tcp"}, "periodSeconds": 10},
-        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-    }  # fmt: skip
-    return [_statefulset(cfg, REDIS, redis, box, {"tmp": TMP}),
-            _service(cfg, REDIS, redis.port, headless=True)]  # fmt: skip
-
-
-def render_postgres(cfg: Config) -> list[dict]:
-    """PostgreSQL (the job store) with its data on its volume."""
-    k8s = cfg.jobs.k8s
-    pg = k8s.postgres
-    box = {
-        "name": "postgres",
-        "args": ["-p", str(pg.port)],
-        "env": [
-            {"name": "POSTGRES_DB", "value": k8s.postgres_database},
-            {"name": "POSTGRES_USER", "value": k8s.postgres_user},
-            _secret_env(cfg, "POSTGRES_PASSWORD", "postgres_password"),
-            {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},  # not the mount root
-        ],
-        "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", str(pg.port),
-                                                "-U", k8s.postgres_user]}, "periodSeconds": 10},
-        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
-    }  # fmt: skip
-    paths = {"tmp": TMP, "run": "/var/run/postgresql"}
-    return [_statefulset(cfg, POSTGRES, pg, box, paths), _service(cfg, POSTGRES, pg.port, True)]
 
 
 def _policy(cfg: Config, name: str, target: str, ingress: list[dict]) -> dict:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(cfg, name, "jobs"),
+        "metadata": meta(cfg, name, "jobs"),
         "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": target}},
                  "policyTypes": ["Ingress"], "ingress": ingress},
     }  # fmt: skip
@@ -298,14 +189,14 @@ def render_jobs_manifests(cfg: Config) -> list[dict]:
     """Every object of the job service, in apply order (plain dicts)."""
     k8s = cfg.jobs.k8s
     account = {"apiVersion": "v1", "kind": "ServiceAccount",
-               "metadata": _meta(cfg, k8s.service_account, "jobs"),
+               "metadata": meta(cfg, k8s.service_account, "jobs"),
                "automountServiceAccountToken": False}  # fmt: skip
     claim: dict[str, Any] = {"accessModes": ["ReadWriteMany"],
                              "resources": {"requests": {"storage": k8s.spool_size}}}  # fmt: skip
     if k8s.spool_storage_class:
         claim["storageClassName"] = k8s.spool_storage_class
     spool = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-             "metadata": _meta(cfg, SPOOL_CLAIM, "jobs"), "spec": claim}  # fmt: skip
+             "metadata": meta(cfg, SPOOL_CLAIM, "jobs"), "spec": claim}  # fmt: skip
     docs = [account, spool, *render_network_policies(cfg)]
     if k8s.redis.deploy:
         docs += render_redis(cfg)
