@@ -139,6 +139,12 @@
       setText("stage", "failed");
       fail("The job failed: " + JSON.parse(event.data).error);
     });
+    source.onerror = () => {  // a dropped stream reconnects by itself; a refused one is closed
+      if (source.readyState === EventSource.CLOSED) {
+        $("submit").disabled = false;
+        fail("Lost the job's event stream; poll /jobs/" + jobId + ".");
+      }
+    };
     source.addEventListener("timeout", () => {
       end();
       fail("The event stream ended before the job did; poll /jobs/" + jobId + ".");
