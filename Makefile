@@ -21,6 +21,7 @@ $(STAMP): $(LOCK) pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
 	@command -v ffmpeg >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) || echo "warning: ffmpeg missing; install it for mp3/ogg/video input"; }
 	@command -v fluidsynth >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth timgm6mb-soundfont >/dev/null) || echo "warning: fluidsynth missing; the music demo corpus needs it (apt-get install fluidsynth timgm6mb-soundfont)"; }
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null) || echo "warning: chromium missing; the job page's browser test is skipped (apt-get install chromium chromium-driver)"; }
 	@[ -x $(BIN)/python ] || uv venv -q --python 3.11 $(VENV)
 	uv pip sync -q --python $(BIN)/python $(LOCK)
 	uv pip install -q --python $(BIN)/python --no-deps -e .

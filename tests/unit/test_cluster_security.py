@@ -25,7 +25,7 @@ def _docs():
 
 def _pod_specs(doc: dict):
     kind = doc.get("kind")
-    if kind == "Deployment":
+    if kind in ("Deployment", "StatefulSet"):
         yield doc["spec"]["template"]["spec"]
     elif kind == "Job":
         yield doc["spec"]["template"]["spec"]
@@ -59,7 +59,7 @@ def test_every_pod_under_infra_is_locked_down():
         for pod in _pod_specs(doc):
             _check_pod(where, pod)
             seen += 1
-    assert seen >= 4  # receiver, drift job, schedule job, ISVC predictor + transformer
+    assert seen >= 8  # receiver, drift + schedule jobs, ISVC predictor + transformer, jobs' 4
 
 
 def test_rendered_inference_service_is_locked_down(cfg):
@@ -78,7 +78,10 @@ def test_each_kustomization_has_network_policies():
 
 
 def test_receiver_token_comes_from_a_secret():
-    receiver = next(d for p, d in _docs() if d.get("kind") == "Deployment")
+    receiver = next(
+        d for p, d in _docs()
+        if d.get("kind") == "Deployment" and d["metadata"]["name"] == "veracity-monitor"
+    )  # fmt: skip
     env = receiver["spec"]["template"]["spec"]["containers"][0]["env"]
     token = next(e for e in env if e["name"] == "VERACITY_RECEIVER_TOKEN")
     assert token["valueFrom"]["secretKeyRef"]["name"] == "veracity-monitor-token"

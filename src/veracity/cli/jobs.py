@@ -126,8 +126,27 @@ def _worker(args, cfg) -> int:
     return 0
 
 
+MANIFEST_HEADER = """The job service on Kubernetes: rendered by `veracity jobs manifests --out infra/jobs/jobs.yaml`
+from params.yaml jobs.k8s (edit params and re-render; tests/unit/test_jobs_manifests.py checks
+they agree). Needs KEDA (ScaledObject, TriggerAuthentication) and the Secret jobs.k8s.secret;
+apply with: kubectl kustomize --load-restrictor LoadRestrictionsNone infra/jobs | kubectl apply -f -
+(docs/jobs.md "Kubernetes")."""
+
+
+def _manifests(args, cfg) -> int:
+    from veracity.jobs.manifests import render_jobs_manifests, to_yaml_stream
+
+    text = to_yaml_stream(render_jobs_manifests(cfg), MANIFEST_HEADER)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def register(sub) -> None:
-    """Add ``jobs serve`` and ``jobs worker``."""
+    """Add ``jobs serve``, ``jobs worker`` and ``jobs manifests``."""
     jobs = sub.add_parser("jobs", help="asynchronous analysis jobs: API and workers")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="JOBS_COMMAND")
     jobs_sub.required = True
@@ -144,3 +163,7 @@ def register(sub) -> None:
     p.add_argument("--pool", default=None, help="celery pool (default: jobs.worker_pool)")
     p.add_argument("--concurrency", type=int, default=None)
     p.set_defaults(func=_worker)
+
+    p = jobs_sub.add_parser("manifests", help="render the Kubernetes manifests (jobs.k8s)")
+    p.add_argument("--out", default=None, help="write the YAML here instead of stdout")
+    p.set_defaults(func=_manifests)

@@ -7,7 +7,8 @@ to ``video`` (seed 002 XI.9). Before a job exists the API refuses what it cannot
 503 + ``Retry-After`` when ``jobs.max_active_jobs`` are queued or running, 413 / 415 / 422
 for uploads the modality's bounded decoder refuses (checked from the header before
 decoding), 503 for a modality this deployment lacks. Errors are JSON ``{"error", "type",
-"status"}`` with what was expected, what came and how to fix it. OpenAPI: ``/openapi.json``.
+"status"}`` with what was expected, what came and how to fix it. OpenAPI: ``/openapi.json``;
+the web page ``GET /`` and ``GET /modalities``: :mod:`veracity.jobs.page`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from veracity.errors import InputError, VeracityError
 from veracity.jobs.errors import JobNotFoundError, QueueFullError
 from veracity.jobs.events import job_events
 from veracity.jobs.intake import check_media, check_upload_size, resolve_modality
+from veracity.jobs.page import add_page_routes
 from veracity.jobs.sources import Spool, check_source_url
 from veracity.jobs.store import JobStore
 from veracity.serving.limits import BodyLimitMiddleware
@@ -190,6 +192,7 @@ def create_app(service: JobService) -> FastAPI:
         """Liveness and the number of active jobs (the store answers)."""
         return {"status": "ok", "active_jobs": service.store.count_active()}
 
+    add_page_routes(app, cfg)
     app.add_middleware(BodyLimitMiddleware, max_bytes=jobs.max_upload_bytes + MULTIPART_OVERHEAD)
     return app
 

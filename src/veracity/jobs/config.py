@@ -9,6 +9,62 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class StoreK8sConfig(BaseModel):
+    """Redis or PostgreSQL in the cluster: a StatefulSet here, or an external endpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deploy: bool  # false = external: its URL is in the Secret, no StatefulSet is rendered
+    image: str
+    port: int = Field(gt=0, lt=65536)
+    storage_size: str
+    storage_class: str  # empty = the cluster's default StorageClass
+    resources: dict[str, dict[str, str]]
+
+
+class JobsK8sConfig(BaseModel):
+    """Kubernetes manifests of the job service (``veracity jobs manifests``, infra/jobs/)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespace: str
+    service_account: str
+    secret: str  # database_url, broker_url, postgres_password, redis_password (docs/jobs.md)
+    api_replicas: int = Field(gt=0)
+    api_resources: dict[str, dict[str, str]]
+    worker_resources: dict[str, dict[str, str]]
+    worker_min_replicas: int = Field(gt=0)  # >0: a live worker restores lost jobs
+    worker_max_replicas: int = Field(gt=0)
+    queued_jobs_per_worker: int = Field(gt=0)  # KEDA target: waiting jobs per worker replica
+    keda_polling_interval_s: int = Field(gt=0)
+    keda_cooldown_s: int = Field(ge=0)
+    keda_namespace: str  # the KEDA operator reads the queue length from Redis
+    ingress_namespaces: list[str]  # namespaces (ingress controllers) that may call the API
+    inference_urls: dict[str, str]  # in-cluster transformer URL per modality
+    spool_size: str  # ReadWriteMany volume shared by API and workers (uploads)
+    spool_storage_class: str
+    store_run_as_user: int = Field(gt=0)  # uid of the official redis / postgres images
+    redis_address: str  # host:port KEDA polls; empty = the in-cluster StatefulSet's service
+    redis: StoreK8sConfig
+    postgres: StoreK8sConfig
+    postgres_database: str
+    postgres_user: str
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobsK8sConfig:
+        if self.worker_max_replicas < self.worker_min_replicas:
+            raise ValueError(
+                f"jobs.k8s.worker_max_replicas ({self.worker_max_replicas}) must be at least "
+                f"worker_min_replicas ({self.worker_min_replicas})"
+            )
+        if not self.redis.deploy and not self.redis_address:
+            raise ValueError(
+                "jobs.k8s.redis.deploy is false (external Redis) but jobs.k8s.redis_address is "
+                "empty; set it to the host:port KEDA reads the queue length from"
+            )
+        return self
+
+
 class JobsConfig(BaseModel):
     """The job API, its queue, its store and its workers (docs/jobs.md)."""
 
@@ -40,6 +96,7 @@ class JobsConfig(BaseModel):
     sse_max_seconds: float = Field(gt=0)
     worker_pool: str  # celery pool: solo (one job per process) | prefork | threads
     worker_concurrency: int = Field(gt=0)
+    k8s: JobsK8sConfig
 
     @model_validator(mode="after")
     def _redelivery_after_time_limit(self) -> JobsConfig:
