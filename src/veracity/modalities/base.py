@@ -169,8 +169,10 @@ class Modality(Protocol):
     per-segment probabilities in ``segments.info["segment_scores"]``, in serving and in
     the evaluate step's replay alike). ``readers`` map an ingest format to a reader function;
     ``descriptor_columns(params)`` lists the monitoring columns of ``Segments.descriptors``.
-    ``fit_policy(params, train_clips)`` returns params whose policy inputs are fitted on the
-    training data (the evaluate step calls it; the fitted params travel in the bundle);
+    ``fit_policy(params, train_clips, thresholds)`` returns params whose policy inputs are
+    fitted on the training data and the detectors' calibrated operating thresholds
+    (``{role: threshold on p_spoof}``; the evaluate step calls it; the fitted params
+    travel in the bundle);
     ``policy_diagnostics(params, eval_clips)`` measures those inputs on eval;
     ``report(models, out, params, dpi, seed)`` writes the modality's own evaluation report
     (e.g. music's seed 001 Phase 5) beside the generic one.
@@ -198,7 +200,7 @@ class Modality(Protocol):
 
     def generate_demo(self, out: Path, size: str, seed: int, params: Any) -> Any: ...
 
-    def fit_policy(self, params: Any, train_clips: Any) -> Any: ...
+    def fit_policy(self, params: Any, train_clips: Any, thresholds: Any = None) -> Any: ...
 
     def shift(self, name: str, media: Any, params: Any, rng: Any) -> Any: ...
 
@@ -271,7 +273,7 @@ class ModalityPackage:
     decide_fn: Callable[[Mapping[str, float], Segments | None, Any], Decision]
     descriptor_columns_fn: Callable[[Any], tuple[str, ...]]
     demo_fn: Callable[[Path, str, int, Any], Any]
-    fit_policy_fn: Callable[[Any, Any], Any] | None = None
+    fit_policy_fn: Callable[[Any, Any, dict], Any] | None = None
     policy_diagnostics_fn: Callable[[Any, Any], dict] | None = None
     shift_fn: Callable[[str, Any, Any, Any], Any] | None = None
     report_fn: Callable[..., dict] | None = None
@@ -310,9 +312,12 @@ class ModalityPackage:
             )
         return self.shift_fn(name, media, params, rng)
 
-    def fit_policy(self, params: Any, train_clips: Any) -> Any:
-        """Params whose policy is fitted on the train clips' descriptors (default: as is)."""
-        return params if self.fit_policy_fn is None else self.fit_policy_fn(params, train_clips)
+    def fit_policy(self, params: Any, train_clips: Any, thresholds: Any = None) -> Any:
+        """Params whose policy is fitted on the train clips' descriptors and the detectors'
+        calibrated thresholds ``{role: float}`` (default: as is)."""
+        if self.fit_policy_fn is None:
+            return params
+        return self.fit_policy_fn(params, train_clips, dict(thresholds or {}))
 
     def policy_diagnostics(self, params: Any, eval_clips: Any) -> dict:
         """How well the policy's own inputs separate the classes on eval (default: none)."""

@@ -258,7 +258,10 @@ def run_evaluate(
         comparison_table(per_model).to_csv(comparison, index=False)
     # The policy's own inputs fitted on the training data (e.g. voice's "check features"
     # ranges); the fitted params are what the gate puts in the bundle.
-    params = modality.fit_policy(cfg.modality_params(modality.name), read_clips(features))
+    thresholds = {m.role: m.threshold for m in reversed(evaluated)}  # the first of a role wins
+    params = modality.fit_policy(
+        cfg.modality_params(modality.name), read_clips(features), thresholds
+    )
     (out / FITTED_PARAMS).write_text(json.dumps(params.model_dump(mode="json", by_alias=True)))
     domain = None
     if params.domain is not None and params.domain.role in loaded_by_role:

@@ -29,6 +29,7 @@ MODALITY = ModalityPackage(
     decide_fn=lazy(f"{_PKG}.policy", "decide"),
     descriptor_columns_fn=lazy(f"{_PKG}.descriptors", "descriptor_columns"),
     demo_fn=lazy(f"{_PKG}.demo", "generate"),
+    fit_policy_fn=lazy(f"{_PKG}.policy", "fit_policy"),
     shift_fn=lazy(f"{_PKG}.shifts", "shift"),
     report_fn=lazy(f"{_PKG}.report_inputs", "report"),
 )

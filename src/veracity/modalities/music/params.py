@@ -119,7 +119,10 @@ class MusicPolicyParams(Section):
 
     deciding_role: str
     fallback_roles: tuple[str, ...]
-    threshold: float = Field(gt=0, lt=1)
+    threshold: float = Field(gt=0, lt=1)  # for a role without a calibrated threshold
+    # each detector's calibrated operating threshold on p_ai (the evaluate step fills it
+    # from calibration.json; it travels in the bundle): temperature scaling has no bias term
+    role_thresholds: dict[str, float]
     # a song whose share of AI segments reaches this is AI even if its mean is not
     ai_share_threshold: float = Field(gt=0, le=1)
     min_confidence: float = Field(ge=0.5, le=1)

@@ -1,7 +1,9 @@
 """Song-level verdict for music (seed 001 + issue 12 item 13).
 
 ``scores`` holds calibrated clip-level AI probabilities per role (shared code averages the
-segment log-odds of each role). The calibrated hybrid decides; when it is not in the
+segment log-odds of each role). Each role is decided at its calibrated operating threshold
+(``policy.role_thresholds``, fitted by the evaluate step; temperature scaling alone keeps a
+detector's bias), the probability re-centred so that threshold is 0.5. The calibrated hybrid decides; when it is not in the
 bundle (an optional role that failed its gate, or a bundle without it) the first
 available ``fallback_roles`` entry decides and the reason names it. When the caller puts
 per-segment calibrated AI probabilities in ``segments.info["segment_scores"][role]``, the
@@ -48,6 +50,23 @@ def _segment_scores(segments: Segments | None, role: str) -> np.ndarray | None:
     return arr if arr.size else None
 
 
+def centred(p: np.ndarray | float, threshold: float) -> np.ndarray | float:
+    """``p`` mapped piecewise-linearly so the operating ``threshold`` lands on 0.5 (0 and 1
+    stay put): the verdict's score, whose confidence the reject option reads."""
+    p = np.asarray(p, dtype=np.float64)
+    out = np.where(
+        p < threshold, 0.5 * p / threshold, 0.5 + 0.5 * (p - threshold) / (1 - threshold)
+    )
+    return out if out.ndim else float(out)
+
+
+def fit_policy(params: MusicParams, train_clips, thresholds: Mapping[str, float]) -> MusicParams:
+    """Params whose policy decides each role at its calibrated operating threshold."""
+    fitted = {r: float(t) for r, t in thresholds.items() if 0.0 < float(t) < 1.0}
+    policy = params.policy.model_copy(update={"role_thresholds": fitted})
+    return params.model_copy(update={"policy": policy})
+
+
 def decide(scores: Mapping[str, float], segments: Segments | None, params: MusicParams) -> Decision:
     """The verdict for one song from calibrated clip scores (AI probabilities)."""
     pol = params.policy
@@ -58,16 +77,19 @@ def decide(scores: Mapping[str, float], segments: Segments | None, params: Music
             INCONCLUSIVE, 0.5, "no_scores", pol.min_confidence,
             {"scores": per_model, "deciding_role": None},
         )  # fmt: skip
-    score = float(scores[role])
-    label = AI if score >= pol.threshold else HUMAN
+    threshold = float(pol.role_thresholds.get(role, pol.threshold))
+    score = centred(float(scores[role]), threshold)
+    label = AI if score >= 0.5 else HUMAN
     rule = f"{role}_mean" if role == pol.deciding_role else f"fallback_{role}_mean"
-    details: dict = {"scores": per_model, "deciding_role": role, "ai_share": None}
+    details: dict = {"scores": per_model, "deciding_role": role, "ai_share": None,
+                     "threshold": threshold}  # fmt: skip
     seg_scores = _segment_scores(segments, role)
     if seg_scores is not None:
-        ai = seg_scores >= pol.threshold
+        seg_centred = centred(seg_scores, threshold)
+        ai = seg_centred >= 0.5
         share = float(ai.mean())
         details.update(ai_share=share, n_segments=int(seg_scores.size))
         if label == HUMAN and share >= pol.ai_share_threshold:
             # the AI passages carry the verdict: their mean probability is the evidence
-            label, rule, score = AI, f"{role}_ai_share", float(seg_scores[ai].mean())
+            label, rule, score = AI, f"{role}_ai_share", float(seg_centred[ai].mean())
     return _reject(label, score, rule, pol.min_confidence, details)

@@ -50,7 +50,7 @@ def human_feature_score(handcrafted: Mapping[str, float], policy_cfg: PolicyConf
     return sum(memberships) / len(memberships)
 
 
-def fit_human_features(params, train_clips):
+def fit_human_features(params, train_clips, thresholds=None):
     """Params whose "check features" ranges are percentiles of the bonafide train clips.
 
     Seed 003's rule keeps its place; its input now means "inside the range of the real
