@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 COMPRESSION = "c23"
 ORIGINALS = f"original_sequences/youtube/{COMPRESSION}/videos"
 SPEECH_RMS_DB = -20.0
+NOISE_FLOOR_DB = -62.0  # the room noise under every clip
 NEEDS_DONOR = ("FaceSwap",)
 
 
@@ -98,6 +99,7 @@ class Performance:
     """What a real clip is made of: speech, mouth, blinks, motion (shared by its fake)."""
 
     audio: np.ndarray
+    noise: np.ndarray
     utterance: object
     opening: np.ndarray
     blinks: np.ndarray
@@ -115,8 +117,10 @@ def perform(plan: ClipPlan, size: VideoDemoSize, demo: VideoDemoParams, sr: int)
     lead = int(rng.uniform(*demo.leading_silence_s) * sr)
     utt = synthesize_utterance(sample_speaker(rng), (total - lead) / sr, sr, rng)
     audio = np.concatenate([np.zeros(lead), _level(utt.wave)])[:total]
+    noise = rng.normal(0, 10 ** (NOISE_FLOOR_DB / 20), len(audio))  # room noise
+    audio = audio + noise
     return Performance(
-        audio=audio, utterance=(utt, lead), n=n,
+        audio=audio, utterance=(utt, lead), n=n, noise=noise,
         opening=animate.mouth_track(audio, sr, n, size.fps),
         blinks=animate.blink_track(n, size.fps, rng, tuple(demo.blink_interval_s)),
         motion=animate.sample_motion(n, size.fps, rng, demo.head_motion_px,
@@ -174,6 +178,7 @@ def fake_clip(plan: ClipPlan, target: Identity, donor: Identity, perf: Performan
             torch.manual_seed(plan.seed % 2**31)
             spoof = apply_attack(attack, utt, sr, rng)
         audio = np.concatenate([np.zeros(lead), _level(spoof)])[: len(perf.audio)]
+        audio = audio + perf.noise
         return render(target, perf, rng), audio
     if method == "Reenact":
         smile = np.clip(animate._wander(perf.n, fps, rng, 1.0) + 0.5, 0, 1)

@@ -19,20 +19,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from veracity.modalities.video.facecrop import similarity
+
 CHECKER_STRENGTH = 0.15  # share of the transposed-convolution pattern in the rebuilt face
 METHODS = ("FaceSwap", "LipSync", "GANUpsample", "VoiceClone", "Reenact")
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2x3 least-squares similarity transform mapping points ``src`` onto ``dst`` (Umeyama)."""
-    ms, md = src.mean(0), dst.mean(0)
-    s0, d0 = src - ms, dst - md
-    cov = d0.T @ s0 / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rot = u @ d @ vt
-    scale = np.trace(np.diag(sig) @ d) / (s0**2).sum(1).mean()
-    return np.hstack([scale * rot, (md - scale * rot @ ms)[:, None]])
 
 
 def warp_affine(image: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
