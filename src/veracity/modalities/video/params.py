@@ -37,7 +37,7 @@ class VideoSegmentParams(Section):
     """Decoding limits, frame sampling, face detection and the window grid."""
 
     containers: list[str]  # ffprobe format names accepted (mov,mp4,... is one name)
-    mandatory_codecs: list[str]  # refused only if absent... (h264)
+    mandatory_codecs: list[str]  # always decoded (h264); others are refused
     best_effort_codecs: list[str]  # decoded when ffmpeg can (hevc), logged
     min_height: int = Field(gt=0)  # 240p
     max_height: int = Field(gt=0)  # 1080p
@@ -89,6 +89,56 @@ class VideoDemoParams(Section):
     blink_interval_s: tuple[float, float]
 
 
+class VideoAudioEncoderParams(Section):
+    """The wav2vec2-shaped audio encoder (``veracity.encoders.wav2vec2``)."""
+
+    pretrained: str  # local dir or s3:// URI of wav2vec2-base; empty = small, from scratch
+    freeze_layers: int = Field(ge=0)  # seed 002: first 8 of 12 frozen (wav2vec2-base)
+    freeze_feature_encoder: bool
+    hidden_size: int = Field(gt=0)
+    num_hidden_layers: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    conv_dim: list[int]
+    conv_kernel: list[int]
+    conv_stride: list[int]
+
+
+class VideoModelParams(Section):
+    """The audio-visual detector (``detectors/av_attention.py``, seed 002 XI.5-XI.8)."""
+
+    frame_encoder: str  # timm name: efficientnet_b3 (1536-d); a narrower one for the CPU demo
+    frame_pretrained: str  # a local weights file or s3:// URI; empty = from scratch
+    model_dim: int = Field(gt=0)  # width of the temporal encoder and the attention
+    temporal_kernel: int = Field(gt=0)  # TemporalConv kernel (stride 1)
+    attention_heads: int = Field(gt=0)
+    fusion: Literal["cross_attention", "concat"]  # concat = the late-fusion baseline
+    use_video: bool  # ablation: video-only / audio-only
+    use_audio: bool
+    classifier_hidden: int = Field(gt=0)  # Linear(fusion, 512)
+    dropout: float = Field(ge=0, lt=1)  # 0.3
+    modality_dropout: float = Field(ge=0, lt=1)  # per sample, training only
+    consistency_weight: float = Field(ge=0)  # temporal-consistency loss weight
+    aux_weight: float = Field(ge=0)  # per-modality auxiliary heads (contribution score)
+    audio: VideoAudioEncoderParams
+
+    @model_validator(mode="after")
+    def _check(self) -> VideoModelParams:
+        if not (self.use_video or self.use_audio):
+            raise ValueError("use_video and use_audio are both false: nothing to classify")
+        if self.model_dim % self.attention_heads:
+            raise ValueError(f"model_dim {self.model_dim} not divisible by attention_heads")
+        return self
+
+
+class VideoShiftParams(Section):
+    """Strengths of the deployment shifts (``shifts.py``)."""
+
+    darken_gain: float = Field(gt=0, lt=1)
+    blur_radius_px: float = Field(gt=0)
+    noise_snr_db: float
+
+
 class VideoPolicyParams(Section):
     ai_above: float = Field(gt=0, lt=1)
     min_confidence: float = Field(ge=0.5, le=1)  # seed 002: < 0.6 -> uncertain
@@ -100,4 +150,6 @@ class VideoParams(ModalityParams):
     readers: VideoReaderParams = VideoReaderParams()
     segments: VideoSegmentParams
     demo: VideoDemoParams
+    model: VideoModelParams
+    shifts: VideoShiftParams
     policy: VideoPolicyParams
