@@ -45,7 +45,7 @@ class VideoSegmentParams(Section):
     fps: float = Field(gt=0)  # uniform sampling rate
     high_res_fps: float = Field(gt=0)  # ... for videos at least high_res_min_height tall
     high_res_min_height: int = Field(gt=0)
-    detect_max_side: int = Field(gt=0)  # frames are scaled to this longest side for MTCNN
+    detect_max_side: int = Field(gt=0)  # MTCNN sees frames scaled to this longest side (speed)
     min_face_confidence: float = Field(gt=0, lt=1)  # seed 002: > 0.95
     min_face_px: int = Field(gt=0)  # MTCNN's smallest face
     crop_size: int = Field(gt=0)  # aligned crop side (224 = EfficientNet input)
@@ -55,7 +55,7 @@ class VideoSegmentParams(Section):
     min_faces_per_window: int = Field(gt=0)  # windows with fewer face frames are dropped
     audio_rate: int = Field(gt=0)  # 16 kHz mono
     probe_timeout_s: float = Field(gt=0)
-    ffmpeg_timeout_s: float = Field(gt=0)
+    ffmpeg_timeout_s: float = Field(gt=0)  # wall clock of one decode (frames + faces + audio)
 
     @model_validator(mode="after")
     def _check(self) -> VideoSegmentParams:
