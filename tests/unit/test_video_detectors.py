@@ -116,3 +116,15 @@ def test_loss_hook_trains_and_rebuild_matches_structure(params):
     again = rebuild("av-cross-attention", model.model_config)
     assert again.load_state_dict(model.state_dict()) is not None
     assert MODALITY.rebuild("av-cross-attention", model.model_config).fusion_dim == model.fusion_dim
+
+
+def test_repeated_slots_reuse_the_nearest_sampled_frame(params):
+    model = build_architecture("av-cross-attention", with_model(params, use_audio=False)).eval()
+    x = batch(b=1)
+    x["faces"][0, 1] = x["faces"][0, 0]  # slot 1 repeats slot 0 (mask 0)
+    with torch.no_grad():
+        masked = model.encode_video(x["faces"], x["face_mask"])
+        full = model.encode_video(x["faces"], torch.ones(1, T))
+        empty = model.encode_video(x["faces"], torch.zeros(1, T))
+    assert torch.allclose(masked, full, atol=1e-5)  # same features, one frame fewer encoded
+    assert torch.allclose(empty, full, atol=1e-5)  # no sampled slot: everything is encoded
