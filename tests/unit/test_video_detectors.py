@@ -32,10 +32,10 @@ def with_model(params: VideoParams, **update) -> VideoParams:
     return params.model_copy(update={"model": params.model.model_copy(update=update)})
 
 
-def batch(b: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+def batch(b: int = 2, seed: int = 0, size: int = S) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return {
-        "faces": torch.randint(0, 256, (b, T, 3, S, S), generator=g).to(torch.uint8),
+        "faces": torch.randint(0, 256, (b, T, 3, size, size), generator=g).to(torch.uint8),
         "face_mask": torch.tensor([[1.0, 0.0, 1.0, 1.0]] * b),
         "audio": torch.randn(b, L, generator=g) * 0.1,
     }
@@ -128,3 +128,21 @@ def test_repeated_slots_reuse_the_nearest_sampled_frame(params):
         empty = model.encode_video(x["faces"], torch.zeros(1, T))
     assert torch.allclose(masked, full, atol=1e-5)  # same features, one frame fewer encoded
     assert torch.allclose(empty, full, atol=1e-5)  # no sampled slot: everything is encoded
+
+
+def test_grad_cam_maps_have_the_crop_shape_and_follow_the_input(params):
+    from veracity.modalities.video.detectors.explain import grad_cam, modality_scores
+
+    model = build_architecture("av-cross-attention", params)
+    x = batch(b=2, size=96)  # a 3 x 3 map under the encoder's stride of 32
+    maps = grad_cam(model, x)
+    assert maps.shape == (2, T, 96, 96) and model.training  # training mode restored
+    assert float(maps[0, 0].std()) > 0  # a map, not a constant
+    assert float(maps.min()) >= 0 and float(maps.max()) <= 1 + 1e-6
+    assert float(maps[:, 1].abs().sum()) == 0  # slot 1 is a repeated frame (mask 0)
+    other = batch(b=2, seed=1, size=96)
+    assert not torch.allclose(grad_cam(model, other), maps)
+    with torch.no_grad():
+        scores = modality_scores(model.eval()(x))
+    assert ((scores["contribution"] >= -1) & (scores["contribution"] <= 1)).all()
+    assert torch.allclose(scores["agreement"], 1 - scores["contribution"].abs())
