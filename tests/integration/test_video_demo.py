@@ -68,12 +68,10 @@ def test_tiny_corpus_is_fast_and_in_the_faceforensics_layout(corpus, params):
     for e in entries:
         split_of_group.setdefault(e.group, set()).add(e.split)
     assert all(len(s) == 1 for s in split_of_group.values())  # identity-disjoint
-    persons = {e.split: {e.group.rsplit("-", 1)[0] for e in entries if e.split == e.split}
-               for e in entries}  # fmt: skip
     for split in ("train", "dev", "eval"):
         here = {e.group.rsplit("-", 1)[0] for e in entries if e.split == split}
         others = {e.group.rsplit("-", 1)[0] for e in entries if e.split != split}
-        assert here and not here & others, persons  # and person-disjoint
+        assert here and not here & others  # and person-disjoint
         assert {e.label for e in entries if e.split == split} == {"bonafide", "spoof"}
     eval_only = set(params.demo.eval_only_manipulations)
     assert eval_only <= {e.attack for e in entries if e.split == "eval"}
@@ -187,3 +185,21 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path, params):
                     str(tmp_path / "mpeg4.mp4")], check=True)  # fmt: skip
     with pytest.raises(VideoContentError, match="h264"):
         decode(tmp_path / "mpeg4.mp4", params)
+
+
+def test_face_cache_returns_the_same_media_without_decoding(corpus, params, tmp_path):
+    root, _ = corpus
+    seg = params.segments.model_copy(update={"face_cache_dir": str(tmp_path / "cache")})
+    cached = params.model_copy(update={"segments": seg})
+    clip = root / ORIGINALS / "001.mp4"
+    first = decode(clip, cached)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    t0 = time.perf_counter()
+    second = decode(clip, cached)
+    assert time.perf_counter() - t0 < 1.0
+    assert np.array_equal(first.faces, second.faces)
+    assert np.allclose(first.audio, second.audio, atol=1e-4)
+    assert (second.probe, second.counts.faces) == (first.probe, first.counts.faces)
+    other = cached.model_copy(update={"segments": seg.model_copy(update={"crop_size": 48})})
+    assert decode(clip, other).faces.shape[1] == 48  # other settings, another entry
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2

@@ -127,7 +127,8 @@ def _faces_of(path: Path, name: str, probe: VideoProbe, seg: VideoSegmentParams,
 
 
 def decode(source: bytes | Path, params: VideoParams, limits=None) -> VideoMedia:
-    """Probe, check, then decode faces and audio of an upload (bytes) or a corpus file."""
+    """Probe, check, then decode faces and audio of an upload (bytes) or a corpus file
+    (corpus files through the face cache when ``segments.face_cache_dir`` is set)."""
     if isinstance(source, bytes | bytearray):
         if len(source) == 0:
             raise VideoDecodeError("expected the bytes of a video file, got 0 bytes")
@@ -136,7 +137,19 @@ def decode(source: bytes | Path, params: VideoParams, limits=None) -> VideoMedia
     path = Path(source)
     if not path.is_file() or path.stat().st_size == 0:
         raise VideoDecodeError(f"expected a non-empty video file at {path.name}, got none")
-    return _decode_path(path, path.name, params, limits)
+    if not params.segments.face_cache_dir:
+        return _decode_path(path, path.name, params, limits)
+    from veracity.modalities.video import facecache
+
+    cache_dir, key = (
+        Path(params.segments.face_cache_dir),
+        facecache.cache_key(path, params.segments),
+    )
+    media = facecache.load(cache_dir, key)
+    if media is None:
+        media = _decode_path(path, path.name, params, limits)
+        facecache.store(cache_dir, key, media)
+    return media
 
 
 def _decode_path(path: Path, name: str, params: VideoParams, limits) -> VideoMedia:
