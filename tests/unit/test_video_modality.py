@@ -89,3 +89,24 @@ def test_shifts_change_what_they_name(params):
     noisy = mod.shift("audio_noise", m, params, rng)
     assert not np.array_equal(noisy.audio, m.audio) and np.array_equal(noisy.faces, m.faces)
     assert mod.shift("blur", m, params, rng).faces.std() < m.faces.std()
+
+
+def test_the_block_validates_inside_params_yaml_and_an_artifact_round_trips(repo_root, tmp_path):
+    from veracity.config import parse_config
+    from veracity.models.artifact import load_artifact, save_artifact
+
+    raw = yaml.safe_load((repo_root / "params.yaml").read_text())
+    packages = {"video": "veracity.modalities.video"}
+    raw["modality_packages"] = packages
+    raw["modalities"]["video"] = yaml.safe_load(FIXTURE.read_text())
+    video = parse_config(raw).modality_params("video")
+    assert isinstance(video, VideoParams)
+    video = video.model_copy(update={"model": video.model.model_copy(update={"use_audio": False})})
+    spec = load_modality("video", packages).detectors(video)[0]
+    model = spec.build(video, None)
+    save_artifact(tmp_path / "av", model, "av-cross-attention", modality="video", role="av",
+                  model_config=model.model_config)  # fmt: skip
+    loaded = load_artifact(tmp_path / "av", modality_packages=packages)
+    assert (
+        loaded.architecture == "av-cross-attention" and loaded.model.fusion_dim == model.fusion_dim
+    )
