@@ -146,3 +146,15 @@ def test_grad_cam_maps_have_the_crop_shape_and_follow_the_input(params):
         scores = modality_scores(model.eval()(x))
     assert ((scores["contribution"] >= -1) & (scores["contribution"] <= 1)).all()
     assert torch.allclose(scores["agreement"], 1 - scores["contribution"].abs())
+
+
+def test_attention_mismatch_is_high_for_diffuse_rows_and_peaks_give_times():
+    from veracity.modalities.video.detectors.explain import attention_mismatch, attention_peaks
+
+    sharp = torch.zeros(1, 2, 5)
+    sharp[0, :, 3] = 1.0
+    flat = torch.full((1, 2, 5), 0.2)
+    mask = torch.ones(1, 2)
+    assert float(attention_mismatch(sharp, mask)) < 0.01
+    assert float(attention_mismatch(flat, mask)) == pytest.approx(1.0)
+    assert torch.allclose(attention_peaks(sharp, 0.02), torch.tensor([[0.06, 0.06]]))

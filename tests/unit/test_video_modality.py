@@ -64,11 +64,16 @@ def test_prepare_cuts_windows_with_their_audio_second(params):
     assert set(seg.descriptors) == set(COLUMNS) and seg.info["windows_dropped"] == 0
 
 
-def test_descriptors_respond_to_the_media():
+def test_descriptors_respond_to_the_media(params):
+    vad = params.segments.vad
     bright, dark = media(), media()
     dark.faces = dark.faces // 4
-    assert describe(dark)["brightness"] < describe(bright)["brightness"]
-    assert describe(bright)["face_rate"] == 1.0
+    assert describe(dark, vad)["brightness"] < describe(bright, vad)["brightness"]
+    assert describe(bright, vad)["face_rate"] == 1.0
+    late = media()
+    late.audio[:8000] = 0.0  # half a second of digital silence before the sound
+    assert describe(late, vad)["leading_silence_s"] == pytest.approx(0.5, abs=0.03)
+    assert describe(bright, vad)["leading_silence_s"] == 0.0
 
 
 def test_policy_decides_with_the_reject_option(params):

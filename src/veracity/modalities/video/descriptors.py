@@ -2,7 +2,8 @@
 
 Cheap statistics of what ``decode`` already holds (aligned crops and the audio track):
 resolution, sampled frame rate, face-detection rate, mean brightness and blur (variance
-of the Laplacian) of the face crops, and a rough audio SNR (loud vs quiet 20 ms frames).
+of the Laplacian) of the face crops, a rough audio SNR (loud vs quiet 20 ms frames), and
+the energy VAD's speech ratio and leading silence.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 COLUMNS = (
-    "height", "source_fps", "face_rate", "brightness", "blur", "audio_snr_db", "duration_s",
+    "height", "source_fps", "face_rate", "brightness", "blur", "audio_snr_db", "speech_ratio",
+    "leading_silence_s", "duration_s",
 )  # fmt: skip
 SNR_FRAME_S = 0.02
 
@@ -37,8 +39,16 @@ def audio_snr_db(audio: np.ndarray, sr: int) -> float:
     return float(10 * np.log10(np.percentile(energy, 95) / np.percentile(energy, 10)))
 
 
-def describe(media) -> dict[str, float]:
-    """The descriptors of a decoded ``VideoMedia``."""
+def describe(media, vad_cfg) -> dict[str, float]:
+    """The descriptors of a decoded ``VideoMedia`` (``vad_cfg``: the speech detector).
+
+    ``leading_silence_s`` is monitored because public audio-visual deepfake sets are
+    separable by it alone: a shift in it is a shift in a shortcut feature."""
+    from veracity.media.signal import speech_bounds
+
+    start, ratio = 0, 0.0
+    if media.audio.size:
+        start, _, ratio = speech_bounds(media.audio, media.sample_rate, vad_cfg)
     gray = media.faces.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     return {
         "height": float(min(media.probe.width, media.probe.height)),
@@ -47,5 +57,7 @@ def describe(media) -> dict[str, float]:
         "brightness": float(gray.mean()),
         "blur": laplacian_variance(gray),
         "audio_snr_db": audio_snr_db(media.audio, media.sample_rate),
+        "speech_ratio": float(ratio),
+        "leading_silence_s": start / media.sample_rate if ratio > 0 else float(media.duration_s),
         "duration_s": float(media.duration_s),
     }

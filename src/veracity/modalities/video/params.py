@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from veracity.config import ModalityParams, Section
+from veracity.config import ModalityParams, Section, VadConfig
 
 
 class VideoReaderParams(Section):
@@ -54,6 +54,7 @@ class VideoSegmentParams(Section):
     hop_s: float = Field(gt=0)  # 0.5 s (50 % overlap)
     min_faces_per_window: int = Field(gt=0)  # windows with fewer face frames are dropped
     audio_rate: int = Field(gt=0)  # 16 kHz mono
+    vad: VadConfig  # energy VAD of the audio track (speech ratio, leading silence)
     face_cache_dir: str  # corpus files' detections are cached here ("" = no cache)
     probe_timeout_s: float = Field(gt=0)
     ffmpeg_timeout_s: float = Field(gt=0)  # wall clock of one decode (frames + faces + audio)

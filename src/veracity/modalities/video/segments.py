@@ -229,7 +229,7 @@ def prepare(media: VideoMedia, params: VideoParams) -> Segments:
                 AUDIO: np.stack(audios).astype(np.float32)},
         starts_s=starts_a,
         ends_s=np.minimum(starts_a + seg.window_s, media.duration_s),
-        descriptors=describe(media),
+        descriptors=describe(media, seg.vad),
         duration_s=media.duration_s,
         info={"sample_fps": media.sample_fps, "frames": media.counts.frames,
               "faces": media.counts.faces, "no_face": media.counts.no_face,

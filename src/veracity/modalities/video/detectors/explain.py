@@ -5,6 +5,10 @@
 * Modality contribution: video minus audio spoof probability of the auxiliary heads, in
   [-1, 1] (positive: the video drove the decision).
 * Modality agreement: 1 - |difference| in [0, 1] (high = the modalities agree).
+* Attention mismatch per window: the normalised entropy of the cross-attention rows of
+  its sampled frames, in [0, 1] (1 = a frame finds no particular moment of the audio to
+  attend to). Windows above a threshold give the audio anomaly timestamps; the audio
+  frame of a row's peak (``attention_peaks``) places it within the window.
 """
 
 from __future__ import annotations
@@ -69,3 +73,17 @@ def modality_scores(outputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
     p_audio = outputs["audio_logits"].softmax(-1)[:, SPOOF]
     diff = p_video - p_audio
     return {"contribution": diff, "agreement": 1 - diff.abs()}
+
+
+def attention_mismatch(attention: Tensor, face_mask: Tensor) -> Tensor:
+    """Normalised entropy [B] of ``attention`` [B, T, A] rows over the sampled slots."""
+    a = attention.clamp_min(1e-12)
+    entropy = -(a * a.log()).sum(-1) / torch.log(torch.tensor(float(a.shape[-1])))
+    mask = face_mask.to(entropy.dtype)
+    mask = torch.where(mask.sum(1, keepdim=True) > 0, mask, torch.ones_like(mask))
+    return (entropy * mask).sum(1) / mask.sum(1)
+
+
+def attention_peaks(attention: Tensor, frame_s: float) -> Tensor:
+    """Seconds from the window start of the audio frame each video slot attends to most."""
+    return attention.argmax(-1).to(torch.float32) * frame_s
