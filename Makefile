@@ -30,6 +30,8 @@ $(STAMP): $(LOCK) pyproject.toml
 
 lock:
 	uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o $(LOCK)
+	@# facenet-pytorch (MTCNN weights for video) pins torch<2.3/numpy<2: pinned by hand, synced alone
+	printf 'facenet-pytorch==2.6.0\n    # added by hand, installed without its dependencies (docs/video.md)\n' >> $(LOCK)
 
 demo: setup
 	$(BIN)/veracity demo

@@ -1,0 +1,156 @@
+"""Video files through the hardened ffmpeg/ffprobe (see media.ffmpeg): probe, frames, audio.
+
+A video is probed before anything is decoded (container, codec, size, rate, duration);
+the caller checks the header against its limits. Frames come one at a time from a pipe
+at a uniform rate, scaled to a bounded size, so memory never holds the whole video.
+The audio track is written by ffmpeg as 16-bit mono WAV at one rate into a private
+temporary directory, read, and deleted before returning (seed 002 XI.12).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from veracity.errors import AudioDecodeError
+from veracity.media.ffmpeg import _input_args, _reason, _require
+
+
+class VideoDecodeError(AudioDecodeError):
+    """Bytes could not be decoded as a supported video (HTTP 415)."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What ffprobe read from a video's header."""
+
+    format_name: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float | None
+    has_audio: bool
+
+
+def _rate(text: str | None) -> float:
+    try:
+        value = float(Fraction(text or "0"))
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+    return value if np.isfinite(value) else 0.0
+
+
+def probe_video(path: Path, name: str, timeout_s: float) -> VideoProbe:
+    """Read container, first video stream and whether there is audio (no decoding)."""
+    cmd = [_require("ffprobe", name), "-v", "error", *_input_args(path)[:-2],
+           "-show_entries", "format=format_name,duration:stream=codec_type,codec_name,width,"
+           "height,avg_frame_rate,r_frame_rate,duration", "-of", "json", str(path)]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise VideoDecodeError(
+            f"expected ffprobe to read the header of {name} within {timeout_s:g} s, it did "
+            "not; send an H.264 MP4 video"
+        ) from exc
+    info = json.loads(proc.stdout or b"{}") if proc.returncode == 0 else {}
+    streams = info.get("streams") or []
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    if video is None:
+        what = (
+            "only audio"
+            if any(s.get("codec_type") == "audio" for s in streams)
+            else (_reason(proc.stderr, path, proc.returncode) if proc.returncode else "no streams")
+        )
+        raise VideoDecodeError(
+            f"expected a video stream in {name}, found {what}; send an H.264 MP4 video "
+            "(audio-only files go to the voice or music endpoints)"
+        )  # fmt: skip
+    fmt = info.get("format") or {}
+    duration = video.get("duration") or fmt.get("duration")
+    try:
+        return VideoProbe(
+            format_name=str(fmt.get("format_name", "unknown")),
+            codec=str(video.get("codec_name", "unknown")),
+            width=int(video.get("width") or 0),
+            height=int(video.get("height") or 0),
+            fps=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
+            duration_s=float(duration) if duration not in (None, "N/A") else None,
+            has_audio=any(s.get("codec_type") == "audio" for s in streams),
+        )
+    except ValueError as exc:
+        raise VideoDecodeError(f"ffprobe returned an unreadable header for {name}: {exc}") from exc
+
+
+def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(w, h) with the longest side at most ``max_side``, aspect kept, both even."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def read_frames(path: Path, name: str, *, fps: float, size: tuple[int, int],
+                max_seconds: float, timeout_s: float) -> Iterator[tuple[float, np.ndarray]]:  # fmt: skip
+    """Yield ``(time_s, frame [h, w, 3] uint8)`` at a uniform ``fps`` for at most
+    ``max_seconds``, scaled to ``size`` (w, h); killed after ``timeout_s``."""
+    w, h = size
+    cmd = [_require("ffmpeg", name), "-nostdin", "-v", "error", *_input_args(path),
+           "-map", "0:v:0", "-an", "-t", f"{max_seconds:g}",
+           "-vf", f"fps={fps:g},scale={w}:{h}:flags=area", "-pix_fmt", "rgb24",
+           "-f", "rawvideo", "pipe:1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killer = threading.Timer(timeout_s, proc.kill)
+    killer.start()
+    frame_bytes, index = w * h * 3, 0
+    try:
+        while True:
+            data = proc.stdout.read(frame_bytes)
+            if len(data) < frame_bytes:
+                break
+            yield index / fps, np.frombuffer(data, np.uint8).reshape(h, w, 3)
+            index += 1
+        stderr = proc.stderr.read()
+        proc.wait()
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    if proc.returncode != 0 or index == 0:
+        reason = "timed out" if proc.returncode == -9 else _reason(stderr, path, proc.returncode)
+        raise VideoDecodeError(
+            f"expected decodable video frames in {name}, got {index} ({reason}); the file "
+            "is probably truncated or corrupt: re-export it as H.264 MP4"
+        )
+
+
+def extract_audio(path: Path, name: str, *, sample_rate: int, max_seconds: float,
+                  timeout_s: float) -> np.ndarray:  # fmt: skip
+    """The first audio track as mono float32 at ``sample_rate`` (via a temporary 16-bit
+    WAV that is deleted before returning)."""
+    with tempfile.TemporaryDirectory(prefix="veracity-audio-") as tmp:
+        wav = Path(tmp) / "audio.wav"
+        cmd = [_require("ffmpeg", name), "-nostdin", "-v", "error", "-xerror",
+               *_input_args(path), "-map", "0:a:0", "-vn", "-t", f"{max_seconds:g}",
+               "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", str(wav)]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise VideoDecodeError(f"ffmpeg timed out reading the audio of {name}") from exc
+        if proc.returncode != 0 or not wav.is_file():
+            raise VideoDecodeError(
+                f"expected a decodable audio track in {name}, ffmpeg failed "
+                f"({_reason(proc.stderr, path, proc.returncode)}); re-export the video"
+            )
+        audio, _ = sf.read(wav, dtype="float32", always_2d=False)
+    return np.asarray(audio, dtype=np.float32).reshape(-1)

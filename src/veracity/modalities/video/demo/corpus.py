@@ -1,0 +1,232 @@
+"""The offline talking-face demo corpus in the FaceForensics++ layout.
+
+Identities (faces.py) are split by person: the pseudo-identities of the first photograph
+are train, of the second dev, of the third eval, so no split sees a person of another. Each identity speaks
+``clips_per_identity`` real clips (speech from the voice demo generator drives the
+mouth). Clips of a split are paired as FF++ does (``splits/*.json``); each real clip
+``a`` of pair ``[a, b]`` yields one fake ``a_b`` made from ``a`` with donor ``b`` by the
+split's next manipulation (eval starts with the eval-only ones), so classes balance.
+Every clip is encoded by the same call with settings drawn from the same ranges.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from veracity.modalities.video.demo import animate, manipulate
+from veracity.modalities.video.demo.encode import encode_mp4
+from veracity.modalities.video.demo.faces import Identity, fit_frame, load_identities
+from veracity.modalities.video.params import VideoDemoParams, VideoDemoSize
+from veracity.modalities.video.readers import FFPP_SPLIT_FILES, IDENTITIES_FILE
+
+log = logging.getLogger(__name__)
+COMPRESSION = "c23"
+ORIGINALS = f"original_sequences/youtube/{COMPRESSION}/videos"
+SPEECH_RMS_DB = -20.0
+NOISE_FLOOR_DB = -62.0  # the room noise under every clip
+NEEDS_DONOR = ("FaceSwap",)
+
+
+def manipulated_dir(method: str) -> str:
+    """The FF++ folder of one manipulation method."""
+    return f"manipulated_sequences/{method}/{COMPRESSION}/videos"
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """One real clip and the fake made from it."""
+
+    video_id: str
+    identity: int
+    split: str
+    seconds: float
+    seed: int
+    partner: str = ""
+    method: str = ""
+
+
+def assign_splits(identities: list[Identity]) -> dict[int, str]:
+    """Identity index -> split by person: the first photograph's identities are train, the
+    second's dev, the third's eval (every split is a different real person)."""
+    persons = list(dict.fromkeys(i.person for i in identities))
+    order = dict(zip(persons, FFPP_SPLIT_FILES, strict=False))
+    return {k: order.get(ident.person, "train") for k, ident in enumerate(identities)}
+
+
+def plan_corpus(size: VideoDemoSize, demo: VideoDemoParams, seed: int,
+                identities: list[Identity]) -> list[ClipPlan]:  # fmt: skip
+    """Every real clip with its pair partner and manipulation (deterministic for ``seed``)."""
+    rng = np.random.default_rng(seed)
+    split_of = assign_splits(identities)
+    plans: list[ClipPlan] = []
+    turn = 0  # the manipulations rotate across splits, so small corpora still get each
+    for split in FFPP_SPLIT_FILES:
+        clips = [(k, c) for k in sorted(split_of) if split_of[k] == split
+                 for c in range(size.clips_per_identity)]  # fmt: skip
+        eval_only = list(demo.eval_only_manipulations) if split == "eval" else []
+        half = (len(clips) + 1) // 2
+        for n, (k, _) in enumerate(clips):
+            partner = (n + half) % len(clips) if len(clips) > 1 else n
+            if n < len(eval_only):
+                method = eval_only[n]
+            else:
+                method = demo.train_manipulations[turn % len(demo.train_manipulations)]
+                turn += 1
+            if partner == n and method in NEEDS_DONOR:  # a swap needs another face
+                method = next(m for m in demo.train_manipulations if m not in NEEDS_DONOR)
+            plans.append(ClipPlan(
+                video_id=f"{len(plans):03d}", identity=k, split=split,
+                seconds=float(rng.uniform(*size.seconds)), seed=int(rng.integers(2**31)),
+                partner=str(partner), method=method,
+            ))  # fmt: skip
+    by_split: dict[str, list[ClipPlan]] = {}
+    for p in plans:
+        by_split.setdefault(p.split, []).append(p)
+    out = []
+    for p in plans:  # partner index within the split -> its video id
+        mates = by_split[p.split]
+        out.append(ClipPlan(**{**p.__dict__, "partner": mates[int(p.partner)].video_id}))
+    return out
+
+
+@dataclass
+class Performance:
+    """What a real clip is made of: speech, mouth, blinks, motion (shared by its fake)."""
+
+    audio: np.ndarray
+    noise: np.ndarray
+    utterance: object
+    opening: np.ndarray
+    blinks: np.ndarray
+    motion: animate.Motion
+    n: int
+
+
+def perform(plan: ClipPlan, size: VideoDemoSize, demo: VideoDemoParams, sr: int) -> Performance:
+    """Synthesize the speech of ``plan`` and the face tracks that follow it."""
+    from veracity.modalities.voice.demo.speech import sample_speaker, synthesize_utterance
+
+    rng = np.random.default_rng(plan.seed)
+    n = int(round(plan.seconds * size.fps))
+    total = int(round(n / size.fps * sr))
+    lead = int(rng.uniform(*demo.leading_silence_s) * sr)
+    utt = synthesize_utterance(sample_speaker(rng), (total - lead) / sr, sr, rng)
+    audio = np.concatenate([np.zeros(lead), _level(utt.wave)])[:total]
+    noise = rng.normal(0, 10 ** (NOISE_FLOOR_DB / 20), len(audio))  # room noise
+    audio = audio + noise
+    return Performance(
+        audio=audio, utterance=(utt, lead), n=n, noise=noise,
+        opening=animate.mouth_track(audio, sr, n, size.fps),
+        blinks=animate.blink_track(n, size.fps, rng, tuple(demo.blink_interval_s)),
+        motion=animate.sample_motion(n, size.fps, rng, demo.head_motion_px,
+                                     tuple(demo.brightness)),
+    )  # fmt: skip
+
+
+def _level(wave: np.ndarray) -> np.ndarray:
+    rms = np.sqrt(np.mean(wave**2)) + 1e-12
+    return np.clip(wave * 10 ** (SPEECH_RMS_DB / 20) / rms, -1, 1)
+
+
+def render(ident: Identity, perf: Performance, rng: np.random.Generator, edit=None,
+           opening: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Frames [F, H, W, 3] uint8 of ``ident`` performing ``perf`` (``edit(i, face)`` hook)."""
+    opening = perf.opening if opening is None else opening
+    frames = np.empty((perf.n, *ident.image.shape), dtype=np.uint8)
+    for i in range(perf.n):
+        face = animate.edit_face(ident.image, ident.landmarks, opening[i], perf.blinks[i])
+        if edit is not None:
+            face = edit(i, face)
+        frames[i] = animate.finish_frame(face, ident.landmarks, perf.motion, i, rng)
+    return frames
+
+
+def fake_clip(plan: ClipPlan, target: Identity, donor: Identity, perf: Performance,
+              donor_perf: Performance, demo: VideoDemoParams, sr: int, fps: int):  # fmt: skip
+    """(frames, audio) of the fake ``plan.method`` made from ``plan``'s real performance."""
+    import torch
+
+    from veracity.modalities.voice.demo.attacks import ATTACKS, apply_attack
+
+    rng = np.random.default_rng([plan.seed, 1])
+    audio, method = perf.audio, plan.method
+    if method == "FaceSwap":
+
+        def edit(i, face):
+            d = animate.edit_face(donor.image, donor.landmarks, perf.opening[i], perf.blinks[i])
+            return manipulate.face_swap(face, target.landmarks, d, donor.landmarks)
+
+        return render(target, perf, rng, edit), audio
+    if method == "LipSync":
+        if rng.random() < 0.5 and donor_perf is not perf:  # the mouth follows another clip
+            opening = np.resize(donor_perf.opening, perf.n)
+        else:  # or this clip's own speech, shifted
+            shift = int(round(rng.uniform(*demo.lipsync_shift_s) * fps)) * rng.choice([-1, 1])
+            opening = np.roll(perf.opening, shift)
+        return render(target, perf, rng, opening=opening), audio
+    if method == "GANUpsample":
+        return render(target, perf, rng, lambda i, f: manipulate.gan_upsample(f, target.landmarks)), audio  # fmt: skip
+    if method == "VoiceClone":
+        utt, lead = perf.utterance
+        attack = sorted(ATTACKS)[int(rng.integers(len(ATTACKS)))]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(plan.seed % 2**31)
+            spoof = apply_attack(attack, utt, sr, rng)
+        audio = np.concatenate([np.zeros(lead), _level(spoof)])[: len(perf.audio)]
+        audio = audio + perf.noise
+        return render(target, perf, rng), audio
+    if method == "Reenact":
+        smile = np.clip(animate._wander(perf.n, fps, rng, 1.0) + 0.5, 0, 1)
+        brow = np.clip(animate._wander(perf.n, fps, rng, 1.0) + 0.3, 0, 1)
+
+        def warp(i, _face):
+            return animate.edit_face(target.image, target.landmarks, perf.opening[i],
+                                     perf.blinks[i], smile[i], brow[i])  # fmt: skip
+
+        return render(target, perf, rng, warp), audio
+    raise ValueError(f"unknown demo manipulation {method!r}; known: {manipulate.METHODS}")
+
+
+def write_layout(out: Path, plans: list[ClipPlan], identities: list[Identity]) -> None:
+    """The split JSONs (pairs) and identities.csv of the FF++ layout."""
+    (out / "splits").mkdir(parents=True, exist_ok=True)
+    for split, name in FFPP_SPLIT_FILES.items():
+        pairs, seen = [], set()
+        for p in plans:
+            if p.split == split and p.video_id not in seen:
+                pairs.append([p.video_id, p.partner])
+                seen |= {p.video_id, p.partner}
+        (out / "splits" / name).write_text(json.dumps(pairs))
+    rows = [f"{p.video_id},{identities[p.identity].name}" for p in plans]
+    (out / IDENTITIES_FILE).write_text("video_id,identity\n" + "\n".join(rows) + "\n")
+
+
+def generate_corpus(out: Path, size_name: str, seed: int, demo: VideoDemoParams,
+                    sr: int) -> Path:  # fmt: skip
+    """Write the demo corpus of ``size_name`` under ``out``; returns ``out``."""
+    size = demo.sizes[size_name]
+    identities = [fit_frame(i, size.height) for i in load_identities(demo.identities_per_photo)]
+    plans = plan_corpus(size, demo, seed, identities)
+    perfs = {p.video_id: perform(p, size, demo, sr) for p in plans}
+    by_id = {p.video_id: p for p in plans}
+    for p in plans:
+        rng = np.random.default_rng([p.seed, 0])
+        ident = identities[p.identity]
+        real = render(ident, perfs[p.video_id], rng)
+        crf = int(rng.integers(demo.crf[0], demo.crf[1] + 1))
+        encode_mp4(real, perfs[p.video_id].audio, sr, size.fps, crf, demo.audio_bitrate,
+                   out / ORIGINALS / f"{p.video_id}.mp4")  # fmt: skip
+        mate = by_id[p.partner]
+        frames, audio = fake_clip(p, ident, identities[mate.identity], perfs[p.video_id],
+                                  perfs[mate.video_id], demo, sr, size.fps)  # fmt: skip
+        crf = int(np.random.default_rng([p.seed, 2]).integers(demo.crf[0], demo.crf[1] + 1))
+        encode_mp4(frames, audio, sr, size.fps, crf, demo.audio_bitrate,
+                   out / manipulated_dir(p.method) / f"{p.video_id}_{p.partner}.mp4")  # fmt: skip
+    write_layout(out, plans, identities)
+    log.info("video demo corpus: %d real + %d fake clips in %s", len(plans), len(plans), out)
+    return out

@@ -1,0 +1,88 @@
+"""Real face photographs that ship offline, and the pseudo-identities made from them.
+
+``photos/`` holds crops of three real photographs found in installed wheels, with their
+MTCNN landmarks and licences in ``photos/photos.json`` (all public domain or CC0; see
+docs/video.md). Three people are fewer than the six identities the demo needs, so each
+photograph yields ``identities_per_photo`` pseudo-identities: variant 0 is the photograph
+as it is, later variants are mirrored, re-toned (skin/hair hue and contrast) and
+geometrically stretched. They are different-looking faces of the same person; the demo
+gives each person a split of their own (see ``corpus.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+PHOTOS_DIR = Path(__file__).with_name("photos")
+PHOTOS_JSON = "photos.json"
+PHOTO_ORDER = ("grace_hopper", "cameraman", "eileen_collins")  # train, dev, eval person
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A face to animate: an RGB image (float32 0..255) and its 5 landmarks (x, y)."""
+
+    name: str
+    person: str
+    image: np.ndarray  # [H, W, 3] float32
+    landmarks: np.ndarray  # [5, 2]: left eye, right eye, nose, mouth left, mouth right
+
+
+@lru_cache(maxsize=1)
+def photo_catalog() -> dict[str, dict]:
+    """The photographs' metadata (source, subject, licence, landmarks)."""
+    return json.loads((PHOTOS_DIR / PHOTOS_JSON).read_text(encoding="utf-8"))
+
+
+def _load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    image = np.asarray(Image.open(PHOTOS_DIR / f"{name}.jpg").convert("RGB"), dtype=np.float32)
+    return image, np.asarray(photo_catalog()[name]["landmarks"], dtype=np.float64)
+
+
+def _variant(image: np.ndarray, lm: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo-identity ``k`` > 0 of a photograph: mirror, stretch, re-tone (deterministic)."""
+    h, w, _ = image.shape
+    rng = np.random.default_rng(1000 + k)
+    if k % 2 == 1:  # mirror: the left eye becomes the right one
+        image = image[:, ::-1]
+        lm = lm.copy()
+        lm[:, 0] = w - 1 - lm[:, 0]
+        lm = lm[[1, 0, 2, 4, 3]]
+    sx, sy = 1.0 + 0.06 * k, 1.0 - 0.04 * k  # wider, shorter face about its centre
+    cx, cy = lm.mean(0)
+    pil = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+    inv = (1 / sx, 0, cx - cx / sx, 0, 1 / sy, cy - cy / sy)
+    pil = pil.transform((w, h), Image.Transform.AFFINE, inv, resample=Image.Resampling.BILINEAR)
+    image = np.asarray(pil, dtype=np.float32)
+    lm = np.stack([cx + (lm[:, 0] - cx) * sx, cy + (lm[:, 1] - cy) * sy], 1)
+    tone = rng.uniform(0.85, 1.15, size=3).astype(np.float32)  # per-channel re-tone
+    gamma = rng.uniform(0.85, 1.15)
+    image = 255.0 * ((image / 255.0) ** gamma) * tone
+    return np.clip(image, 0, 255).astype(np.float32), lm
+
+
+def load_identities(per_photo: int) -> list[Identity]:
+    """``per_photo`` identities for each photograph, in ``PHOTO_ORDER`` (person-major)."""
+    out = []
+    for name in PHOTO_ORDER:
+        base, lm = _load(name)
+        for k in range(per_photo):
+            image, marks = (base, lm) if k == 0 else _variant(base, lm, k)
+            out.append(Identity(f"{name}-{k}", name, image, marks))
+    return out
+
+
+def fit_frame(identity: Identity, height: int) -> Identity:
+    """``identity`` scaled to a 4:3 frame ``height`` pixels tall (even sides for H.264)."""
+    h, w, _ = identity.image.shape
+    width = int(round(height * 4 / 3 / 2)) * 2
+    pil = Image.fromarray(np.clip(identity.image, 0, 255).astype(np.uint8))
+    image = np.asarray(pil.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
+    scale = np.array([width / w, height / h])
+    return Identity(identity.name, identity.person, image, identity.landmarks * scale)

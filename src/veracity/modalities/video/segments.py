@@ -1,0 +1,240 @@
+"""Video: from a file to 1 s audio-visual windows of aligned faces (seed 002 XI.2, 6, 11, 12).
+
+``decode`` probes the header first (container, codec, resolution, duration: refused with
+a clear error before one frame is decoded), then streams frames at a uniform rate (5 FPS,
+10 FPS from ``high_res_min_height``), detects one face per frame with MTCNN and keeps only
+its aligned ``crop_size`` crop, and extracts the audio at 16 kHz mono through a temporary
+WAV. ``prepare`` cuts windows of ``window_s`` every ``hop_s`` (1 s, 50 % overlap: a 30 s
+video gives 59 windows) with ``T = ceil(high_res_fps * window_s)`` frame slots each.
+
+Segment inputs: ``faces [N, T, 3, S, S]`` uint8 (the detector normalises with ImageNet
+statistics: ``facecrop.normalize_faces``; the store keeps them as exact float16 integers),
+``face_mask [N, T]`` (1 where a slot holds a face sampled at that time, 0 where the nearest
+face is repeated: low-rate videos and skipped frames) and ``audio [N, window_s * 16000]``.
+The features step and the serving transformer both call these two functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from veracity.errors import AudioContentError, PayloadTooLargeError
+from veracity.media.decode import private_copy
+from veracity.media.video import (
+    VideoDecodeError,
+    VideoProbe,
+    extract_audio,
+    probe_video,
+    read_frames,
+    scaled_size,
+)
+from veracity.modalities.base import Segments
+from veracity.modalities.video.descriptors import describe
+from veracity.modalities.video.facecrop import FaceCounts, align_face, detect_faces, pick_face
+from veracity.modalities.video.params import VideoParams, VideoSegmentParams
+
+log = logging.getLogger(__name__)
+FACES, FACE_MASK, AUDIO = "faces", "face_mask", "audio"
+DETECT_BATCH = 16
+
+
+class VideoContentError(AudioContentError):
+    """A decodable video that cannot be analysed: refused codec or size, no face (422)."""
+
+
+@dataclass
+class VideoMedia:
+    """A decoded video: aligned face crops with their times, and the audio track."""
+
+    faces: np.ndarray  # [K, S, S, 3] uint8
+    face_times: np.ndarray  # [K] seconds
+    audio: np.ndarray  # [A] float32 mono
+    sample_rate: int
+    duration_s: float
+    sample_fps: float
+    probe: VideoProbe
+    counts: FaceCounts = field(default_factory=FaceCounts)
+
+
+def check_header(probe: VideoProbe, name: str, seg: VideoSegmentParams, max_seconds: float):
+    """Refuse (before decoding) a container, codec, size or duration outside the params."""
+    if probe.format_name not in seg.containers:
+        raise VideoContentError(
+            f"expected an MP4/MOV container in {name}, got {probe.format_name!r}; remux it "
+            "(ffmpeg -i in -c copy out.mp4)"
+        )
+    codecs = [*seg.mandatory_codecs, *seg.best_effort_codecs]
+    if probe.codec not in codecs:
+        raise VideoContentError(
+            f"expected video codec {' or '.join(codecs)} in {name}, got {probe.codec!r}; "
+            "re-encode it as H.264 (ffmpeg -i in -c:v libx264 -c:a aac out.mp4)"
+        )
+    if probe.codec in seg.best_effort_codecs:
+        log.info("%s uses %s: decoded on a best-effort basis", name, probe.codec)
+    short = min(probe.width, probe.height)
+    if not seg.min_height <= short <= seg.max_height:
+        raise VideoContentError(
+            f"expected a resolution of {seg.min_height}p to {seg.max_height}p in {name}, "
+            f"got {probe.width}x{probe.height}; rescale it into that range"
+        )
+    if probe.duration_s is not None and probe.duration_s > max_seconds:
+        raise PayloadTooLargeError(
+            f"expected a video of at most {max_seconds:g} s, got {probe.duration_s:.1f} s "
+            f"(from the header of {name}); cut it into shorter parts"
+        )
+    if probe.duration_s is not None and probe.duration_s <= 0:
+        raise VideoContentError(f"expected a video longer than 0 s in {name}, got 0 s")
+
+
+def sample_rate_for(probe: VideoProbe, seg: VideoSegmentParams) -> float:
+    """Frames per second sampled: ``fps``, ``high_res_fps`` for tall videos."""
+    high = min(probe.width, probe.height) >= seg.high_res_min_height
+    return seg.high_res_fps if high else seg.fps
+
+
+def _faces_of(path: Path, name: str, probe: VideoProbe, seg: VideoSegmentParams,
+              fps: float, max_seconds: float, timeout_s: float):  # fmt: skip
+    counts, crops, times = FaceCounts(), [], []
+    size = (probe.width // 2 * 2, probe.height // 2 * 2)
+    small = scaled_size(*size, seg.detect_max_side)
+    scale = size[0] / small[0]
+    batch: list[tuple[float, np.ndarray, np.ndarray]] = []
+
+    def flush():
+        found = detect_faces([b[2] for b in batch], seg.min_face_px)
+        for (t, frame, _), (probs, marks) in zip(batch, found, strict=True):
+            lm = pick_face(probs, marks, seg.min_face_confidence, counts)
+            if lm is not None:
+                crops.append(align_face(frame, lm * scale, seg.crop_size, seg.crop_margin))
+                times.append(t)
+        batch.clear()
+
+    for t, frame in read_frames(path, name, fps=fps, size=size, max_seconds=max_seconds,
+                                timeout_s=timeout_s):  # fmt: skip
+        det = frame if small == size else np.asarray(Image.fromarray(frame).resize(small))
+        batch.append((t, frame, det))
+        if len(batch) == DETECT_BATCH:
+            flush()
+    if batch:
+        flush()
+    return counts, crops, times
+
+
+def decode(source: bytes | Path, params: VideoParams, limits=None) -> VideoMedia:
+    """Probe, check, then decode faces and audio of an upload (bytes) or a corpus file
+    (corpus files through the face cache when ``segments.face_cache_dir`` is set)."""
+    if isinstance(source, bytes | bytearray):
+        if len(source) == 0:
+            raise VideoDecodeError("expected the bytes of a video file, got 0 bytes")
+        with private_copy(bytes(source)) as path:
+            return _decode_path(path, f"the uploaded video ({len(source)} bytes)", params, limits)
+    path = Path(source)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise VideoDecodeError(f"expected a non-empty video file at {path.name}, got none")
+    if not params.segments.face_cache_dir:
+        return _decode_path(path, path.name, params, limits)
+    from veracity.modalities.video import facecache
+
+    cache_dir, key = (
+        Path(params.segments.face_cache_dir),
+        facecache.cache_key(path, params.segments),
+    )
+    media = facecache.load(cache_dir, key)
+    if media is None:
+        media = _decode_path(path, path.name, params, limits)
+        facecache.store(cache_dir, key, media)
+    return media
+
+
+def _decode_path(path: Path, name: str, params: VideoParams, limits) -> VideoMedia:
+    seg = params.segments
+    max_s = min(seg.max_seconds, limits.max_seconds) if limits is not None else seg.max_seconds
+    probe_t = limits.probe_timeout_s if limits is not None else seg.probe_timeout_s
+    ffmpeg_t = limits.ffmpeg_timeout_s if limits is not None else seg.ffmpeg_timeout_s
+    probe = probe_video(path, name, probe_t)
+    check_header(probe, name, seg, max_s)
+    fps = sample_rate_for(probe, seg)
+    counts, crops, times = _faces_of(path, name, probe, seg, fps, max_s, ffmpeg_t)
+    if not crops:
+        raise VideoContentError(
+            f"expected one face per frame in {name}, found none in {counts.frames} sampled "
+            f"frames ({counts.no_face} without a face, {counts.multi_face} with several); "
+            "v1 analyses single-face videos"
+        )
+    audio = np.zeros(0, dtype=np.float32)
+    if probe.has_audio:
+        audio = extract_audio(path, name, sample_rate=seg.audio_rate, max_seconds=max_s,
+                              timeout_s=ffmpeg_t)  # fmt: skip
+    duration = probe.duration_s or counts.frames / fps
+    log.debug("%s: %d/%d frames with one face", name, counts.faces, counts.frames)
+    return VideoMedia(np.stack(crops), np.asarray(times), audio, seg.audio_rate,
+                      min(duration, max_s), fps, probe, counts)  # fmt: skip
+
+
+def window_starts(duration_s: float, window_s: float, hop_s: float) -> np.ndarray:
+    """Window start times covering ``duration_s`` (one window for shorter videos)."""
+    n = max(1, int(math.floor((duration_s - window_s) / hop_s + 1e-9)) + 1)
+    return np.arange(n) * hop_s
+
+
+def slots_per_window(seg: VideoSegmentParams) -> int:
+    """Frame slots per window: the highest sampling rate times the window length."""
+    return int(math.ceil(max(seg.fps, seg.high_res_fps) * seg.window_s - 1e-9))
+
+
+def window_faces(times: np.ndarray, start: float, seg: VideoSegmentParams):
+    """Indices into ``times`` filling the window's slots and the mask of true slots."""
+    t_slots = slots_per_window(seg)
+    centres = start + (np.arange(t_slots) + 0.5) * seg.window_s / t_slots
+    inside = np.flatnonzero((times >= start) & (times < start + seg.window_s))
+    if len(inside) < seg.min_faces_per_window:
+        return None, None
+    nearest = inside[np.abs(times[inside][None, :] - centres[:, None]).argmin(1)]
+    mask = np.zeros(t_slots, dtype=np.float32)
+    for i in inside:  # each sampled face marks the slot it falls in
+        mask[min(t_slots - 1, int((times[i] - start) / seg.window_s * t_slots))] = 1.0
+    return nearest, mask
+
+
+def prepare(media: VideoMedia, params: VideoParams) -> Segments:
+    """Windows of faces + audio; windows with too few faces are dropped (and counted)."""
+    seg = params.segments
+    n_audio = int(round(seg.window_s * media.sample_rate))
+    faces, masks, audios, starts = [], [], [], []
+    for start in window_starts(media.duration_s, seg.window_s, seg.hop_s):
+        idx, mask = window_faces(media.face_times, float(start), seg)
+        if idx is None:
+            continue
+        faces.append(media.faces[idx].transpose(0, 3, 1, 2))
+        masks.append(mask)
+        a0 = int(round(start * media.sample_rate))
+        chunk = media.audio[a0 : a0 + n_audio]
+        audios.append(np.pad(chunk, (0, n_audio - len(chunk))))
+        starts.append(float(start))
+    if not faces:
+        raise VideoContentError(
+            f"expected windows with at least {seg.min_faces_per_window} face frames, got none "
+            f"({media.counts.faces} faces in {media.counts.frames} frames); v1 needs a "
+            "single visible face"
+        )
+    starts_a = np.asarray(starts)
+    return Segments(
+        inputs={FACES: np.stack(faces), FACE_MASK: np.stack(masks),
+                AUDIO: np.stack(audios).astype(np.float32)},
+        starts_s=starts_a,
+        ends_s=np.minimum(starts_a + seg.window_s, media.duration_s),
+        descriptors=describe(media, seg.vad),
+        duration_s=media.duration_s,
+        info={"sample_fps": media.sample_fps, "frames": media.counts.frames,
+              "faces": media.counts.faces, "no_face": media.counts.no_face,
+              "multi_face": media.counts.multi_face, "windows_dropped":
+              len(window_starts(media.duration_s, seg.window_s, seg.hop_s)) - len(starts),
+              "width": media.probe.width, "height": media.probe.height,
+              "codec": media.probe.codec, "has_audio": media.probe.has_audio},
+    )  # fmt: skip
