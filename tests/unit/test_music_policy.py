@@ -71,3 +71,20 @@ def test_absent_hybrid_falls_back_in_the_served_loop():
     assert asked == ["hybrid", "autoencoder"]
     assert d.label == AI and d.rule == "fallback_autoencoder_mean"
     assert d.details["scores"] == {"hybrid": None, "autoencoder": 0.92}
+
+
+def test_each_role_is_decided_at_its_calibrated_threshold():
+    """Temperature scaling keeps a detector's bias: with its calibrated threshold at 0.8, a
+    song at p_ai 0.7 is HUMAN-leaning and one at 0.95 is AI; the score is re-centred."""
+    from veracity.modalities.music.policy import centred, fit_policy
+
+    fitted = fit_policy(P, None, {"hybrid": 0.8, "cnn": 1.5})  # out-of-range thresholds dropped
+    assert fitted.policy.role_thresholds == {"hybrid": 0.8}
+    assert centred(0.8, 0.8) == pytest.approx(0.5) and centred(0.0, 0.8) == 0.0
+    assert centred(1.0, 0.8) == pytest.approx(1.0) and centred(0.4, 0.8) == pytest.approx(0.25)
+    assert decide({"hybrid": 0.95}, None, fitted).label == AI
+    low = decide({"hybrid": 0.2}, None, fitted)
+    assert low.label == HUMAN and low.score == pytest.approx(0.125)
+    assert decide({"hybrid": 0.7}, None, fitted).label == INCONCLUSIVE  # centred 0.4375
+    assert decide({"hybrid": 0.7}, None, P).label == AI  # at 0.5 the bias would call it AI
+    assert decide({"hybrid": 0.9}, None, P).label == AI

@@ -118,6 +118,8 @@ def check_demo_store(cfg, root: Path) -> str:
 
 
 def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], params_yaml):
+    """One modality through the loop: its served model name, False when the gate refused
+    the candidate (nothing served), None when a step failed."""
     from veracity.cli.demo_drift import run_drift_demo
     from veracity.evaluation.verdicts import format_matrix
     from veracity.orchestration.local import ensure_demo_corpus, run_local
@@ -134,6 +136,14 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
     )
     print(format_summary(summary))
     registered = summary.get("registered") or {}
+    if summary.get("stopped_at") == "gate":
+        # an honest outcome of the loop: the candidate missed a bound; nothing is served
+        print(
+            f"\n[{modality}] the gate refused the candidate, so nothing is approved or served "
+            f"(the gate report under {summary.get('pipeline_root', '')} says which bound and "
+            f"by how much): {summary.get('error')}"
+        )
+        return False
     if summary["status"] != "succeeded" or not registered.get("version"):
         print(f"\nThe {modality} pipeline did not register a challenger: {summary.get('error')}")
         return None
@@ -208,7 +218,7 @@ def _demo(args, cfg) -> int:
     url = f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
     print(f"\nDemo finished in {minutes:.1f} min ({', '.join(modalities)}). Next:")
     for modality, name in names.items():
-        if name is None:
+        if not name:
             continue
         print(
             f"  veracity models list --modality {modality}   # versions, aliases, gate, approval\n"
@@ -217,7 +227,11 @@ def _demo(args, cfg) -> int:
             f"  veracity monitor drift --model {name}@champion --since 7d --out runs/drift\n"
             f"  veracity approve {name} VERSION --reviewer YOUR_NAME --note '...'   # real approvals"
         )
-    return 0 if all(names.values()) else 1
+    refused = [m for m, n in names.items() if n is False]
+    if refused:
+        print(f"  gate refused: {', '.join(refused)} (see the gate reports above)")
+    # a run that ended at the gate is the loop working; a step that broke is an error
+    return 0 if all(n is not None for n in names.values()) else 1
 
 
 def register(sub) -> None:

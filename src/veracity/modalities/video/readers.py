@@ -48,6 +48,14 @@ _CELEB_FAKE = re.compile(r"^(id\d+)_(id\d+)_\d+$")
 _ATTACK_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+def _reader_params(params) -> VideoReaderParams:
+    """The reader settings from what ingest passes (the ``modalities.video`` section), the
+    reader section itself, or None (defaults)."""
+    if params is None:
+        return VideoReaderParams()
+    return params if isinstance(params, VideoReaderParams) else params.readers
+
+
 def identity_split(groups: Iterable[str], params: VideoReaderParams) -> dict[str, str]:
     """Each identity -> train|dev|eval by ``params.fractions``, deterministic for
     ``params.seed``; with 3 or more identities every split gets at least one."""
@@ -109,9 +117,9 @@ def _identities(root: Path) -> dict[str, str]:
     return {r["video_id"].strip(): r["identity"].strip() for r in rows if r.get("video_id")}
 
 
-def read_faceforensics(root: str | Path, params: VideoReaderParams | None = None) -> Listing:
+def read_faceforensics(root: str | Path, params=None) -> Listing:
     """List a FaceForensics++ corpus (originals + every method at one compression)."""
-    root, params = Path(root), params or VideoReaderParams()
+    root, params = Path(root), _reader_params(params)
     c = params.ffpp_compression
     split_of = _ffpp_splits(root)
     identity = _identities(root)
@@ -165,9 +173,9 @@ def _celebdf_test_list(root: Path, listing: Listing) -> dict[str, str]:
     return tests
 
 
-def read_celebdf(root: str | Path, params: VideoReaderParams | None = None) -> Listing:
+def read_celebdf(root: str | Path, params=None) -> Listing:
     """List a Celeb-DF v2 corpus (identity-disjoint: test identities stay in eval)."""
-    root, params = Path(root), params or VideoReaderParams()
+    root, params = Path(root), _reader_params(params)
     listing = Listing()
     tests = _celebdf_test_list(root, listing)
     rows: list[tuple[str, str, str, str]] = []  # rel, label, group, attack
@@ -234,9 +242,9 @@ def _fakeavceleb_rows(text: str, listing: Listing) -> list[dict[str, str]]:
     return out
 
 
-def read_fakeavceleb(root: str | Path, params: VideoReaderParams | None = None) -> Listing:
+def read_fakeavceleb(root: str | Path, params=None) -> Listing:
     """List FakeAVCeleb v1.2 from its ``meta_data.csv`` (identity-disjoint splits)."""
-    root, params = Path(root), params or VideoReaderParams()
+    root, params = Path(root), _reader_params(params)
     meta = root / FAKEAVCELEB_META
     if not meta.is_file():
         raise DataError(f"expected {FAKEAVCELEB_META} under {root} (FakeAVCeleb v1.2), not found")
