@@ -178,7 +178,7 @@ def start_seaweedfs(base: Path, user: str = "veracity-test") -> tuple[S3Server, 
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         "-master.volumeSizeLimitMB=64",
-        "-volume.max=20",
+        "-volume.max=100",  # every bucket takes volumes of its own; the suite makes many
         f"-filer.localSocket={base / 'filer.sock'}",
         f"-s3.localSocket={base / 's3.sock'}",
     ]

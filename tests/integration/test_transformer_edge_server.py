@@ -122,8 +122,9 @@ def _encoded(wave, sr, fmt) -> bytes:
     return buf.getvalue()
 
 
-def test_decoder_refusals_over_http(transformer, tmp_path):
-    bomb = _encoded(np.zeros((48000 * 300, 8), dtype=np.int16), 48000, "FLAC")
+def test_decoder_refusals_over_http(transformer, tmp_path, cfg):
+    seconds = int(2 * cfg.serving.max_audio_seconds)  # refused from its header, never decoded
+    bomb = _encoded(np.zeros((48000 * seconds, 2), dtype=np.int16), 48000, "FLAC")
     odd = _encoded(np.zeros(4800, dtype=np.int16), 16001, "WAV")
     playlist = b"ffconcat version 1.0\nfile other.wav\n"
     for body, status in ((bomb, 413), (odd, 422), (playlist, 415)):
