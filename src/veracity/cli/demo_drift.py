@@ -18,19 +18,13 @@ from typing import Any
 import numpy as np
 
 from veracity.config import Config
-from veracity.errors import NotEnoughDataError, VeracityError
-from veracity.media.shifts import (
-    wav_bytes,
-)
+from veracity.errors import ConfigError, NotEnoughDataError, VeracityError
+from veracity.media.shifts import wav_bytes
 from veracity.monitoring.drift import DriftSummary, select_window
 from veracity.monitoring.job import REPORT_HTML, run_drift_job
 from veracity.monitoring.sinks import read_payloads
 
 log = logging.getLogger(__name__)
-
-# shifts of a modality without a robustness list (voice: what a voice-note or call-centre
-# deployment sends); otherwise the shifted window cycles through params.robustness
-DRIFT_SHIFTS = ("noise", "codec", "telephone")
 
 
 @dataclass
@@ -153,7 +147,12 @@ def run_drift_demo(
 
     name = modality or cfg.modality
     mod, params = load_modality(name, cfg.modality_packages), cfg.modality_params(name)
-    shifts = list(params.robustness) or list(DRIFT_SHIFTS)
+    shifts = list(params.robustness)
+    if not shifts:
+        raise ConfigError(
+            f"modalities.{name}.robustness lists no deployment shift; the drift demo's shifted "
+            "window cycles through them: name at least one (see the modality's shifts.py)"
+        )
     shifted_paths = [
         shifted_upload(Path(p), shifts[i % len(shifts)], mod, params, rng, uploads)
         for i, p in enumerate(clips)
