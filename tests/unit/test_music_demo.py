@@ -40,7 +40,7 @@ def digest(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("music-demo")
-    generate(out, "tiny", 7, MINI)
+    assert generate(out, "tiny", 7, MINI) == out  # the corpus root, as ingest takes it
     return out
 
 

@@ -117,3 +117,16 @@ def test_sonics_reader(tmp_path):
     assert got["real/r2.mp3"][3] == "dev"
     assert got["fake/f1.mp3"][:3] == ("spoof", "suno", "f1")
     assert not listing.problems
+
+
+def test_demo_lists_music_clips_by_split_with_the_modality_params(tmp_path, cfg):
+    """`veracity demo` sends a modality's eval clips; the reader gets music's params."""
+    from veracity.cli.demo import clips_by_split
+
+    for i in range(10):
+        touch_wav(tmp_path / "Human Music" / "set" / f"h{i:02d}_seg1.wav")
+        touch_wav(tmp_path / "Ai music" / "deconv" / f"h{i:02d}_seg1.wav")
+    found = clips_by_split(cfg, "music", tmp_path)
+    assert set(found) == {"train", "dev", "eval"}
+    for by_label in found.values():
+        assert len(by_label["bonafide"]) == len(by_label["spoof"]) > 0  # a song and its AI twin

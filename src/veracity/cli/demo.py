@@ -41,9 +41,9 @@ def clips_by_split(cfg, modality: str, corpus: Path) -> dict[str, dict[str, list
     from veracity.modalities import load_modality
 
     mod = load_modality(modality, cfg.modality_packages)
-    fmt = cfg.modality_params(modality).ingest.format
+    params = cfg.modality_params(modality)
     found: dict[str, dict[str, list[Path]]] = {}
-    for entry in read_corpus(corpus, fmt, mod.readers, modality).entries:
+    for entry in read_corpus(corpus, params.ingest.format, mod.readers, modality, params).entries:
         by_label = found.setdefault(entry.split, {"bonafide": [], "spoof": []})
         by_label[entry.label].append(corpus / entry.rel_path)
     return found

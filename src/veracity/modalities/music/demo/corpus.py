@@ -97,9 +97,10 @@ def _write(
                     mp3=mp3, **meta)  # fmt: skip
 
 
-def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> list[DemoFile]:
+def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> Path:
     """Write the demo corpus of ``size`` (tiny|small|full) to ``out``; deterministic in
-    ``seed``. Returns one record per written file (also in ``demo.json``)."""
+    ``seed``. Returns the corpus root (the contract's ``generate_demo``); one record per
+    written file is in ``demo.json``."""
     demo = params.demo
     if size not in demo.sizes:
         raise ConfigError(f"expected a demo size in {sorted(demo.sizes)}, got {size!r}")
@@ -168,4 +169,4 @@ def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> list
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     log.info("music demo corpus: %d files in %s (%.1f s)", len(records), out,
              time.perf_counter() - started)  # fmt: skip
-    return records
+    return out
