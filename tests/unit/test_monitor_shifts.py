@@ -67,3 +67,24 @@ def test_apply_shift_dispatches_and_rejects_unknown(cfg):
     assert wav_bytes(wave, sr)[:4] == b"RIFF"
     with pytest.raises(InputError, match="noise"):
         apply_shift("reverb", _tone(), SR, cfg.modality_params("voice").shifts, rng)
+
+
+@pytest.mark.parametrize("modality", ["voice", "music"])
+def test_drift_demo_uploads_each_modalitys_own_shifts(modality, cfg, tmp_path):
+    """The shifted window of the drift demo: every shift in the modality's robustness list,
+    decoded and shifted by the modality's own hooks, written as a WAV upload."""
+    import soundfile as sf
+
+    from veracity.cli.demo_drift import shifted_upload
+    from veracity.modalities import load_modality
+
+    t = np.arange(16000 * 2) / 16000
+    sf.write(tmp_path / "a.wav", (0.2 * np.sin(2 * np.pi * 220 * t)).astype("float32"), 16000)
+    mod, params = load_modality(modality), cfg.modality_params(modality)
+    for shift in params.robustness:
+        out = shifted_upload(
+            tmp_path / "a.wav", shift, mod, params, np.random.default_rng(0), tmp_path
+        )
+        info = sf.info(out)
+        assert out.name == f"a-{shift}.wav" and abs(info.duration - 2.0) < 0.05
+        assert not np.allclose(sf.read(out)[0][: 8000 * 2 // 2], 0.0)
