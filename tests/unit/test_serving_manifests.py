@@ -77,9 +77,21 @@ def test_schema_rejects_a_broken_manifest(cfg, isvc_schema):
         _validate(broken, isvc_schema)
 
 
-def test_checked_in_kustomize_base_validates(repo_root, isvc_schema):
-    base = repo_root / "infra" / "kserve" / "base" / "veracity-voice.yaml"
-    _validate(yaml.safe_load(base.read_text()), isvc_schema)
+def test_checked_in_kustomize_base_validates(repo_root, isvc_schema, cfg):
+    """Every modality has its InferenceService base, valid and equal to a fresh render."""
+    from veracity.serving.manifests import render_inference_service
+
+    kustomization = yaml.safe_load((repo_root / "infra/kserve/base/kustomization.yaml").read_text())
+    for modality in cfg.modalities:
+        name = f"veracity-{modality}"
+        base = repo_root / "infra" / "kserve" / "base" / f"{name}.yaml"
+        doc = yaml.safe_load(base.read_text())
+        _validate(doc, isvc_schema)
+        fresh = render_inference_service(
+            cfg, modality, f"s3://veracity-models/{name}/champion/bundle", f"{name}/1"
+        )
+        assert doc == fresh, f"{base.name} is stale: re-render it (docs/architecture.md)"
+        assert base.name in kustomization["resources"]
 
 
 def test_cli_deploy_k8s_dry_run(cfg, tmp_path, repo_root, isvc_schema, capsys):
