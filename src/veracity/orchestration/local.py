@@ -142,6 +142,11 @@ def run_local(
     pipeline_root = local_root / "kfp"
     pipeline_root.mkdir(parents=True, exist_ok=True)
     ensure_workspace_dvc(local_root)
+    # MLflow migrates a new SQLite store when it is first opened: the role loop's train
+    # tasks open it at the same moment and one loses that race, so open it once here
+    from veracity.registry.tracking import configure_tracking
+
+    configure_tracking(cfg)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(pipeline_root),
