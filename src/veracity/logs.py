@@ -28,6 +28,7 @@ def configure_logging(verbose: bool = False) -> None:
         "filelock",
         "fsspec",
         "asyncio",
+        "mlflow.store.db.utils",  # "Creating initial MLflow database tables..." on a new store
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # MLflow sends usage telemetry by default; Veracity never does.
