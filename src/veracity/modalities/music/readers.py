@@ -25,10 +25,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
 from veracity.data.manifest import NO_ATTACK, SPLITS
 from veracity.data.readers import Listing, ListingEntry, ListingProblem
+from veracity.data.splits import group_split as shared_group_split
 from veracity.errors import DataError
 from veracity.modalities.music.params import MusicParams, MusicSplitParams
 from veracity.storage import safe_join
@@ -50,21 +49,8 @@ def group_of(stem: str) -> str:
 
 
 def group_split(groups: Iterable[str], split: MusicSplitParams) -> dict[str, str]:
-    """Group-aware split: each group -> train|dev|eval, ``split.fractions`` of the groups,
-    deterministic for ``split.seed`` (groups sorted, then shuffled by the seed). With 3 or
-    more groups every split gets at least one."""
-    unique = sorted(set(groups))
-    order = [unique[i] for i in np.random.default_rng(split.seed).permutation(len(unique))]
-    n = len(order)
-    n_train = int(round(split.fractions[0] * n))
-    n_dev = int(round(split.fractions[1] * n))
-    if n >= 3:
-        n_dev = max(1, n_dev)
-        n_train = min(max(1, n_train), n - n_dev - 1)
-    out = {}
-    for i, g in enumerate(order):
-        out[g] = "train" if i < n_train else "dev" if i < n_train + n_dev else "eval"
-    return out
+    """Group-aware split of songs by ``modalities.music.split`` (:mod:`veracity.data.splits`)."""
+    return shared_group_split(groups, split.fractions, split.seed)
 
 
 def _label(value: str) -> str | None:

@@ -28,10 +28,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
 from veracity.data.manifest import NO_ATTACK
 from veracity.data.readers import Listing, ListingEntry, ListingProblem
+from veracity.data.splits import group_split
 from veracity.errors import DataError
 from veracity.modalities.video.params import VideoReaderParams
 from veracity.storage import safe_join
@@ -57,20 +56,9 @@ def _reader_params(params) -> VideoReaderParams:
 
 
 def identity_split(groups: Iterable[str], params: VideoReaderParams) -> dict[str, str]:
-    """Each identity -> train|dev|eval by ``params.fractions``, deterministic for
-    ``params.seed``; with 3 or more identities every split gets at least one."""
-    unique = sorted(set(groups))
-    order = [unique[i] for i in np.random.default_rng(params.seed).permutation(len(unique))]
-    n = len(order)
-    n_train = int(round(params.fractions[0] * n))
-    n_dev = int(round(params.fractions[1] * n))
-    if n >= 3:
-        n_dev = max(1, n_dev)
-        n_train = min(max(1, n_train), n - n_dev - 1)
-    return {
-        g: "train" if i < n_train else "dev" if i < n_train + n_dev else "eval"
-        for i, g in enumerate(order)
-    }
+    """Each identity -> train|dev|eval by ``params.fractions`` and ``params.seed``
+    (:func:`veracity.data.splits.group_split`)."""
+    return group_split(groups, params.fractions, params.seed)
 
 
 def _entry(root: Path, rel: str, label: str, group: str, attack: str, split: str) -> ListingEntry:
