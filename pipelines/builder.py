@@ -2,9 +2,11 @@
 
 ingest -> validate -> features -> (train -> calibrate) per detector role -> evaluate ->
 gate -> (pass: publish challenger | fail: stop), all inside an exit handler that writes the
-run summary even when a step fails. The roles come from the modality's params (in
-dependency order; roles that depend on others train one after another); evaluate and the
-gate take the calibrated detectors of every role, collected from the role loop.
+run summary even when a step fails. The roles come from the modality's params: those
+that train on the features alone run in a first loop (one after another when the policy
+reads one before another), whose calibrated models are collected into a detector set;
+roles built on others (``trains_on``) run in a second loop on that set, which ``extend``
+adds them to. Evaluate and the gate read the final detector set.
 
 Images come from one place: params ``pipeline.image_registry`` / ``pipeline.image_tag``;
 the params themselves travel as the ``params_yaml`` run parameter, so no params file is
@@ -45,12 +47,17 @@ def build_pipeline(cfg: Config, modality: str):
     mod = load_modality(modality, cfg.modality_packages)
     specs = mod.detectors(cfg.modality_params(modality))
     roles = [s.role for s in specs]
+    base_roles = [s.role for s in specs if not s.trains_on]
+    derived_roles = [s.role for s in specs if s.trains_on]
     sequential = any(s.depends_on for s in specs)
     ingest_op = ingest_c.build(step_image(pcfg, "ingest"))
     validate_op = validate_c.build(step_image(pcfg, "validate"))
     features_op = features_c.build(step_image(pcfg, "features"))
     train_op = train_c.build(step_image(pcfg, "train"))
+    train_on_op = train_c.build_on(step_image(pcfg, "train"))
     calibrate_op = calibrate_c.build(step_image(pcfg, "calibrate"))
+    collect_op = calibrate_c.build_collect(step_image(pcfg, "calibrate"))
+    extend_op = calibrate_c.build_extend(step_image(pcfg, "calibrate"))
     evaluate_op = evaluate_c.build(step_image(pcfg, "evaluate"))
     gate_op = gate_c.build(step_image(pcfg, "gate"))
     publish_op = gate_c.build_publish(step_image(pcfg, "gate"))
@@ -117,25 +124,51 @@ def build_pipeline(cfg: Config, modality: str):
                 "features",
             )
             feats = features.outputs["features"]
-            # One train -> calibrate chain per role; roles that depend on others run in order.
-            with dsl.ParallelFor(items=roles, parallelism=1 if sequential else 0) as role:
+            # One train -> calibrate chain per role; roles the policy reads in order run so.
+            with dsl.ParallelFor(items=base_roles, parallelism=1 if sequential else 0) as role:
                 train = on_gpu(cached(train_op(**common, features=feats, role=role), "train"))
                 calibrated = cached(
                     calibrate_op(**common, model=train.outputs["model"], features=feats),
                     "calibrate",
                 )
+            detector_set = cached(
+                collect_op(models=dsl.Collected(calibrated.outputs["calibrated"])), "collect"
+            )
+            if derived_roles:
+                # roles built on the first loop's trained models (their encoders frozen)
+                with dsl.ParallelFor(items=derived_roles) as role:
+                    train_on = on_gpu(
+                        cached(
+                            train_on_op(
+                                **common,
+                                features=feats,
+                                role=role,
+                                upstream=detector_set.outputs["detectors"],
+                            ),
+                            "train",
+                        )
+                    )
+                    calibrated_on = cached(
+                        calibrate_op(**common, model=train_on.outputs["model"], features=feats),
+                        "calibrate",
+                    )
+                detector_set = cached(
+                    extend_op(
+                        base=detector_set.outputs["detectors"],
+                        models=dsl.Collected(calibrated_on.outputs["calibrated"]),
+                    ),
+                    "collect",
+                )
+            detectors = detector_set.outputs["detectors"]
             evaluate = cached(
-                evaluate_op(
-                    **common, models=dsl.Collected(calibrated.outputs["calibrated"]), features=feats
-                ),
-                "evaluate",
+                evaluate_op(**common, detectors=detectors, features=feats), "evaluate"
             )
             gate = cached(
                 gate_op(
                     **common,
                     step_overrides=gate_overrides,
                     model_name=model_name,
-                    models=dsl.Collected(calibrated.outputs["calibrated"]),
+                    detectors=detectors,
                     evaluation=evaluate.outputs["evaluation"],
                 ),
                 "gate",

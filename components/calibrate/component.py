@@ -1,11 +1,13 @@
 """KFP component ``calibrate``: fit temperature scaling and the operating threshold on dev.
 
-Thin adapter over :func:`veracity.stages.calibrate.run_calibrate`.
+Thin adapter over :func:`veracity.stages.calibrate.run_calibrate`. ``collect`` and
+``extend`` gather the calibrated models of a role loop into one detector set (a
+directory ``<role>/``): the next loop's roles train on it, evaluate and the gate read it.
 """
 
 # no `from __future__ import annotations`: KFP reads the real type annotations
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 
 def calibrate(
@@ -33,6 +35,34 @@ def calibrate(
     write_metrics(metrics, result)
 
 
+def collect(models: Input[list[Model]], detectors: Output[Artifact]) -> str:
+    """The calibrated ``models`` of a role loop as one detector set; returns its roles."""
+    from veracity.orchestration.adapters import collect_detectors
+
+    roles = collect_detectors([m.path for m in models], detectors.path)
+    detectors.metadata["roles"] = roles
+    return ",".join(roles)
+
+
+def extend(base: Input[Artifact], models: Input[list[Model]], detectors: Output[Artifact]) -> str:
+    """The detector set ``base`` plus the calibrated ``models`` of a later role loop."""
+    from veracity.orchestration.adapters import collect_detectors
+
+    roles = collect_detectors([base.path] + [m.path for m in models], detectors.path)
+    detectors.metadata["roles"] = roles
+    return ",".join(roles)
+
+
 def build(image: str):
     """The component, to run in ``image`` on a cluster (kfp is baked into the image)."""
     return dsl.component(calibrate, base_image=image, install_kfp_package=False)
+
+
+def build_collect(image: str):
+    """``collect`` (same image as calibrate)."""
+    return dsl.component(collect, base_image=image, install_kfp_package=False)
+
+
+def build_extend(image: str):
+    """``extend`` (same image as calibrate)."""
+    return dsl.component(extend, base_image=image, install_kfp_package=False)

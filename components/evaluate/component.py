@@ -6,14 +6,14 @@ Thin adapter over :func:`veracity.stages.evaluate.run_evaluate`.
 # no `from __future__ import annotations`: KFP reads the real type annotations
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Metrics, Output
 
 
 def evaluate(
     params_yaml: str,
     overrides: list,
     modality: str,
-    models: Input[list[Model]],
+    detectors: Input[Artifact],
     features: Input[Dataset],
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
@@ -32,7 +32,7 @@ def evaluate(
 
     cfg = load_step_config(params_yaml, overrides)
     out = Path(evaluation.path)
-    dirs = [Path(m.path) for m in models]
+    dirs = [Path(detectors.path)]  # a detector set: one artifact dir per role
     result = run_step("evaluate", out, lambda: run_evaluate(cfg, dirs, Path(features.path), out))
     evaluation.metadata["dataset_version"] = features.metadata.get("dataset_version", "")
     write_metrics(metrics, result.get("metrics") or result)

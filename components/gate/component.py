@@ -21,7 +21,7 @@ def gate(
     modality: str,
     step_overrides: list,
     model_name: str,
-    models: Input[list[Model]],
+    detectors: Input[Artifact],
     evaluation: Input[Artifact],
     bundle: Output[Model],
     report: Output[Markdown],
@@ -41,7 +41,7 @@ def gate(
     extra = [f"modalities.{modality}.registered_model={model_name}"] if model_name else []
     cfg = load_step_config(params_yaml, list(overrides) + list(step_overrides) + extra)
     out = Path(bundle.path)
-    dirs = [Path(m.path) for m in models]
+    dirs = [Path(detectors.path)]  # a detector set: one artifact dir per role
     outputs = namedtuple("GateOutputs", ["verdict", "reasons", "model_version"])
     try:
         result = run_step("gate", out, lambda: run_gate(cfg, dirs, Path(evaluation.path), out))

@@ -227,6 +227,9 @@ class DetectorParams(Section):
 
     architecture: str
     required: bool = True
+    # roles whose trained models this one is built on (their weights frozen inside it);
+    # the pipeline trains them first
+    trains_on: list[str] = Field(default_factory=list)
     training: TrainRunConfig
     gate: DetectorGateBounds
 
@@ -264,6 +267,17 @@ class ModalityParams(Section):
     verdict_gate: VerdictGateBounds
     domain: DomainGuardConfig | None = None  # no guard when absent
     robustness: list[str] = Field(default_factory=list)  # shifts evaluate scores eval under
+
+    @model_validator(mode="after")
+    def _check_trains_on(self) -> ModalityParams:
+        for role, det in self.detectors.items():
+            for up in det.trains_on:
+                if up not in self.detectors or self.detectors[up].trains_on:
+                    raise ValueError(
+                        f"detectors.{role}.trains_on names {up!r}: expected a role of this "
+                        "modality that trains on the features alone (no trains_on of its own)"
+                    )
+        return self
 
 
 class GateConfig(Section):

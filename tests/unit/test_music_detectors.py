@@ -233,3 +233,79 @@ def test_detector_specs_build_and_rebuild():
         assert torch.allclose(a["logits"], b["logits"], atol=1e-5)
     with pytest.raises(Exception, match="music architecture"):
         rebuild_model("nope", {})
+
+
+def _trained_upstream(params: MusicParams) -> dict[str, nn.Module]:
+    """Fresh autoencoder and ast_mlp models standing in for trained ones (role -> module)."""
+    specs = {s.role: s for s in detector_specs(params)}
+    return {r: specs[r].build(params, None).eval() for r in ("autoencoder", "ast_mlp")}
+
+
+def test_roles_built_on_others_copy_and_freeze_the_upstream_encoders():
+    """Seed 001's design: ae_mlp reads the AE latents, the hybrids the AE latents and the
+    AST embeddings; the encoders are the trained ones, frozen, and the exported features
+    give the same logits as the raw segments."""
+    params = tiny_params()
+    specs = {s.role: s for s in detector_specs(params)}
+    assert specs["ae_mlp"].trains_on == ("autoencoder",)
+    assert set(specs["hybrid"].trains_on) == {"autoencoder", "ast_mlp"}
+    assert specs["cnn"].trains_on == () and specs["cnn"].precompute is None
+    upstream = _trained_upstream(params)
+    x = batch(4)
+    for role, frozen in (
+        ("ae_mlp", "encoder"),
+        ("hybrid", "ae_encoder"),
+        ("hybrid_concat", "ae_encoder"),
+    ):
+        spec = specs[role]
+        model = spec.build(params, None, upstream=upstream)
+        part = getattr(model, frozen)
+        assert not any(p.requires_grad for p in part.parameters())
+        assert any(p.requires_grad for p in model.parameters())  # the head trains
+        for a, b in zip(
+            part.state_dict().values(),
+            upstream["autoencoder"].encoder.state_dict().values(),
+            strict=True,
+        ):
+            assert torch.equal(a, b)
+        model.train()
+        assert not part.training  # no batch statistics or dropout in the frozen part
+        model.eval()
+        raw = {k: x[k] for k in spec.inputs}
+        exported = spec.precompute(model, raw)
+        assert set(exported).isdisjoint(raw)
+        with torch.no_grad():
+            assert torch.allclose(model(raw)["logits"], model(exported)["logits"], atol=1e-5)
+        config = json.loads(json.dumps(model.model_config))
+        again = rebuild_model(params.detectors[role].architecture, config)
+        again.load_state_dict(model.state_dict())
+    hybrid = specs["hybrid"].build(params, None, upstream=upstream)
+    assert not any(p.requires_grad for p in hybrid.trans_encoder.parameters())
+    assert torch.equal(hybrid.trans_encoder.proj.weight, upstream["ast_mlp"].encoder.proj.weight)
+
+
+def test_trains_on_must_name_roles_of_the_right_architectures():
+    params = tiny_params()
+    wrong = replace(
+        params,
+        detectors={**params.detectors, "hybrid": params.detectors["hybrid"].model_copy(
+            update={"trains_on": ["cnn", "ast_mlp"]})},
+    )  # fmt: skip
+    with pytest.raises(Exception, match="trains_on"):
+        detector_specs(wrong)
+    spec = {s.role: s for s in detector_specs(params)}["hybrid"]
+    with pytest.raises(Exception, match="ast_mlp"):
+        spec.build(params, None, upstream={"autoencoder": _trained_upstream(params)["autoencoder"]})
+
+
+def test_trains_on_is_checked_when_params_load():
+    from music_params import REPO
+
+    from veracity.config import load_config
+
+    with pytest.raises(Exception, match="trains_on names 'nope'"):
+        load_config(REPO / "params.yaml", ["modalities.music.detectors.hybrid.trains_on=[nope]"])
+    with pytest.raises(Exception, match="trains_on names 'hybrid'"):
+        load_config(
+            REPO / "params.yaml", ["modalities.music.detectors.hybrid_concat.trains_on=[hybrid]"]
+        )

@@ -112,13 +112,14 @@ def test_pipeline_shape():
     loop = next(t for t in tasks.values() if "parameterIterator" in t or "artifactIterator" in t)
     items = loop["parameterIterator"]["items"]["raw"]
     assert yaml.safe_load(items) == ["stage1", "aasist"]  # the policy's order
-    # evaluate and the gate take every calibrated detector, collected from the loop
+    # the loop's calibrated detectors are collected into one detector set, which
+    # evaluate and the gate read
+    collect = tasks["collect"]
+    models = collect["inputs"]["artifacts"]["models"]["taskOutputArtifact"]
+    assert models["producerTask"] == loop["_key"]
     for name in ("evaluate", "gate"):
-        models = tasks[name]["inputs"]["artifacts"]["models"]
-        assert (
-            "taskOutputArtifact" in models
-            and models["taskOutputArtifact"]["producerTask"] == (loop["_key"])
-        )
+        detectors = tasks[name]["inputs"]["artifacts"]["detectors"]["taskOutputArtifact"]
+        assert detectors["producerTask"] == collect["_key"]
     # steps are cached; the summary and the branches are not
     assert tasks["ingest"]["cachingOptions"].get("enableCache") is True
     assert not tasks["summary"].get("cachingOptions", {}).get("enableCache")
@@ -177,6 +178,53 @@ def test_every_modality_has_its_checked_in_pipeline(tmp_path):
         )
         spec = yaml.safe_load(out)
         assert spec["pipelineInfo"]["name"].endswith(f"-{modality}")
-        loop = next(t for t in _tasks(spec).values() if "parameterIterator" in t)
-        items = yaml.safe_load(loop["parameterIterator"]["items"]["raw"])
-        assert items == list(cfg.modality_params(modality).detectors)
+        loops = [t for t in _tasks(spec).values() if "parameterIterator" in t]
+        looped = [yaml.safe_load(t["parameterIterator"]["items"]["raw"]) for t in loops]
+        detectors = cfg.modality_params(modality).detectors
+        # every role once: those built on others (trains_on) in the second loop
+        assert sorted(r for items in looped for r in items) == sorted(detectors)
+        for items in looped:
+            assert len({bool(detectors[r].trains_on) for r in items}) == 1
+
+
+def test_roles_built_on_others_train_on_the_first_loops_detector_set():
+    """music: ae_mlp and the hybrids (trains_on) train in a second loop whose train task
+    reads the detector set collected from the first loop; evaluate reads the extended set."""
+    spec = yaml.safe_load((REPO / "pipelines" / "retrain-music.yaml").read_text())
+    dags = spec["root"]["dag"]["tasks"]
+    components = spec["components"]
+    handler = next(t for t in dags.values() if t["taskInfo"]["name"] == "retrain")
+    body = components[handler["componentRef"]["name"]]["dag"]["tasks"]
+    loops = {
+        key: yaml.safe_load(t["parameterIterator"]["items"]["raw"])
+        for key, t in body.items()
+        if "parameterIterator" in t
+    }
+    first = next(k for k, items in loops.items() if "autoencoder" in items)
+    second = next(k for k, items in loops.items() if "hybrid" in items)
+    assert set(loops[second]) == {"ae_mlp", "hybrid", "hybrid_concat"}
+    collect = next(
+        k
+        for k, t in body.items()
+        if t["taskInfo"]["name"] == "collect"
+        and "models" in t["inputs"]["artifacts"]
+        and "base" not in t["inputs"]["artifacts"]
+    )
+    assert (
+        body[collect]["inputs"]["artifacts"]["models"]["taskOutputArtifact"]["producerTask"]
+        == first
+    )
+    extend = next(k for k, t in body.items() if "base" in t.get("inputs", {}).get("artifacts", {}))
+    assert (
+        body[extend]["inputs"]["artifacts"]["base"]["taskOutputArtifact"]["producerTask"] == collect
+    )
+    assert (
+        body[second]["inputs"]["artifacts"]["pipelinechannel--collect-detectors"][
+            "taskOutputArtifact"
+        ]["producerTask"]
+        == collect
+    )
+    evaluate = next(t for t in body.values() if t["taskInfo"]["name"] == "evaluate")
+    assert (
+        evaluate["inputs"]["artifacts"]["detectors"]["taskOutputArtifact"]["producerTask"] == extend
+    )

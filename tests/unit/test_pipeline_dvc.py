@@ -105,8 +105,17 @@ def test_every_step_has_a_stage_and_a_component():
     for modality, section in params["modalities"].items():
         assert {f"{s}@{modality}" for s in ("ingest", "validate", "features")} <= names
         assert {f"{s}-{modality}" for s in ("evaluate", "gate")} <= names
-        for role in section["detectors"]:
-            assert {f"{s}-{modality}@{role}" for s in ("train", "calibrate")} <= names
+        for role, det in section["detectors"].items():
+            # a role built on others trains in the `-on` stage, after them
+            train = f"train-{modality}-on@{role}" if det.get("trains_on") else None
+            assert {train or f"train-{modality}@{role}", f"calibrate-{modality}@{role}"} <= names
+            if train:
+                stage = dict(stages)[train]
+                for up in det["trains_on"]:
+                    assert f"--upstream models/{modality}/trained/{up}" in stage["cmd"]
+                    assert f"models/{modality}/trained/{up}" in stage["deps"]
+            else:
+                assert "--upstream" not in dict(stages)[f"train-{modality}@{role}"]["cmd"]
 
 
 @pytest.mark.parametrize("name,stage", _stages(), ids=lambda v: v if isinstance(v, str) else "")

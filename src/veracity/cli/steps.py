@@ -54,7 +54,14 @@ def _train(args, cfg):
     from veracity.stages.train import run_train
 
     return _report(
-        run_train(cfg, Path(args.features), args.role, Path(args.out), modality_of(args, cfg))
+        run_train(
+            cfg,
+            Path(args.features),
+            args.role,
+            Path(args.out),
+            modality_of(args, cfg),
+            upstream=[Path(p) for p in args.upstream],
+        )
     )
 
 
@@ -120,6 +127,13 @@ def register(sub) -> None:
         "--role", required=True, help="detector role of the modality (voice: stage1 | aasist)"
     )
     p.add_argument("--out", required=True, help="model artifact directory to write")
+    p.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="trained model dir (or a dir of them) of a role this one trains_on; repeatable",
+    )
     add_modality(p)
     p.set_defaults(func=_train)
 

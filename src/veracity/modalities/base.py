@@ -89,16 +89,24 @@ class DetectorSpec:
     loaded model (same outputs). ``depends_on``: roles whose scores the policy reads first.
     ``required``: the modality cannot pass its gate without this detector; an optional one
     that fails its bounds is left out of the bundle and the verdict says so.
+
+    ``trains_on``: roles whose trained models this one is built on; the train step loads
+    them and calls ``build(params, storage_cfg, upstream={role: module})``, and the built
+    module keeps their weights frozen. ``precompute(model, batch)`` then returns the
+    frozen part's outputs as extra inputs (e.g. ``latent``), computed once per segment
+    before training, which the module's ``forward`` uses instead of running that part.
     """
 
     role: str
     inputs: tuple[str, ...]
-    build: Callable[[Any, Any], nn.Module]
+    build: Callable[..., nn.Module]
     loss: Callable[[Mapping[str, Tensor], Tensor, nn.Module], Tensor] = default_loss
     augment: Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] = no_augment
     optimize: Callable[[nn.Module, Any], nn.Module] | None = None
     depends_on: tuple[str, ...] = ()
     required: bool = True
+    trains_on: tuple[str, ...] = ()
+    precompute: Callable[[nn.Module, dict[str, Tensor]], dict[str, Tensor]] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,17 +16,20 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import mlflow
+import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from veracity.config import Config
-from veracity.errors import DataError
+from veracity.errors import DataError, InputError
 from veracity.modalities import load_modality
 from veracity.modalities.base import spec_by_role
-from veracity.models.artifact import save_artifact
+from veracity.models.artifact import LoadedModel, load_artifact, save_artifact
 from veracity.registry.tracking import (
     configure_tracking,
     current_git_commit,
@@ -35,7 +38,7 @@ from veracity.registry.tracking import (
     log_run_tags,
 )
 from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
-from veracity.training.dataset import segment_set_from_split
+from veracity.training.dataset import InMemorySource, SegmentSet, segment_set_from_split
 from veracity.training.trainer import EpochRecord, train_model
 
 log = logging.getLogger(__name__)
@@ -99,10 +102,57 @@ def _epoch_metrics(record: EpochRecord) -> dict[str, float]:
     }
 
 
+def load_upstream(
+    cfg: Config, spec, modality: str, upstream_dirs: Sequence[Path]
+) -> dict[str, LoadedModel]:
+    """The trained models ``spec.trains_on`` names, found among ``upstream_dirs`` (model
+    artifact dirs, or dirs holding them one level down, like a pipeline's detector set)."""
+    if not spec.trains_on:
+        return {}
+    from veracity.stages.evaluate import expand_model_dirs
+
+    found: dict[str, LoadedModel] = {}
+    for path in expand_model_dirs(list(upstream_dirs)) if upstream_dirs else []:
+        loaded = load_artifact(path, cfg.modality_packages)
+        if loaded.config.get("modality") == modality and loaded.role in spec.trains_on:
+            found[loaded.role] = loaded
+    missing = [r for r in spec.trains_on if r not in found]
+    if missing:
+        raise InputError(
+            f"the {spec.role} detector is built on the trained {list(spec.trains_on)} models; "
+            f"expected them among --upstream {[str(p) for p in upstream_dirs]}, missing "
+            f"{missing}: train those roles first and pass their model directories"
+        )
+    return found
+
+
+def _precomputed(spec, model: nn.Module, data: SegmentSet, batch_size: int) -> SegmentSet:
+    """``data`` with the frozen part's outputs as inputs, computed once (in memory)."""
+    parts: dict[str, list] = {}
+    for start in tqdm(range(0, len(data), batch_size), desc=f"{spec.role}: export", leave=False):
+        index = torch.arange(start, min(start + batch_size, len(data)))
+        for name, value in spec.precompute(model, data.batch(index)).items():
+            parts.setdefault(name, []).append(value.detach().cpu())
+    inputs = {name: torch.cat(values) for name, values in parts.items()}
+    return SegmentSet(
+        InMemorySource(inputs),
+        torch.arange(len(data)),
+        data.targets,
+        data.clip_index,
+        tuple(inputs),
+    )
+
+
 def run_train(
-    cfg: Config, features: Path, role: str, out: Path, modality: str | None = None
+    cfg: Config,
+    features: Path,
+    role: str,
+    out: Path,
+    modality: str | None = None,
+    upstream: Sequence[Path] = (),
 ) -> TrainResult:
-    """Train the detector of ``role`` (of ``modality``) on ``features`` and write ``out``."""
+    """Train the detector of ``role`` (of ``modality``) on ``features`` and write ``out``;
+    a role built on others (``trains_on``) finds their trained models in ``upstream``."""
     t0 = time.perf_counter()
     features, out = Path(features), Path(out)
     meta = read_features_json(features)
@@ -124,7 +174,14 @@ def run_train(
     train_set = segment_set_from_split(load_split(features, "train"), spec.inputs, "train")
     dev_set = segment_set_from_split(load_split(features, "dev"), spec.inputs, "dev")
     run_cfg = det.training
-    net = spec.build(params, cfg.storage)
+    base = load_upstream(cfg, spec, mod.name, upstream)
+    if base:
+        net = spec.build(params, cfg.storage, upstream={r: m.model for r, m in base.items()})
+    else:
+        net = spec.build(params, cfg.storage)
+    if spec.precompute is not None:  # a frozen part: its outputs once, not every epoch
+        train_set = _precomputed(spec, net, train_set, run_cfg.batch_size)
+        dev_set = _precomputed(spec, net, dev_set, run_cfg.batch_size)
     git_commit = current_git_commit()
 
     stale = out / "calibration.json"
@@ -173,6 +230,13 @@ def run_train(
                 "dataset_version": dataset_version,
                 "git_commit": git_commit,
                 "mlflow_run_id": run_id,
+                "trained_on": {
+                    r: {
+                        "mlflow_run_id": m.config.get("mlflow_run_id"),
+                        "architecture": m.architecture,
+                    }
+                    for r, m in base.items()
+                },
             },
         )
         (out / METRICS_FILE).write_text(json.dumps({"training": history.to_dict()}, indent=2))

@@ -1,15 +1,19 @@
 """The music detector roles (seed 001), one architecture per file.
 
-``detector_specs(params)`` lists the roles of ``modalities.music.detectors`` in dependency
-order: cnn, autoencoder, ast_mlp, then the hybrids. The hybrids hold their own AE-style and
-AST branches and train end to end (see ``hybrid.py``), so no role depends on another's
-scores (``depends_on`` is empty); the policy asks for the hybrid first. Every model's forward takes a
-dict batch of its ``inputs`` and returns at least ``logits`` [B, 2] (index 1 = human) and
-``embedding``; ``rebuild(architecture, model_config)`` makes the same structure again.
+``detector_specs(params)`` lists the roles of ``modalities.music.detectors``. Seed 001's
+order is the default: cnn, autoencoder and ast_mlp train on the segments; ae_mlp
+(``trains_on: [autoencoder]``) and the hybrids (``trains_on: [autoencoder, ast_mlp]``)
+take those trained encoders frozen and train their heads on the exported latents and
+embeddings. Without ``trains_on`` they train end to end. No role reads another's scores
+(``depends_on`` is empty); the policy asks for the hybrid first. Every model's forward
+takes a dict batch of its ``inputs`` and returns at least ``logits`` [B, 2] (index 1 =
+human) and ``embedding``; ``rebuild(architecture, model_config)`` makes the same
+structure again.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from torch import nn
@@ -22,8 +26,13 @@ from veracity.modalities.music.detectors.ast import (
 )
 from veracity.modalities.music.detectors.autoencoder import MultiTaskAutoencoder, multitask_loss
 from veracity.modalities.music.detectors.cnn import CNNDetector
-from veracity.modalities.music.detectors.hybrid import HybridAttention, HybridConcat, hybrid_config
-from veracity.modalities.music.detectors.mlp import AEMLPDetector
+from veracity.modalities.music.detectors.hybrid import (
+    HybridAttention,
+    HybridConcat,
+    hybrid_config,
+    precompute_branches,
+)
+from veracity.modalities.music.detectors.mlp import AEMLPDetector, precompute_latent
 from veracity.modalities.music.params import MusicParams
 
 CLASSES: dict[str, type[nn.Module]] = {
@@ -44,8 +53,45 @@ INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_model(architecture: str, params: MusicParams, storage_cfg: Any = None) -> nn.Module:
-    """A fresh model of ``architecture`` from ``modalities.music`` params."""
+# what a role of each architecture may be built on (architecture of the trained role)
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "ae_mlp": ("autoencoder",),
+    "hybrid_attention": ("autoencoder", "ast_mlp"),
+    "hybrid_concat": ("autoencoder", "ast_mlp"),
+}
+
+
+def build_on(architecture: str, params: MusicParams, upstream: dict[str, nn.Module]) -> nn.Module:
+    """``architecture`` on trained upstream models (``{role: module}``), their encoders
+    copied and frozen (seed 001: MLPs and the hybrid read the AE latents and AST embeddings)."""
+    m = params.model
+    found = {params.detectors[r].architecture: model for r, model in upstream.items()}
+    missing = [a for a in UPSTREAM.get(architecture, ()) if a not in found]
+    if missing or architecture not in UPSTREAM:
+        raise ConfigError(
+            f"expected trained {list(UPSTREAM.get(architecture, ()))} models for a "
+            f"{architecture} built on others, got {sorted(found)}; set its trains_on to the "
+            "roles of those architectures, or to [] to train it end to end"
+        )
+    if architecture == "ae_mlp":
+        return AEMLPDetector.on_autoencoder(
+            found["autoencoder"], tuple(m.latent_mlp_hidden), m.mlp_dropout
+        )
+    encoder = copy.deepcopy(found["ast_mlp"].encoder)
+    model = CLASSES[architecture](hybrid_config(m, encoder, frozen_branches=True), encoder)
+    return model.init_from(autoencoder=found["autoencoder"])
+
+
+def build_model(
+    architecture: str,
+    params: MusicParams,
+    storage_cfg: Any = None,
+    upstream: dict[str, nn.Module] | None = None,
+) -> nn.Module:
+    """A fresh model of ``architecture`` from ``modalities.music`` params (on ``upstream``
+    trained models when given, see :func:`build_on`)."""
+    if upstream:
+        return build_on(architecture, params, upstream)
     m, seg = params.model, params.segments
     if architecture == "cnn":
         return CNNDetector(m.channels, m.dropouts, m.cnn_hidden, m.cnn_dropout)
@@ -80,15 +126,26 @@ def detector_specs(params: MusicParams) -> list[DetectorSpec]:
         loss = default_loss
         if arch == "autoencoder":
             loss = multitask_loss(params.model.recon_weight, params.model.cls_weight)
+        upstream_archs = sorted(params.detectors[r].architecture for r in det.trains_on)
+        if det.trains_on and upstream_archs != sorted(UPSTREAM.get(arch, ("-",))):
+            raise ConfigError(
+                f"modalities.music.detectors.{role}.trains_on: a {arch} is built on roles of "
+                f"architectures {list(UPSTREAM.get(arch, ()))}, got {list(det.trains_on)} "
+                f"({upstream_archs}); name those roles, or [] to train it end to end"
+            )
+        precompute = None
+        if det.trains_on:
+            precompute = precompute_latent if arch == "ae_mlp" else precompute_branches
         specs.append(
             DetectorSpec(
                 role=role,
                 inputs=INPUTS[arch],
-                build=lambda p, s, a=arch: build_model(a, p, s),
+                build=lambda p, s, upstream=None, a=arch: build_model(a, p, s, upstream),
                 loss=loss,
-                # the hybrids are self-contained (own branches): no role must score first
-                depends_on=(),
+                depends_on=(),  # the policy reads the hybrid alone
                 required=det.required,
+                trains_on=tuple(det.trains_on),
+                precompute=precompute,
             )
         )
     return specs

@@ -1,12 +1,12 @@
 """Seed 001's hybrid: autoencoder latent + AST embedding, fused by attention (phase 4).
 
-Design choice (documented in docs/music.md): the hybrid is self-contained. It holds its
-own AE-style conv encoder (``logmel`` -> 256-d latent) and AST branch (``waveform`` ->
-512-d embedding) and trains end to end in the same unified loop as every other role
-(seed 001's "advanced: end-to-end fine-tuning"), instead of reading features that other
-roles computed, which would need a feature-export stage between roles. The branches can
-be warm-started from the trained ``autoencoder`` and ``ast_mlp`` detectors with
-:meth:`HybridBase.init_from`.
+The hybrid holds both branches, an AE-style conv encoder (``logmel`` -> 256-d latent) and
+an AST branch (``waveform`` -> 512-d embedding), so one artifact serves from the
+segments. Seed 001's design (and the default, ``trains_on: [autoencoder, ast_mlp]``):
+the branches are copied from the trained ``autoencoder`` and ``ast_mlp`` detectors and
+frozen, and only the fusion and classifier train, on features exported once per segment
+(:func:`precompute_branches`). Without ``trains_on`` it trains end to end (seed 001's
+"advanced: end-to-end fine-tuning").
 
 AttentionFusion: ``ae_proj`` Linear(256, 256), ``trans_proj`` Linear(512, 256), one shared
 scoring MLP 256 -> 128 (Tanh) -> 1, softmax over the two scores -> ``attention [B, 2]``;
@@ -70,6 +70,10 @@ class HybridBase(nn.Module):
         self.classifier = classifier(
             self.ae_dim + self.trans_dim, tuple(config["hidden"]), tuple(config["dropouts_head"])
         )
+        self.frozen_branches = bool(config.get("frozen_branches", False))
+        if self.frozen_branches:
+            self.ae_encoder.requires_grad_(False)
+            self.trans_encoder.requires_grad_(False)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HybridBase:
@@ -83,7 +87,17 @@ class HybridBase(nn.Module):
             self.trans_encoder.load_state_dict(ast.encoder.state_dict())
         return self
 
+    def train(self, mode: bool = True) -> HybridBase:
+        super().train(mode)
+        if self.frozen_branches:
+            self.ae_encoder.eval()  # exported features: no dropout or batch statistics
+            self.trans_encoder.eval()
+        return self
+
     def features(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(AE latent [B, 256], transformer embedding [B, 512]); exported ones when given."""
+        if "ae_features" in batch and "trans_features" in batch:
+            return batch["ae_features"], batch["trans_features"]
         _, ae = self.ae_encoder(batch["logmel"])
         trans = self.trans_encoder(batch["waveform"])["embedding"]
         return ae, trans
@@ -129,7 +143,9 @@ class HybridConcat(HybridBase):
         }
 
 
-def hybrid_config(model_params: Any, encoder: ASTEncoder) -> dict[str, Any]:
+def hybrid_config(
+    model_params: Any, encoder: ASTEncoder, frozen_branches: bool = False
+) -> dict[str, Any]:
     """The JSON-safe config of a hybrid from ``modalities.music.model`` and an AST branch."""
     m = model_params
     return {
@@ -140,4 +156,15 @@ def hybrid_config(model_params: Any, encoder: ASTEncoder) -> dict[str, Any]:
         "fusion_hidden": m.fusion_hidden,
         "hidden": list(m.hybrid_hidden),
         "dropouts_head": list(m.hybrid_dropouts),
+        "frozen_branches": frozen_branches,
     }
+
+
+@torch.no_grad()
+def precompute_branches(model: HybridBase, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The frozen branches' features of a ``logmel`` + ``waveform`` batch."""
+    was_training = model.training
+    model.eval()
+    ae, trans = model.features(batch)
+    model.train(was_training)
+    return {"ae_features": ae, "trans_features": trans}

@@ -3,14 +3,17 @@
 ``LatentMLP``: 256 -> 128 -> 64 -> 2; ``EmbeddingMLP``: 512 -> 256 -> 128 -> 2; BatchNorm
 after each hidden layer, ReLU, Dropout 0.4. They read a feature vector (``latent`` /
 ``embedding`` key) so they also train on exported features; :class:`AEMLPDetector` puts
-the conv encoder in front of the latent MLP so it trains from ``logmel`` in the unified
-loop like every other role.
+the conv encoder in front of the latent MLP so it serves from ``logmel`` like every other
+role. Built on a trained autoencoder (``trains_on``, seed 001's design) it takes that
+encoder frozen and trains the MLP on the exported latents (:func:`precompute_latent`);
+without one it trains end to end.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from veracity.modalities.music.detectors.cnn import ConvEncoder
@@ -80,6 +83,7 @@ class AEMLPDetector(nn.Module):
         dropouts: tuple[float, ...] = (0.25, 0.25, 0.3, 0.3),
         hidden: tuple[int, ...] = (128, 64),
         dropout: float = 0.4,
+        frozen_encoder: bool = False,
     ) -> None:
         super().__init__()
         self.model_config: dict[str, Any] = {
@@ -87,9 +91,13 @@ class AEMLPDetector(nn.Module):
             "dropouts": list(dropouts),
             "hidden": list(hidden),
             "dropout": dropout,
+            "frozen_encoder": frozen_encoder,
         }
         self.encoder = ConvEncoder(tuple(channels), tuple(dropouts))
         self.mlp = LatentMLP(self.encoder.out_dim, tuple(hidden), dropout)
+        self.frozen_encoder = frozen_encoder
+        if frozen_encoder:
+            self.encoder.requires_grad_(False)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AEMLPDetector:
@@ -98,9 +106,37 @@ class AEMLPDetector(nn.Module):
             tuple(config["dropouts"]),
             tuple(config["hidden"]),
             config["dropout"],
+            bool(config.get("frozen_encoder", False)),
         )
 
+    @classmethod
+    def on_autoencoder(
+        cls, autoencoder: nn.Module, hidden: tuple[int, ...], dropout: float
+    ) -> AEMLPDetector:
+        """The latent MLP on a trained autoencoder's encoder (copied, frozen)."""
+        channels = autoencoder.model_config["channels"]
+        dropouts = autoencoder.model_config["dropouts"]
+        model = cls(tuple(channels), tuple(dropouts), hidden, dropout, frozen_encoder=True)
+        model.encoder.load_state_dict(autoencoder.encoder.state_dict())
+        return model
+
+    def train(self, mode: bool = True) -> AEMLPDetector:
+        super().train(mode)
+        if self.frozen_encoder:
+            self.encoder.eval()  # exported latents: no dropout or batch statistics
+        return self
+
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        _, latent = self.encoder(batch["logmel"])
+        latent = batch["latent"] if "latent" in batch else self.encoder(batch["logmel"])[1]
         out = self.mlp.classify(latent)
         return {"logits": out["logits"], "embedding": latent, "latent": latent}
+
+
+@torch.no_grad()
+def precompute_latent(model: AEMLPDetector, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The frozen encoder's latents of a ``logmel`` batch (the MLP's training input)."""
+    was_training = model.training
+    model.eval()
+    latent = model.encoder(batch["logmel"])[1]
+    model.train(was_training)
+    return {"latent": latent}
