@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import jsonschema
@@ -26,6 +27,7 @@ from serving_standins import demo_clips, start_standin_stack, tone, wav_bytes
 
 from veracity.jobs.result import CLASS_OF_LABEL, SCHEMA_PATH
 from veracity.jobs.services import ENV_DATABASE, start_redis, stop_process
+from veracity.jobs.sources import Spool
 from veracity.serving.process import find_free_port
 
 pytestmark = pytest.mark.integration
@@ -50,6 +52,7 @@ class Service:
             f"jobs.max_media_seconds={MAX_SECONDS}", "jobs.time_limit_s=3",
             "jobs.visibility_timeout_s=4", "jobs.restore_interval_s=1",
             "jobs.sse_poll_interval_s=0.1", "jobs.retry_backoff_s=0.5",
+            "jobs.republish_interval_s=0.5",
         ):  # fmt: skip
             self.base += ["--set", item]
         self.env = {**os.environ, ENV_DATABASE: pg_url}  # the store's URL through the env
@@ -206,6 +209,39 @@ def test_killed_worker_and_restarted_api_lose_nothing_full_queue_answers_503(ser
         _check_result(done["result"], job_id)
     assert svc.status(first)["attempts"] == 2
     assert httpx.get(svc.url + "/healthz").json()["active_jobs"] == 0
+
+
+def _stored_unpublished(svc: Service, media: bytes) -> str:
+    """A job the way an API that crashed right after its insert leaves it: a queued row (and
+    its spooled upload), an hour old, never published."""
+    job_id = str(uuid.uuid4())
+    url = Spool(svc.tmp / "jobs" / "spool").save(job_id, media)
+    with psycopg.connect(svc.pg_dsn) as conn:
+        conn.execute("INSERT INTO detection_jobs (id, video_url, modality, status, progress, "
+                     "stage, attempts, created_at, updated_at) VALUES (%s, %s, 'voice', "
+                     "'queued', 0, 'queued', 0, now() - interval '1 hour', "
+                     "now() - interval '1 hour')", (job_id, url))  # fmt: skip
+    return job_id
+
+
+def test_jobs_stored_but_never_published_still_run(service, clips):
+    svc, proxy = service
+    proxy.delay_s = 0.0
+    stop_process(svc.api)  # the API crashed between a job's insert and its publish
+    lost = _stored_unpublished(svc, clips["spoof"])
+    svc.start_api()
+    svc.wait_api()
+    log = (svc.tmp / "serve.log").read_text()
+    assert lost in log and "outbox at start-up: 1 job(s) published" in log  # before it answered
+    later = _stored_unpublished(svc, clips["bonafide"])  # found by a periodic pass
+    for job_id in (lost, later):
+        done = svc.wait_done(job_id)
+        assert (done["status"], done["attempts"]) == ("completed", 1), done
+        _check_result(done["result"], job_id)
+    with psycopg.connect(svc.pg_dsn) as conn:
+        rows = conn.execute("SELECT published_at FROM detection_jobs WHERE id = ANY(%s)",
+                            ([lost, later],)).fetchall()  # fmt: skip
+    assert len(rows) == 2 and all(published is not None for (published,) in rows)
 
 
 def _encoded(wave, sr: int) -> bytes:

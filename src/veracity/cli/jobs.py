@@ -89,9 +89,9 @@ def _spawn_worker(args) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "veracity", "--params", str(args.params)]
     for item in args.overrides:
         cmd += ["--set", item]
-    from veracity.serving.process import _die_with_parent
+    from veracity.serving.process import die_with_parent  # the worker goes with `jobs serve`
 
-    proc = subprocess.Popen([*cmd, "jobs", "worker"], preexec_fn=_die_with_parent)
+    proc = subprocess.Popen([*cmd, "jobs", "worker"], preexec_fn=die_with_parent)
     log.info("started a job worker (pid %d)", proc.pid)
     return proc
 

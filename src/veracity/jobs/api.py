@@ -6,29 +6,36 @@
 to ``video`` (seed 002 XI.9). Before a job exists the API refuses what it cannot run:
 503 + ``Retry-After`` when ``jobs.max_active_jobs`` are queued or running, 413 / 415 / 422
 for uploads the modality's bounded decoder refuses (checked from the header before
-decoding), 503 for a modality this deployment lacks. Errors are JSON ``{"error", "type",
-"status"}`` with what was expected, what came and how to fix it. OpenAPI: ``/openapi.json``;
-the web page ``GET /`` and ``GET /modalities``: :mod:`veracity.jobs.page`.
+decoding), 503 for a modality this deployment lacks. The bound is counted once before the
+body is read (a cheap early refusal) and enforced by the store's insert, which counts and
+inserts in one statement (concurrent submissions cannot all pass one count). Errors are JSON
+``{"error", "type", "status"}`` with what was expected, what came and how to fix it.
+OpenAPI: ``/openapi.json``; the web page ``GET /`` and ``GET /modalities``:
+:mod:`veracity.jobs.page`. At start-up and every ``jobs.republish_interval_s`` the API
+publishes queued jobs whose message may be missing (:mod:`veracity.jobs.outbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from veracity.config import Config
 from veracity.errors import InputError, VeracityError
 from veracity.jobs.errors import JobNotFoundError, QueueFullError
 from veracity.jobs.events import job_events
 from veracity.jobs.intake import check_media, check_upload_size, resolve_modality
+from veracity.jobs.outbox import mark_published, publish_due_safely, republish_forever
 from veracity.jobs.page import add_page_routes
 from veracity.jobs.sources import Spool, check_source_url
 from veracity.jobs.store import JobStore
@@ -109,10 +116,25 @@ class JobService:
 def create_app(service: JobService) -> FastAPI:
     """The job API over ``service``."""
     cfg, jobs = service.cfg, service.cfg.jobs
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # jobs a crashed API stored but never published run before this one takes new ones
+        published = await publish_due_safely(service.store, service.publish, jobs)
+        log.info("outbox at start-up: %d job(s) published", len(published))
+        task = asyncio.create_task(republish_forever(service.store, service.publish, jobs))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app = FastAPI(
         title="Veracity analysis jobs",
         version="1",
         description="Asynchronous synthetic-media analysis (docs/jobs.md).",
+        lifespan=lifespan,
     )
     checks = asyncio.Semaphore(jobs.max_concurrent_checks)
 
@@ -127,12 +149,15 @@ def create_app(service: JobService) -> FastAPI:
         body = {"error": str(exc), "type": type(exc).__name__, "status": status}
         return JSONResponse(body, status_code=status, headers=headers)
 
+    def queue_full(active: str) -> QueueFullError:
+        return QueueFullError(
+            f"expected fewer than {jobs.max_active_jobs} queued or running jobs, got {active}; "
+            f"retry after {jobs.retry_after_s} s", jobs.retry_after_s)  # fmt: skip
+
     async def submit(request: Request, modality: str | None) -> JSONResponse:
         active = await asyncio.to_thread(service.store.count_active)
         if active >= jobs.max_active_jobs:  # before a byte of the body is read
-            raise QueueFullError(
-                f"expected fewer than {jobs.max_active_jobs} queued or running jobs, got "
-                f"{active}; retry after {jobs.retry_after_s} s", jobs.retry_after_s)  # fmt: skip
+            raise queue_full(str(active))
         fixed = modality is not None
         if fixed:
             job_modality = resolve_modality(modality, cfg, endpoint_default=True)
@@ -144,7 +169,10 @@ def create_app(service: JobService) -> FastAPI:
                 await asyncio.to_thread(check_media, media, job_modality, cfg)
             url = await asyncio.to_thread(service.spool.save, job_id, media)
         try:
-            await asyncio.to_thread(service.store.create, job_id, job_modality.name, url)
+            created = await asyncio.to_thread(service.store.create, job_id, job_modality.name,
+                                              url, jobs.max_active_jobs)  # fmt: skip
+            if created is None:  # others took the last places since the early count
+                raise queue_full(f"at least {jobs.max_active_jobs}")
         except Exception:
             service.spool.delete(url)
             raise
@@ -154,6 +182,10 @@ def create_app(service: JobService) -> FastAPI:
             await asyncio.to_thread(service.store.fail, job_id, str(exc))
             service.spool.delete(url)
             raise
+        try:
+            await asyncio.to_thread(mark_published, service.store, job_id)
+        except SQLAlchemyError as exc:  # the job is queued: the outbox publishes it once more
+            log.warning("job %s: recording its publish failed (%s)", job_id, exc)
         log.info("job %s queued (%s, %s)", job_id, job_modality.name, url.split(":", 1)[0])
         body = {"job_id": job_id, "status": "queued", "status_url": f"/jobs/{job_id}",
                 "events_url": f"/jobs/{job_id}/events"}  # fmt: skip

@@ -89,6 +89,9 @@ class JobsConfig(BaseModel):
     time_limit_s: float = Field(gt=0)  # a job running longer is killed (hard limit)
     visibility_timeout_s: float = Field(gt=0)  # unacknowledged jobs are redelivered after this
     restore_interval_s: float = Field(gt=0)  # how often workers look for such jobs
+    publish_grace_s: float = Field(gt=0)  # a queued job unpublished this long is published again
+    republish_after_s: float = Field(gt=0)  # a queued job published this long ago: again
+    republish_interval_s: float = Field(gt=0)  # how often the API looks for both
     max_attempts: int = Field(gt=0)  # deliveries of one job (lost workers) before it fails
     max_retries: int = Field(ge=0)  # retries of an unavailable transformer before it fails
     retry_backoff_s: float = Field(ge=0)
@@ -99,12 +102,20 @@ class JobsConfig(BaseModel):
     k8s: JobsK8sConfig
 
     @model_validator(mode="after")
-    def _redelivery_after_time_limit(self) -> JobsConfig:
+    def _timings_consistent(self) -> JobsConfig:
         # a live worker's job must never be redelivered to another: it would run twice
         if self.visibility_timeout_s <= self.time_limit_s:
             raise ValueError(
                 f"jobs.visibility_timeout_s ({self.visibility_timeout_s:g}) must exceed "
                 f"jobs.time_limit_s ({self.time_limit_s:g}), or running jobs are delivered "
                 "twice; raise the visibility timeout"
+            )
+        # a message Redis still holds comes back within the visibility timeout: publishing
+        # it again sooner only adds duplicates
+        if self.republish_after_s <= self.visibility_timeout_s:
+            raise ValueError(
+                f"jobs.republish_after_s ({self.republish_after_s:g}) must exceed "
+                f"jobs.visibility_timeout_s ({self.visibility_timeout_s:g}), or jobs whose "
+                "message is still in the queue are published again; raise republish_after_s"
             )
         return self

@@ -36,3 +36,14 @@ class ResultSchemaError(VeracityError):
 
 class TransientJobError(ServingError):
     """A step that may succeed later (transformer unavailable): the job is retried."""
+
+
+class JobBusyError(VeracityError):
+    """A delivery of a job that another delivery is running (a duplicate message): put it
+    back for ``retry_in_s``, when that run has ended or its claim has expired."""
+
+    def __init__(self, job_id: str, retry_in_s: float):
+        super().__init__(
+            f"job {job_id} is being run by another delivery; this one waits {retry_in_s:.1f} s"
+        )
+        self.job_id, self.retry_in_s = job_id, retry_in_s

@@ -82,10 +82,10 @@ def start_redis(data_dir: str | Path, port: int, timeout_s: float) -> subprocess
         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
         "--protected-mode", "yes", "--logfile", str(data / "redis.log"), "--daemonize", "no",
     ]  # fmt: skip
-    from veracity.serving.process import _die_with_parent  # gone with its parent, even by SIGKILL
+    from veracity.serving.process import die_with_parent  # gone with its parent, even by SIGKILL
 
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -1,7 +1,11 @@
 """The worker: run one job from its id, the way any delivery of it would.
 
 A delivery claims the job in the store (running, one more attempt); a job already completed
-or failed is left alone, so its result never changes (idempotent per job id). The steps
+or failed is left alone, so its result never changes (idempotent per job id). A duplicate
+message (the outbox may publish a job twice) of a job another delivery claimed less than
+``jobs.time_limit_s`` ago is put back until that claim expires: by then the job has ended
+(and the duplicate is dropped), or its worker was lost (and this delivery runs it); a
+redelivery after a lost worker comes later than that anyway (visibility timeout). The steps
 record their stage and progress: fetching (10) -> checking (25, s3:// media only; uploads
 were checked by the API) -> scoring (40: one synchronous call to the modality's
 transformer) -> writing (90) -> done (100). Refused media fail the job with the reason; an
@@ -20,7 +24,7 @@ from celery import Celery
 
 from veracity.config import Config
 from veracity.errors import VeracityError
-from veracity.jobs.errors import TransientJobError
+from veracity.jobs.errors import JobBusyError, TransientJobError
 from veracity.jobs.inference import request_verdict
 from veracity.jobs.intake import check_media, resolve_modality
 from veracity.jobs.queue import TASK_NAME
@@ -30,7 +34,7 @@ from veracity.jobs.store import TERMINAL, JobRecord, JobStore
 
 log = logging.getLogger(__name__)
 
-RETRY, DONE = "retry", "done"
+DONE = None  # what :meth:`JobRunner.run` returns when the delivery needs no retry
 
 
 @dataclass
@@ -41,9 +45,14 @@ class JobRunner:
     store: JobStore
     spool: Spool
 
-    def run(self, job_id: str) -> str:
-        """Run one delivery of ``job_id``; returns ``"retry"`` when it should be retried."""
-        record = self.store.claim(job_id)
+    def run(self, job_id: str) -> float | None:
+        """Run one delivery of ``job_id``; returns the seconds after which it should be
+        retried, or :data:`DONE`."""
+        try:
+            record = self.store.claim(job_id, lease_s=self.cfg.jobs.time_limit_s)
+        except JobBusyError as exc:
+            log.info("%s", exc)
+            return exc.retry_in_s
         if record is None:
             log.warning("job %s is not in the store; dropping its message", job_id)
             return DONE
@@ -66,7 +75,7 @@ class JobRunner:
                 return DONE
             log.warning("job %s: %s; retrying in %g s", job_id, exc, self.cfg.jobs.retry_backoff_s)
             self.store.requeue(job_id, str(exc))
-            return RETRY
+            return self.cfg.jobs.retry_backoff_s
         except VeracityError as exc:
             self._end(record, error=str(exc))
         except Exception as exc:  # a bug: the job ends failed, the worker goes on
@@ -110,9 +119,9 @@ class JobRunner:
 
 def register_task(app: Celery, runner: JobRunner) -> None:
     """Register the analysis task on ``app``; it runs jobs with ``runner``."""
-    backoff = runner.cfg.jobs.retry_backoff_s
 
     @app.task(name=TASK_NAME, bind=True, max_retries=None, acks_late=True)
     def analyze(self, job_id: str) -> None:
-        if runner.run(job_id) == RETRY:
-            raise self.retry(countdown=backoff)
+        retry_in_s = runner.run(job_id)
+        if retry_in_s is not DONE:
+            raise self.retry(countdown=retry_in_s)

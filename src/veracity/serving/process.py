@@ -78,7 +78,7 @@ def start_server(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent
         )
     return ServerProcess(kind, f"http://{host}:{http_port}", grpc_port, proc, log_path)
 
@@ -190,8 +190,14 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the parent dies (Linux), even by SIGKILL."""
+def die_with_parent() -> None:
+    """Make the calling process get SIGTERM when its parent dies, even by SIGKILL (Linux).
+
+    Meant as ``subprocess.Popen(..., preexec_fn=die_with_parent)``: it runs in the child
+    before exec, so a server, worker or Redis started for a parent that is killed does not
+    outlive it. Elsewhere than Linux it does nothing (the parent's own SIGTERM handling
+    still stops its children).
+    """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
