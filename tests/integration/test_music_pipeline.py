@@ -30,15 +30,17 @@ needs_tools = pytest.mark.skipif(
     reason="the music demo needs fluidsynth (+ timgm6mb-soundfont) and ffmpeg: make setup",
 )
 TRAINING = {"epochs": 2, "batch_size": 8}
+ROLES = ("cnn", "autoencoder", "ast_mlp", "hybrid")  # the hybrid trains_on the middle two
 
 
 @pytest.fixture(scope="module")
 def music_params_file(tmp_path_factory, repo_root) -> Path:
-    """params.yaml with music's roles cut to cnn + hybrid, MLflow and audit in tmp."""
+    """params.yaml with music's roles cut to cnn + the hybrid and the two roles it is
+    built on (autoencoder, ast_mlp), MLflow and audit in tmp."""
     root = tmp_path_factory.mktemp("music-params")
     raw = yaml.safe_load((repo_root / "params.yaml").read_text())
     music = raw["modalities"]["music"]
-    music["detectors"] = {r: music["detectors"][r] for r in ("cnn", "hybrid")}
+    music["detectors"] = {r: music["detectors"][r] for r in ROLES}
     for det in music["detectors"].values():
         det["training"].update(TRAINING)
     music["policy"]["fallback_roles"] = ["cnn"]
@@ -76,9 +78,14 @@ def music_run(music_params_file, tmp_path_factory):
     feats = run_features(cfg, manifest, root / "features", "music")
     assert feats.modality == "music"
     assert feats.inputs == {"logmel": [128, 157], "waveform": [80000]}
-    for role in params.detectors:
-        trained = run_train(cfg, root / "features", role, root / "trained" / role)
+    for role in params.detectors:  # in order: the hybrid finds its upstream in trained/
+        out = root / "trained" / role
+        trained = run_train(cfg, root / "features", role, out, upstream=[root / "trained"])
         assert trained.modality == "music" and trained.role == role
+        if params.detectors[role].trains_on:
+            # built on the trained autoencoder and ast_mlp, their weights frozen inside it
+            config = json.loads((out / "config.json").read_text())
+            assert set(config["trained_on"]) == {"autoencoder", "ast_mlp"}
         run_calibrate(cfg, root / "trained" / role, root / "features", root / "calibrated" / role)
     evaluation = run_evaluate(cfg, [root / "calibrated"], root / "features", root / "eval")
     return cfg, root, evaluation
@@ -90,16 +97,14 @@ def test_music_steps_report_and_gate(music_run, tmp_path):
     from veracity.stages.gate import run_gate
 
     cfg, root, evaluation = music_run
-    assert evaluation.modality == "music" and {m["role"] for m in evaluation.models} == {
-        "cnn",
-        "hybrid",
-    }
+    assert evaluation.modality == "music"
+    assert {m["role"] for m in evaluation.models} == set(ROLES)
     matrix = evaluation.verdict["matrix"]
     n_eval = sum(sum(row.values()) for row in matrix.values())
     assert n_eval == len(evaluation.models[0]) or n_eval > 0
     # seed 001's Phase-5 report, beside the generic one
     report = json.loads((root / "eval" / "music" / "music_report.json").read_text())
-    assert set(report["models"]) == {"cnn", "hybrid"}
+    assert set(report["models"]) == set(ROLES)
     assert (root / "eval" / "music" / "plots" / "attention_analysis.png").stat().st_size > 0
     assert (
         "music: tsne" in (root / "eval" / "report.html").read_text()
