@@ -40,11 +40,12 @@ SMOKE_LOAD_SECONDS = 2.0
 
 
 def percentiles(latencies_ms: list[float]) -> dict:
-    """p50/p95/p99 (ms) of a list of latencies; NaN when empty."""
+    """p50/p95/p99 and max (ms) of a list of latencies; NaN when empty."""
     if not latencies_ms:
-        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
+        return {k: float("nan") for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")}
     arr = np.asarray(latencies_ms)
-    return {f"p{q}_ms": round(float(np.percentile(arr, q)), 2) for q in (50, 95, 99)}
+    out = {f"p{q}_ms": round(float(np.percentile(arr, q)), 2) for q in (50, 95, 99)}
+    return {**out, "max_ms": round(float(arr.max()), 2)}
 
 
 def run_load(
@@ -94,8 +95,11 @@ def run_load(
     }
 
 
-def _bare_forward_ms(bundle: Path, cfg, n_windows: int, repeats: int = 5) -> dict[str, float]:
-    """Median in-process forward time (ms) per served detector on ``n_windows`` segments."""
+def bare_forward_ms(
+    bundle: Path, cfg, n_windows: int, repeats: int = 5, roles: list[str] | None = None
+) -> dict[str, float]:
+    """Median in-process forward time (ms) per served detector (or per one of ``roles``) on
+    ``n_windows`` segments."""
     import torch
 
     from veracity.modalities import load_modality
@@ -110,7 +114,7 @@ def _bare_forward_ms(bundle: Path, cfg, n_windows: int, repeats: int = 5) -> dic
     }
     gen = torch.Generator().manual_seed(cfg.seed)
     out = {}
-    for role in contract.roles:
+    for role in roles or contract.roles:
         model = loaded[role].model
         spec = specs.get(role)
         # the predictor's serving form (predictor.DetectorPredictor.load does the same)
@@ -153,7 +157,7 @@ def run(cfg, smoke: bool = False) -> dict:
     params = contract.typed_params(cfg.modality_packages)
     # The floor is measured before and after the served runs; the smaller (faster) one counts,
     # which keeps the ratio conservative on a machine whose load changes during the run.
-    floor_before = _bare_forward_ms(Path(bundle), cfg, n_windows=1)
+    floor_before = bare_forward_ms(Path(bundle), cfg, n_windows=1)
     ports = {
         k: find_free_port()
         for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
@@ -200,7 +204,7 @@ def run(cfg, smoke: bool = False) -> dict:
         stop_server(transformer)
         stop_server(predictor)
     lat4 = out["latency"]["4s"]
-    floor_after = _bare_forward_ms(Path(bundle), cfg, n_windows=lat4["n_windows"])
+    floor_after = bare_forward_ms(Path(bundle), cfg, n_windows=lat4["n_windows"])
     if lat4["n_windows"] != 1:
         floor_before = floor_after
     per_detector = {k: min(floor_before[k], floor_after[k]) for k in floor_after}

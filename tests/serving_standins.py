@@ -2,8 +2,9 @@
 
 ``make_bundle`` writes a voice bundle (``bundle.json`` contract + one artifact per role, as
 the gate writes it) of *untrained* detectors with a calibration of T=1; the stage-1 head's bias can be set to push every clip toward spoof or bonafide so a test can
-choose which branch of the verdict policy runs. ``demo_clips`` renders one bonafide and one
-spoofed clip with the demo corpus generator.
+choose which branch of the verdict policy runs. ``make_music_bundle`` writes the same for
+music (every role of ``modalities.music.detectors``, untrained). ``demo_clips`` renders one
+bonafide and one spoofed clip with the demo corpus generator.
 """
 
 from __future__ import annotations
@@ -58,6 +59,57 @@ def make_bundle(
         roles=list(detectors),
         detectors=detectors,
         params=voice.model_dump(mode="json", by_alias=True),
+    )
+    write_bundle_json(out, contract)
+    return out
+
+
+def make_music_bundle(out: Path, cfg: Config) -> Path:
+    """Music bundle dir with an untrained detector of every role of params, each built by the
+    music modality's own ``DetectorSpec.build`` (roles with ``trains_on`` on the stand-in
+    modules of their upstream roles, as the train step builds them on trained ones), with a
+    calibration of T=1. The input shapes are those ``prepare`` gives one segment."""
+    from veracity.modalities import load_modality
+    from veracity.modalities.music.segments import MusicMedia
+
+    music = load_modality("music", cfg.modality_packages)
+    params = cfg.modality_params("music")
+    seg = params.segments
+    one = music.prepare(MusicMedia(tone(seg.segment_s, seg.sample_rate), seg.sample_rate), params)
+    shapes = {name: list(x.shape[1:]) for name, x in one.inputs.items()}
+    torch.manual_seed(0)
+    models: dict[str, torch.nn.Module] = {}
+    detectors = {}
+    # roles built on others after the roles they are built on
+    for spec in sorted(music.detectors(params), key=lambda s: bool(s.trains_on)):
+        upstream = {r: models[r] for r in spec.trains_on}
+        if upstream:
+            model = spec.build(params, cfg.storage, upstream=upstream)
+        else:
+            model = spec.build(params, cfg.storage)
+        models[spec.role] = model
+        arch = params.detectors[spec.role].architecture
+        inputs = {name: shapes[name] for name in spec.inputs}
+        extra = {"mlflow_run_id": f"standin-{spec.role}", "input_shapes": inputs}
+        d = save_artifact(
+            out / spec.role, model, arch, modality="music", role=spec.role, extra=extra
+        )
+        cal = {"temperature": 1.0, "threshold": 0.5, "threshold_mode": "eer"}
+        (d / "calibration.json").write_text(json.dumps(cal))
+        detectors[spec.role] = {
+            "dir": spec.role,
+            "architecture": arch,
+            "inputs": list(spec.inputs),
+            "input_shapes": inputs,
+        }
+    roles = [r for r in params.detectors if r in detectors]  # params order, as the gate lists
+    contract = BundleContract(
+        name=params.registered_model,
+        modality="music",
+        dataset_version="standin",
+        roles=roles,
+        detectors={r: detectors[r] for r in roles},
+        params=params.model_dump(mode="json", by_alias=True),
     )
     write_bundle_json(out, contract)
     return out

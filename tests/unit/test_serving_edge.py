@@ -1,4 +1,4 @@
-"""Content-type normalisation and lenient base64 in request parsing."""
+"""Content-type normalisation and lenient base64 in request parsing; server environments."""
 
 from __future__ import annotations
 
@@ -40,3 +40,14 @@ def test_json_bytes_are_parsed_as_json_not_audio(cfg):
     assert extract_audio(b"  " + body, cfg.serving) == WAV
     with pytest.raises(InputError, match="invalid JSON"):
         extract_audio(b'{"instances": [', cfg.serving)
+
+
+def test_only_the_predictor_runs_with_the_allocator_tuning(monkeypatch):
+    from veracity.serving.process import _MALLOC_ENV, server_env
+
+    for key in _MALLOC_ENV:
+        monkeypatch.delenv(key, raising=False)
+    assert _MALLOC_ENV.items() <= server_env("predictor").items()
+    assert not set(_MALLOC_ENV) & set(server_env("transformer"))
+    monkeypatch.setenv("MALLOC_MMAP_MAX_", "7")  # the operator's own setting wins
+    assert server_env("predictor")["MALLOC_MMAP_MAX_"] == "7"

@@ -53,6 +53,17 @@ def find_free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def server_env(kind: str) -> dict[str, str]:
+    """The environment a ``kind`` server process runs with: this one's, plus the allocator
+    tuning for the predictor (unless already set), minus it for any other kind."""
+    env = {**os.environ, **{k: v for k, v in _MALLOC_ENV.items() if k not in os.environ}}
+    if kind != "predictor":  # the allocator tuning is the predictor's; a transformer that
+        for key in _MALLOC_ENV:  # keeps every decode's memory would never give it back
+            env.pop(key, None)
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    return env
+
+
 def start_server(
     kind: str,
     *,
@@ -70,11 +81,7 @@ def start_server(
         cmd += ["--set", item]
     cmd += ["--host", host, "--http_port", str(http_port), "--grpc_port", str(grpc_port)]
     cmd += extra_args
-    env = {**os.environ, **{k: v for k, v in _MALLOC_ENV.items() if k not in os.environ}}
-    if kind != "predictor":  # the allocator tuning is the predictor's; a transformer that
-        for key in _MALLOC_ENV:  # keeps every decode's memory would never give it back
-            env.pop(key, None)
-    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    env = server_env(kind)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
