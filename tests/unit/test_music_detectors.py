@@ -238,34 +238,32 @@ def test_detector_specs_build_and_rebuild():
 def _trained_upstream(params: MusicParams) -> dict[str, nn.Module]:
     """Fresh autoencoder and ast_mlp models standing in for trained ones (role -> module)."""
     specs = {s.role: s for s in detector_specs(params)}
-    return {r: specs[r].build(params, None).eval() for r in ("autoencoder", "ast_mlp")}
+    return {r: specs[r].build(params, None).eval() for r in ("autoencoder", "cnn", "ast_mlp")}
 
 
 def test_roles_built_on_others_copy_and_freeze_the_upstream_encoders():
-    """Seed 001's design: ae_mlp reads the AE latents, the hybrids the AE latents and the
-    AST embeddings; the encoders are the trained ones, frozen, and the exported features
-    give the same logits as the raw segments."""
+    """ae_mlp reads the AE latents (seed 001), the hybrids a trained conv encoder's
+    features (params: the CNN's) and the AST embeddings; the encoders are the trained
+    ones, frozen, and the exported features give the same logits as the raw segments."""
     params = tiny_params()
     specs = {s.role: s for s in detector_specs(params)}
     assert specs["ae_mlp"].trains_on == ("autoencoder",)
-    assert set(specs["hybrid"].trains_on) == {"autoencoder", "ast_mlp"}
+    assert set(specs["hybrid"].trains_on) == {"cnn", "ast_mlp"}  # params.yaml's choice
     assert specs["cnn"].trains_on == () and specs["cnn"].precompute is None
-    upstream = _trained_upstream(params)
+    trained = _trained_upstream(params)
     x = batch(4)
-    for role, frozen in (
-        ("ae_mlp", "encoder"),
-        ("hybrid", "ae_encoder"),
-        ("hybrid_concat", "ae_encoder"),
+    for role, frozen, source in (
+        ("ae_mlp", "encoder", "autoencoder"),
+        ("hybrid", "ae_encoder", "cnn"),
+        ("hybrid_concat", "ae_encoder", "cnn"),
     ):
         spec = specs[role]
-        model = spec.build(params, None, upstream=upstream)
+        model = spec.build(params, None, upstream={r: trained[r] for r in spec.trains_on})
         part = getattr(model, frozen)
         assert not any(p.requires_grad for p in part.parameters())
         assert any(p.requires_grad for p in model.parameters())  # the head trains
         for a, b in zip(
-            part.state_dict().values(),
-            upstream["autoencoder"].encoder.state_dict().values(),
-            strict=True,
+            part.state_dict().values(), trained[source].encoder.state_dict().values(), strict=True
         ):
             assert torch.equal(a, b)
         model.train()
@@ -279,9 +277,12 @@ def test_roles_built_on_others_copy_and_freeze_the_upstream_encoders():
         config = json.loads(json.dumps(model.model_config))
         again = rebuild_model(params.detectors[role].architecture, config)
         again.load_state_dict(model.state_dict())
+    upstream = {r: trained[r] for r in ("autoencoder", "ast_mlp")}  # seed 001's own pairing
     hybrid = specs["hybrid"].build(params, None, upstream=upstream)
     assert not any(p.requires_grad for p in hybrid.trans_encoder.parameters())
-    assert torch.equal(hybrid.trans_encoder.proj.weight, upstream["ast_mlp"].encoder.proj.weight)
+    assert torch.equal(hybrid.trans_encoder.proj.weight, trained["ast_mlp"].encoder.proj.weight)
+    ae = trained["autoencoder"].encoder.state_dict()
+    assert all(torch.equal(v, ae[k]) for k, v in hybrid.ae_encoder.state_dict().items())
 
 
 def test_trains_on_must_name_roles_of_the_right_architectures():
@@ -289,13 +290,13 @@ def test_trains_on_must_name_roles_of_the_right_architectures():
     wrong = replace(
         params,
         detectors={**params.detectors, "hybrid": params.detectors["hybrid"].model_copy(
-            update={"trains_on": ["cnn", "ast_mlp"]})},
+            update={"trains_on": ["autoencoder", "cnn"]})},
     )  # fmt: skip
     with pytest.raises(Exception, match="trains_on"):
         detector_specs(wrong)
     spec = {s.role: s for s in detector_specs(params)}["hybrid"]
     with pytest.raises(Exception, match="ast_mlp"):
-        spec.build(params, None, upstream={"autoencoder": _trained_upstream(params)["autoencoder"]})
+        spec.build(params, None, upstream={"cnn": _trained_upstream(params)["cnn"]})
 
 
 def test_trains_on_is_checked_when_params_load():

@@ -53,11 +53,13 @@ INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-# what a role of each architecture may be built on (architecture of the trained role)
-UPSTREAM: dict[str, tuple[str, ...]] = {
-    "ae_mlp": ("autoencoder",),
-    "hybrid_attention": ("autoencoder", "ast_mlp"),
-    "hybrid_concat": ("autoencoder", "ast_mlp"),
+# what a role of each architecture may be built on: sets of trained roles' architectures.
+# The hybrids' conv branch is seed 001's AE encoder, or the CNN's (same ConvEncoder) when
+# the AE's latent does not separate the classes (docs/music.md)
+UPSTREAM: dict[str, tuple[tuple[str, ...], ...]] = {
+    "ae_mlp": (("autoencoder",),),
+    "hybrid_attention": (("ast_mlp", "autoencoder"), ("ast_mlp", "cnn")),
+    "hybrid_concat": (("ast_mlp", "autoencoder"), ("ast_mlp", "cnn")),
 }
 
 
@@ -66,10 +68,10 @@ def build_on(architecture: str, params: MusicParams, upstream: dict[str, nn.Modu
     copied and frozen (seed 001: MLPs and the hybrid read the AE latents and AST embeddings)."""
     m = params.model
     found = {params.detectors[r].architecture: model for r, model in upstream.items()}
-    missing = [a for a in UPSTREAM.get(architecture, ()) if a not in found]
-    if missing or architecture not in UPSTREAM:
+    allowed = UPSTREAM.get(architecture, ())
+    if tuple(sorted(found)) not in allowed:
         raise ConfigError(
-            f"expected trained {list(UPSTREAM.get(architecture, ()))} models for a "
+            f"expected trained models of one of {[list(a) for a in allowed]} for a "
             f"{architecture} built on others, got {sorted(found)}; set its trains_on to the "
             "roles of those architectures, or to [] to train it end to end"
         )
@@ -79,7 +81,7 @@ def build_on(architecture: str, params: MusicParams, upstream: dict[str, nn.Modu
         )
     encoder = copy.deepcopy(found["ast_mlp"].encoder)
     model = CLASSES[architecture](hybrid_config(m, encoder, frozen_branches=True), encoder)
-    return model.init_from(autoencoder=found["autoencoder"])
+    return model.init_from(autoencoder=found.get("autoencoder") or found["cnn"])
 
 
 def build_model(
@@ -126,12 +128,13 @@ def detector_specs(params: MusicParams) -> list[DetectorSpec]:
         loss = default_loss
         if arch == "autoencoder":
             loss = multitask_loss(params.model.recon_weight, params.model.cls_weight)
-        upstream_archs = sorted(params.detectors[r].architecture for r in det.trains_on)
-        if det.trains_on and upstream_archs != sorted(UPSTREAM.get(arch, ("-",))):
+        upstream_archs = tuple(sorted(params.detectors[r].architecture for r in det.trains_on))
+        if det.trains_on and upstream_archs not in UPSTREAM.get(arch, ()):
             raise ConfigError(
                 f"modalities.music.detectors.{role}.trains_on: a {arch} is built on roles of "
-                f"architectures {list(UPSTREAM.get(arch, ()))}, got {list(det.trains_on)} "
-                f"({upstream_archs}); name those roles, or [] to train it end to end"
+                f"architectures {[list(a) for a in UPSTREAM.get(arch, ())]}, got "
+                f"{list(det.trains_on)} ({list(upstream_archs)}); name those roles, or [] to "
+                "train it end to end"
             )
         precompute = None
         if det.trains_on:

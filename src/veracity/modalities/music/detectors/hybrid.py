@@ -80,7 +80,7 @@ class HybridBase(nn.Module):
         return cls(config)
 
     def init_from(self, autoencoder: nn.Module | None = None, ast: nn.Module | None = None):
-        """Copy the trained autoencoder's encoder and ast_mlp's AST branch into this model."""
+        """Copy a trained conv encoder (the autoencoder's, or the CNN's) and ast_mlp's AST branch."""
         if autoencoder is not None:
             self.ae_encoder.load_state_dict(autoencoder.encoder.state_dict())
         if ast is not None:
