@@ -41,9 +41,14 @@ def test_hybrid_beats_chance_and_the_report_compares_fusions(repo_root, tmp_path
     load_modality("music").generate_demo(tmp_path / "corpus", "small", 0, params)
     ingested = run_ingest(cfg, str(tmp_path / "corpus"), None, tmp_path / "in", False, "music")
     run_features(cfg, Path(ingested.out) / "manifest.parquet", tmp_path / "features", "music")
-    roles = ("hybrid", "hybrid_concat")
-    for role in roles:
-        run_train(cfg, tmp_path / "features", role, tmp_path / "trained" / role)
+    # the roles the hybrids are built on (trains_on) first, then the hybrids on them
+    hybrids = ("hybrid", "hybrid_concat")
+    upstream = tuple(dict.fromkeys(r for h in hybrids for r in params.detectors[h].trains_on))
+    for role in upstream + hybrids:
+        run_train(
+            cfg, tmp_path / "features", role, tmp_path / "trained" / role,
+            upstream=[tmp_path / "trained"],
+        )  # fmt: skip
         run_calibrate(
             cfg, tmp_path / "trained" / role, tmp_path / "features", tmp_path / "cal" / role
         )

@@ -13,7 +13,7 @@ from veracity.evaluation.report import render_evaluation_html, render_gate_markd
 from veracity.evaluation.scoring import aggregate_clips, window_logodds
 from veracity.evaluation.summary import summarize_scores
 from veracity.evaluation.tdcf import parse_asv_scores
-from veracity.stages.evaluate import comparison_table
+from veracity.evaluation.summary import comparison_table
 
 CAL = Calibration(temperature=2.0, threshold=0.5, threshold_mode="eer")
 
@@ -47,8 +47,9 @@ def test_summary_per_attack_unseen_and_duration(cfg):
     assert met["duration_eer"]["8-1000s"] is None  # no clip that long: no EER, not an error
     seen = summarize_scores(df, CAL, {"A01", "A04"}, cfg.evaluation, cfg.calibration.ece_bins)
     assert seen["unseen_attack_eer"] is None and seen["notes"]
-    table = comparison_table({"a": met, "b": {**met, "accuracy": 1.0}})
+    table = comparison_table({"a": met, "b": {**met, "accuracy": 1.0}}, extra=("eer",))
     assert list(table["Model"]) == ["b", "a"]
+    assert list(table.columns)[-1] == "EER" and table["EER"].tolist() == [met["eer"]] * 2
 
 
 def test_summary_bad_input(cfg):

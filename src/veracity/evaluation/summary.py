@@ -95,3 +95,28 @@ def summarize_scores(
         "temperature": calibration.temperature,
         "notes": notes,
     }
+
+
+# seed 001's model_comparison_table.csv columns, in its order
+COMPARISON_COLUMNS = (
+    "Model",
+    "Accuracy",
+    "Precision_AI",
+    "Precision_Human",
+    "Recall_AI",
+    "Recall_Human",
+    "F1_Macro",
+    "ROC_AUC",
+)
+
+
+def comparison_table(per_model: dict[str, dict], extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Seed 001's ``model_comparison_table.csv`` (:data:`COMPARISON_COLUMNS`, plus the
+    metrics named in ``extra``, e.g. ``("eer",)`` -> column ``EER``), one row per model,
+    accuracy descending (stable: ties keep the given order)."""
+    keys = ("accuracy", "precision_ai", "precision_human", "recall_ai", "recall_human")
+    keys += ("f1_macro", "roc_auc") + tuple(extra)
+    columns = COMPARISON_COLUMNS + tuple(k.upper() for k in extra)
+    rows = [[name, *(met[k] for k in keys)] for name, met in per_model.items()]
+    table = pd.DataFrame(rows, columns=list(columns))
+    return table.sort_values("Accuracy", ascending=False, kind="stable").reset_index(drop=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from veracity.errors import CalibrationError, InputError
+from veracity.evaluation.summary import comparison_table
 
 log = logging.getLogger(__name__)
 
@@ -86,25 +87,6 @@ def unique_name(base: str, taken: set[str]) -> str:
         name, i = f"{base}-{i}", i + 1
     taken.add(name)
     return name
-
-
-def comparison_table(per_model: dict[str, dict]) -> pd.DataFrame:
-    """Seed 001's ``model_comparison_table.csv`` (plus EER), sorted by accuracy descending."""
-    rows = [
-        {
-            "Model": name,
-            "Accuracy": m["accuracy"],
-            "Precision_AI": m["precision_ai"],
-            "Precision_Human": m["precision_human"],
-            "Recall_AI": m["recall_ai"],
-            "Recall_Human": m["recall_human"],
-            "F1_Macro": m["f1_macro"],
-            "ROC_AUC": m["roc_auc"],
-            "EER": m["eer"],
-        }
-        for name, m in per_model.items()
-    ]
-    return pd.DataFrame(rows).sort_values("Accuracy", ascending=False, kind="stable")
 
 
 def _training_epochs(model_dir: Path) -> list[dict]:
@@ -255,7 +237,7 @@ def run_evaluate(
     comparison = None
     if len(per_model) > 1:
         comparison = out / COMPARISON_CSV
-        comparison_table(per_model).to_csv(comparison, index=False)
+        comparison_table(per_model, extra=("eer",)).to_csv(comparison, index=False)
     # The policy's own inputs fitted on the training data (e.g. voice's "check features"
     # ranges); the fitted params are what the gate puts in the bundle.
     thresholds = {m.role: m.threshold for m in reversed(evaluated)}  # the first of a role wins

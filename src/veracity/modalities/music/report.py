@@ -29,6 +29,7 @@ import numpy as np
 
 from veracity.errors import MetricError
 from veracity.evaluation.plots import save_figure
+from veracity.evaluation.summary import comparison_table
 from veracity.modalities.music import report_plots as rp
 from veracity.modalities.music.report_metrics import (
     MusicReportParams,
@@ -36,7 +37,6 @@ from veracity.modalities.music.report_metrics import (
     attention_vs_concat,
     check_pair,
     classification_metrics,
-    comparison_table,
     format_console_table,
     per_generator_metrics,
 )

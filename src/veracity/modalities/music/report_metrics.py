@@ -15,19 +15,11 @@ from sklearn import metrics as skm
 
 from veracity.errors import MetricError
 from veracity.evaluation import metrics as m
+from veracity.evaluation.summary import COMPARISON_COLUMNS
 from veracity.modalities.music.params import MusicReportParams
 
 CONFUSION_LABELS = ("Human", "AI")
-TABLE_COLUMNS = (
-    "Model",
-    "Accuracy",
-    "Precision_AI",
-    "Precision_Human",
-    "Recall_AI",
-    "Recall_Human",
-    "F1_Macro",
-    "ROC_AUC",
-)
+TABLE_COLUMNS = COMPARISON_COLUMNS  # seed 001's table (veracity.evaluation.summary)
 HUMAN_ATTACK = "-"
 
 
@@ -115,26 +107,6 @@ def per_generator_metrics(target, p_ai, threshold: float, attack, unseen=frozens
         "unseen": pooled,
         "human": {"n": int(human.size), "false_alarm_rate": float(np.mean(human >= threshold))},
     }
-
-
-def comparison_table(metrics_by_model: dict[str, dict]) -> pd.DataFrame:
-    """Seed 001's ``model_comparison_table.csv``: :data:`TABLE_COLUMNS`, accuracy descending
-    (stable: ties keep the given model order)."""
-    rows = [
-        {
-            "Model": name,
-            "Accuracy": met["accuracy"],
-            "Precision_AI": met["precision_ai"],
-            "Precision_Human": met["precision_human"],
-            "Recall_AI": met["recall_ai"],
-            "Recall_Human": met["recall_human"],
-            "F1_Macro": met["f1_macro"],
-            "ROC_AUC": met["roc_auc"],
-        }
-        for name, met in metrics_by_model.items()
-    ]
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    return table.sort_values("Accuracy", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def format_console_table(table: pd.DataFrame) -> str:
