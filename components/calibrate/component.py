@@ -37,7 +37,7 @@ def calibrate(
 
 def collect(models: Input[list[Model]], detectors: Output[Artifact]) -> str:
     """The calibrated ``models`` of a role loop as one detector set; returns its roles."""
-    from veracity.orchestration.adapters import collect_detectors
+    from veracity.models.detector_set import collect_detectors
 
     roles = collect_detectors([m.path for m in models], detectors.path)
     detectors.metadata["roles"] = roles
@@ -46,7 +46,7 @@ def collect(models: Input[list[Model]], detectors: Output[Artifact]) -> str:
 
 def extend(base: Input[Artifact], models: Input[list[Model]], detectors: Output[Artifact]) -> str:
     """The detector set ``base`` plus the calibrated ``models`` of a later role loop."""
-    from veracity.orchestration.adapters import collect_detectors
+    from veracity.models.detector_set import collect_detectors
 
     roles = collect_detectors([base.path] + [m.path for m in models], detectors.path)
     detectors.metadata["roles"] = roles

@@ -11,9 +11,8 @@ from veracity.evaluation.calibration import Calibration, apply_calibration
 from veracity.evaluation.model_card import render_model_card, set_approval_section
 from veracity.evaluation.report import render_evaluation_html, render_gate_markdown
 from veracity.evaluation.scoring import aggregate_clips, window_logodds
-from veracity.evaluation.summary import summarize_scores
+from veracity.evaluation.summary import comparison_table, summarize_scores
 from veracity.evaluation.tdcf import parse_asv_scores
-from veracity.evaluation.summary import comparison_table
 
 CAL = Calibration(temperature=2.0, threshold=0.5, threshold_mode="eer")
 

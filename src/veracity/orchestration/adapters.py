@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from veracity.config import Config, parse_config
-from veracity.errors import ConfigError, InputError, VeracityError
+from veracity.errors import ConfigError, VeracityError
 
 log = logging.getLogger(__name__)
 
@@ -160,29 +160,6 @@ def approve_command(model: str, version: str) -> str:
         f"veracity approve {shlex.quote(model)} {shlex.quote(str(version))} "
         "--reviewer NAME --note 'why this model may serve'"
     )
-
-
-def collect_detectors(model_dirs: list[str | Path], out: str | Path) -> list[str]:
-    """Copy calibrated model artifacts into one detector set ``out/<role>/`` (what a
-    pipeline hands from its role loops to the next loop, evaluate and the gate); a
-    detector set among ``model_dirs`` is merged in. Returns the roles, sorted."""
-    from veracity.models.artifact import read_json_object
-    from veracity.stages.evaluate import expand_model_dirs
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    roles = []
-    for src in expand_model_dirs([Path(d) for d in model_dirs]):
-        config = read_json_object(src / "config.json", "model config", "re-run the train step")
-        role = str(config.get("role") or "")
-        if not role or Path(role).name != role or role in roles:
-            raise InputError(
-                f"expected a model artifact with a unique plain role in {src}, got "
-                f"{role!r} (roles so far: {roles}); each role's models must come once"
-            )
-        shutil.copytree(src, out / role)
-        roles.append(role)
-    return sorted(roles)
 
 
 def record_model(result: dict, model, metrics, features, modality: str, role: str) -> str:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from veracity.errors import CalibrationError, InputError
 from veracity.evaluation.summary import comparison_table
+from veracity.models.detector_set import expand_model_dirs
 
 log = logging.getLogger(__name__)
 
@@ -56,28 +57,6 @@ class EvaluationResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def expand_model_dirs(model_dirs: list[Path]) -> list[Path]:
-    """Artifact dirs as given; a bundle dir (``bundle.json``) expands to its served
-    artifacts, and a folder of artifact dirs (``models/voice/calibrated``) to each of them."""
-    from veracity.models.bundle import BUNDLE_FILE, read_bundle
-    from veracity.storage import safe_join
-
-    out: list[Path] = []
-    for d in map(Path, model_dirs):
-        if (d / BUNDLE_FILE).is_file():
-            contract = read_bundle(d)
-            out.extend(
-                safe_join(d, str(contract.detectors[r].get("dir", r))) for r in contract.roles
-            )
-        elif not (d / "config.json").is_file() and d.is_dir():
-            out.extend(sorted(p for p in d.iterdir() if (p / "config.json").is_file()))
-        else:
-            out.append(d)
-    if not out:
-        raise InputError("expected at least one --model directory, got none")
-    return out
 
 
 def unique_name(base: str, taken: set[str]) -> str:

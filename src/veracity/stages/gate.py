@@ -207,9 +207,10 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     from veracity.modalities import load_modality
     from veracity.models.artifact import load_artifact
     from veracity.models.bundle import BundleContract
+    from veracity.models.detector_set import expand_model_dirs
     from veracity.registry.models import find_champion, register_challenger
     from veracity.segment_store import load_split
-    from veracity.stages.evaluate import IN_MEMORY_ONLY, expand_model_dirs
+    from veracity.stages.evaluate import IN_MEMORY_ONLY
 
     eval_dir, out = Path(eval_dir), Path(out)
     evaluate_json = eval_dir / "evaluate.json"

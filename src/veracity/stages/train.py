@@ -109,7 +109,7 @@ def load_upstream(
     artifact dirs, or dirs holding them one level down, like a pipeline's detector set)."""
     if not spec.trains_on:
         return {}
-    from veracity.stages.evaluate import expand_model_dirs
+    from veracity.models.detector_set import expand_model_dirs
 
     found: dict[str, LoadedModel] = {}
     for path in expand_model_dirs(list(upstream_dirs)) if upstream_dirs else []:
