@@ -163,6 +163,15 @@ def monitor_key(monitor: str, dev_eer: float, dev_loss: float, dev_accuracy: flo
     return (eer, dev_loss)
 
 
+def dev_subset(dev: SegmentSet, max_windows: int, seed: int) -> SegmentSet:
+    """The fixed class-balanced dev subset of ``max_windows`` segments (0 = all) used for
+    every epoch, so dev EERs of different epochs are comparable; the same for a seed."""
+    if 0 < max_windows < len(dev):
+        pick = balanced_subset(dev.targets, max_windows, torch.Generator().manual_seed(seed))
+        dev = dev.subset(pick.sort().values)
+    return dev
+
+
 def train_model(
     model: nn.Module,
     train: SegmentSet,
@@ -192,12 +201,7 @@ def train_model(
     gen = torch.Generator().manual_seed(seed)
     model.to(device)
 
-    if 0 < run_cfg.max_dev_windows < len(dev):
-        # One fixed subset for every epoch, so dev EERs of different epochs are comparable.
-        pick = balanced_subset(
-            dev.targets, run_cfg.max_dev_windows, torch.Generator().manual_seed(seed)
-        )
-        dev = dev.subset(pick.sort().values)
+    dev = dev_subset(dev, run_cfg.max_dev_windows, seed)
     weights = class_weights(train.targets, training_cfg.class_weights)
     criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
     opt_cls = torch.optim.AdamW if training_cfg.optimizer == "adamw" else torch.optim.Adam
