@@ -188,15 +188,15 @@ def train_model(
     """Train ``model`` in place and return its history and best/last weights.
 
     ``run_cfg`` is the role's ``training`` section: epochs, batch size, lr, weight decay,
-    per-epoch segment cap, dev segment cap, patience. ``training_cfg`` gives the device,
-    thread count, optimizer and class weights; ``loss_fn(outputs, targets, criterion)``
+    per-epoch segment cap, dev segment cap, patience, thread count (0: the global one).
+    ``training_cfg`` gives the device, thread count, optimizer and class weights; ``loss_fn(outputs, targets, criterion)``
     and ``augment_fn(batch, generator)`` are the detector's hooks. The best epoch is the best
     under ``run_cfg.monitor`` (:func:`monitor_key`: dev EER, dev accuracy or dev loss);
     training stops after ``patience`` epochs without a better key. On return the
     model holds the best weights, on the CPU.
     """
     seed_everything(seed)
-    torch.set_num_threads(training_cfg.num_threads)
+    torch.set_num_threads(run_cfg.num_threads or training_cfg.num_threads)
     device = resolve_device(training_cfg.device)
     gen = torch.Generator().manual_seed(seed)
     model.to(device)
