@@ -27,12 +27,18 @@ from veracity.training.trainer import evaluate_segments
 
 pytestmark = pytest.mark.integration
 
-MAX_EVAL_EER = 0.40  # chance is 0.5 (measured: 0.33 trained; the start weights score > 0.4)
+# chance is 0.5; the official start weights score 0.33 on these clips, trained 0.07
+MAX_EVAL_EER = 0.25
 WINDOW = 32000  # 2 s windows (params: 4.04 s): half the front-end compute per window
 BUDGET = {
     "modalities.voice.segments.window_samples": WINDOW,
     "modalities.voice.segments.window_overlap": 0.0,
     "modalities.voice.detectors.aasist.training.max_dev_windows": 0,
+    # 60 windows: smaller batches and more epochs give the head the steps it gets on the
+    # small corpus (~500); the head is cheap next to the one front-end pass
+    "modalities.voice.detectors.aasist.training.batch_size": 8,
+    "modalities.voice.detectors.aasist.training.epochs": 60,
+    "modalities.voice.detectors.aasist.training.patience": 60,
 }
 # the tiny demo size with a few more clips (60 train, 20 dev, 30 eval) of 1.5-2 s
 CLIPS = {"train_speakers": 6, "utts_per_speaker": 10, "eval_speakers": 3}
