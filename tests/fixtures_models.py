@@ -26,6 +26,10 @@ TINY_TRAINING = {
     "modalities.voice.detectors.aasist.training.batch_size": 4,
     "modalities.voice.detectors.aasist.training.max_windows_per_epoch": 4,
     "modalities.voice.detectors.aasist.training.max_dev_windows": 8,
+    # end to end on 0.5 s crops: the default frozen front end would first run on every
+    # train window (tests/integration/test_aasist_learns.py trains that path)
+    "modalities.voice.models.aasist_l.freeze_frontend": False,
+    "modalities.voice.detectors.aasist.training.crop_samples": 8000,
 }
 
 

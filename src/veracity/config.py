@@ -56,6 +56,9 @@ class TrainRunConfig(Section):
     max_dev_windows: int = Field(ge=0)
     patience: int = Field(gt=0)
     monitor: Literal["dev_eer", "val_accuracy", "val_loss"] = "dev_eer"  # early stopping on
+    # intra-op threads for this role (0 = training.num_threads); a small graph head trains
+    # fastest on 1: with more, every tiny op pays a thread barrier
+    num_threads: int = Field(default=0, ge=0)
 
 
 class AugmentConfig(Section):

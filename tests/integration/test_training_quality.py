@@ -2,7 +2,9 @@
 
 The baseline is logistic regression on the HANDCRAFTED_NAMES columns of clips.parquet
 (pitch, jitter, shimmer, HNR, spectral shape, ...), trained on the train clips and
-scored on the dev clips; both EERs are clip-level with bonafide as the target class.
+scored on the dev (or eval) clips; all EERs are clip-level with bonafide as the target
+class. AASIST trains with params.yaml as it is (issue #11: eval EER <= 0.15 in a CPU
+budget of minutes; docs/models.md has the option table).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 from fixtures_models import tracking_overrides
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -20,21 +23,22 @@ from veracity.config import load_config
 from veracity.evaluation.metrics import compute_eer
 from veracity.modalities.voice.demo.corpus import generate_demo_corpus
 from veracity.modalities.voice.descriptors import HANDCRAFTED_NAMES
-from veracity.segment_store import read_clips
+from veracity.segment_store import load_split, read_clips
 from veracity.stages.features import run_features
 from veracity.stages.ingest import run_ingest
 from veracity.stages.train import run_train
+from veracity.training.dataset import segment_set_from_split
+from veracity.training.trainer import evaluate_segments
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 log = logging.getLogger(__name__)
 
 MARGIN = 0.05  # "clearly below": at least five EER points better than the baseline
+AASIST_MAX_EVAL_EER = 0.15  # issue #11's target on the small demo corpus (measured: 0.08)
 # A CPU budget of a few minutes per model on 2 shared cores (params.yaml trains longer).
 BUDGET = {
     "modalities.voice.detectors.stage1.training.epochs": 4,
     "modalities.voice.detectors.stage1.training.max_windows_per_epoch": 120,
-    "modalities.voice.detectors.aasist.training.epochs": 3,
-    "modalities.voice.detectors.aasist.training.max_windows_per_epoch": 96,
 }
 
 
@@ -55,11 +59,11 @@ def small_features(cfg, tmp_path_factory):
     return out
 
 
-def handcrafted_baseline_eer(features_dir) -> float:
-    """Dev EER of logistic regression on the hand-crafted clip features."""
+def handcrafted_baseline_eer(features_dir, split: str = "dev") -> float:
+    """``split`` EER of logistic regression on the hand-crafted clip features."""
     clips = read_clips(features_dir)
     cols = list(HANDCRAFTED_NAMES)
-    train, dev = clips[clips["split"] == "train"], clips[clips["split"] == "dev"]
+    train, dev = clips[clips["split"] == "train"], clips[clips["split"] == split]
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     clf.fit(np.nan_to_num(train[cols].to_numpy()), train["target"].to_numpy())
     score = clf.decision_function(np.nan_to_num(dev[cols].to_numpy()))  # bonafide log-odds
@@ -67,7 +71,7 @@ def handcrafted_baseline_eer(features_dir) -> float:
     return compute_eer(score[target == 1], score[target == 0])[0]
 
 
-@pytest.mark.parametrize("architecture", ["stage1", "aasist-l"])
+@pytest.mark.parametrize("architecture", ["stage1"])
 def test_trained_detector_beats_handcrafted_baseline(
     architecture, small_features, repo_root, tmp_path
 ):
@@ -85,3 +89,20 @@ def test_trained_detector_beats_handcrafted_baseline(
         f"{architecture} dev EER {result.best_dev_eer:.3f} is not clearly below the "
         f"hand-crafted baseline {baseline:.3f}"
     )
+
+
+def test_aasist_reaches_the_eval_eer_target(small_features, repo_root, tmp_path):
+    baseline = handcrafted_baseline_eer(small_features, "eval")
+    cfg = load_config(repo_root / "params.yaml", tracking_overrides(tmp_path / "tracking"))
+    result = run_train(cfg, small_features, "aasist", tmp_path / "aasist")
+    data = segment_set_from_split(load_split(small_features, "eval"), ("waveform",), "eval")
+    criterion = torch.nn.CrossEntropyLoss()
+    _, eer, _, _ = evaluate_segments(result.model.eval(), data, 16, torch.device("cpu"), criterion)
+    log.warning(
+        "aasist eval EER %.4f (trained in %.0f s) vs hand-crafted LR baseline %.4f",
+        eer,
+        result.seconds,
+        baseline,
+    )
+    assert eer <= AASIST_MAX_EVAL_EER, f"AASIST eval EER {eer:.3f} > {AASIST_MAX_EVAL_EER}"
+    assert eer < baseline - MARGIN, f"AASIST eval EER {eer:.3f} vs baseline {baseline:.3f}"

@@ -39,7 +39,7 @@ from veracity.registry.tracking import (
 )
 from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
 from veracity.training.dataset import InMemorySource, SegmentSet, segment_set_from_split
-from veracity.training.trainer import EpochRecord, train_model
+from veracity.training.trainer import EpochRecord, dev_subset, train_model
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,8 @@ def run_train(
         net = spec.build(params, cfg.storage)
     if spec.precompute is not None:  # a frozen part: its outputs once, not every epoch
         train_set = _precomputed(spec, net, train_set, run_cfg.batch_size)
+        # only the dev windows the trainer will score (its fixed subset)
+        dev_set = dev_subset(dev_set, run_cfg.max_dev_windows, cfg.seed)
         dev_set = _precomputed(spec, net, dev_set, run_cfg.batch_size)
     git_commit = current_git_commit()
 

@@ -163,6 +163,15 @@ def monitor_key(monitor: str, dev_eer: float, dev_loss: float, dev_accuracy: flo
     return (eer, dev_loss)
 
 
+def dev_subset(dev: SegmentSet, max_windows: int, seed: int) -> SegmentSet:
+    """The fixed class-balanced dev subset of ``max_windows`` segments (0 = all) used for
+    every epoch, so dev EERs of different epochs are comparable; the same for a seed."""
+    if 0 < max_windows < len(dev):
+        pick = balanced_subset(dev.targets, max_windows, torch.Generator().manual_seed(seed))
+        dev = dev.subset(pick.sort().values)
+    return dev
+
+
 def train_model(
     model: nn.Module,
     train: SegmentSet,
@@ -179,25 +188,20 @@ def train_model(
     """Train ``model`` in place and return its history and best/last weights.
 
     ``run_cfg`` is the role's ``training`` section: epochs, batch size, lr, weight decay,
-    per-epoch segment cap, dev segment cap, patience. ``training_cfg`` gives the device,
-    thread count, optimizer and class weights; ``loss_fn(outputs, targets, criterion)``
+    per-epoch segment cap, dev segment cap, patience, thread count (0: the global one).
+    ``training_cfg`` gives the device, thread count, optimizer and class weights; ``loss_fn(outputs, targets, criterion)``
     and ``augment_fn(batch, generator)`` are the detector's hooks. The best epoch is the best
     under ``run_cfg.monitor`` (:func:`monitor_key`: dev EER, dev accuracy or dev loss);
     training stops after ``patience`` epochs without a better key. On return the
     model holds the best weights, on the CPU.
     """
     seed_everything(seed)
-    torch.set_num_threads(training_cfg.num_threads)
+    torch.set_num_threads(run_cfg.num_threads or training_cfg.num_threads)
     device = resolve_device(training_cfg.device)
     gen = torch.Generator().manual_seed(seed)
     model.to(device)
 
-    if 0 < run_cfg.max_dev_windows < len(dev):
-        # One fixed subset for every epoch, so dev EERs of different epochs are comparable.
-        pick = balanced_subset(
-            dev.targets, run_cfg.max_dev_windows, torch.Generator().manual_seed(seed)
-        )
-        dev = dev.subset(pick.sort().values)
+    dev = dev_subset(dev, run_cfg.max_dev_windows, seed)
     weights = class_weights(train.targets, training_cfg.class_weights)
     criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
     opt_cls = torch.optim.AdamW if training_cfg.optimizer == "adamw" else torch.optim.Adam

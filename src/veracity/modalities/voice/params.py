@@ -57,6 +57,11 @@ class AasistConfig(Section):
     gat_dims: list[int]
     pool_ratios: list[float]
     temperatures: list[float]
+    # start weights: "" (from scratch), "bundled" (the shipped official checkpoint of
+    # `variant`), or a .safetensors / .pth path or s3:// URI (detectors/aasist_pretrained.py)
+    pretrained: str = ""
+    # keep the pretrained front end fixed and train the graph stages on its precomputed maps
+    freeze_frontend: bool = False
 
 
 class Stage1Config(Section):

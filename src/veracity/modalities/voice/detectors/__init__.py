@@ -7,6 +7,7 @@ the policy consults them.
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -19,17 +20,31 @@ from veracity.modalities.voice.params import ARCHITECTURES, VoiceParams
 from veracity.modalities.voice.segments import WAVEFORM
 from veracity.training.augment import augment_batch, random_crop
 
+log = logging.getLogger(__name__)
+
 
 def build_architecture(architecture: str, params: VoiceParams, storage_cfg=None) -> nn.Module:
     """A freshly initialised ``stage1``, ``aasist`` or ``aasist-l`` from the voice params."""
-    from veracity.modalities.voice.detectors.aasist import AASIST
-    from veracity.modalities.voice.detectors.stage1 import Stage1Detector
-
+    # imported per branch: stage 1 pulls in transformers (tens of seconds on a busy CPU)
     if architecture in ("aasist", "aasist-l"):
-        section = params.architecture_config(architecture).model_dump(mode="json")
+        from veracity.modalities.voice.detectors.aasist import AASIST
+        from veracity.modalities.voice.detectors.aasist_pretrained import load_pretrained
+
+        section = params.architecture_config(architecture)
         # the input length is the window length, stated once (segments.window_samples)
-        return AASIST.from_config({**section, "nb_samp": params.segments.window_samples})
+        model = AASIST.from_config(
+            {**section.model_dump(mode="json"), "nb_samp": params.segments.window_samples}
+        )
+        if section.pretrained:
+            load_pretrained(model, section.pretrained, section.variant, storage_cfg)
+        elif section.freeze_frontend:
+            log.warning(
+                "%s: freeze_frontend without pretrained weights: a random front end", architecture
+            )
+        return model
     if architecture == "stage1":
+        from veracity.modalities.voice.detectors.stage1 import Stage1Detector
+
         return Stage1Detector.from_params(params.models.stage1, storage_cfg)
     raise ConfigError(
         f"unknown voice architecture {architecture!r}; expected one of {ARCHITECTURES}"
@@ -81,18 +96,41 @@ def detector_specs(params: VoiceParams) -> list[DetectorSpec]:
                 f"modalities.voice.detectors.{role}.architecture is {det.architecture!r}; "
                 f"expected one of {ARCHITECTURES}"
             )
+        augment, precompute = _training_hooks(det, params)
         specs.append(
             DetectorSpec(
                 role=role,
                 inputs=(WAVEFORM,),
                 build=partial(_build_role, det.architecture),
-                augment=partial(_augment, crop=det.training.crop_samples, params=params),
+                augment=augment,
                 optimize=_optimize,
                 depends_on=() if role == first else (first,),
                 required=det.required,
+                precompute=precompute,
             )
         )
     return specs
+
+
+def _training_hooks(det, params: VoiceParams):
+    """``(augment, precompute)`` of a role: waveform crops + noise, or, for an AASIST with a
+    frozen front end, its maps computed once and cropped in time (aasist_pretrained.py)."""
+    crop = det.training.crop_samples
+    if (
+        det.architecture == "stage1"
+        or not params.architecture_config(det.architecture).freeze_frontend
+    ):
+        return partial(_augment, crop=crop, params=params), None
+    from veracity.modalities.voice.detectors.aasist_pretrained import (
+        augment_frontend,
+        precompute_frontend,
+    )
+
+    fraction = crop / params.segments.window_samples if crop else 0.0
+    return (
+        partial(augment_frontend, crop_fraction=fraction),
+        partial(precompute_frontend, tile_columns=params.fastpath.tile_columns),
+    )
 
 
 def _build_role(architecture: str, params: VoiceParams, storage_cfg=None) -> nn.Module:

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 SAMPLE_RATE = 16000
 SPECTRAL_NODES = 23  # 70 sinc filters after the 3x3 max pool
+FRONTEND = "frontend"  # batch key of a precomputed front-end map (:meth:`AASIST.encode`)
 
 
 def _mel_from_hz(hz: np.ndarray) -> np.ndarray:
@@ -288,6 +289,24 @@ class AASIST(nn.Module):
         self.drop_way = nn.Dropout(0.2)
         self.drop = nn.Dropout(0.5)
         self.out_layer = nn.Linear(5 * gat_dims[1], 2)
+        self.frontend_frozen = False
+
+    def freeze_frontend(self) -> None:
+        """Fix the front end (sinc filters, first BatchNorm, residual encoder): no gradients,
+        and BatchNorm statistics kept (it stays in eval mode under ``train()``); only the
+        graph-attention stages and the output layer train."""
+        self.frontend_frozen = True
+        for module in (self.first_bn, self.encoder):
+            module.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> AASIST:
+        """``nn.Module.train``, keeping a frozen front end in eval mode."""
+        super().train(mode)
+        if self.frontend_frozen:
+            self.first_bn.eval()
+            self.encoder.eval()
+        return self
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AASIST:
@@ -302,6 +321,8 @@ class AASIST(nn.Module):
             nb_samp=config.get("nb_samp", 64600),
         )
         model.model_config = dict(config)
+        if config.get("freeze_frontend"):
+            model.freeze_frontend()
         return model
 
     def encode(self, wave: Tensor) -> Tensor:
@@ -328,7 +349,11 @@ class AASIST(nn.Module):
 
     def forward_with_hidden(self, wave: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(hidden [B, 5 * gat_dims[1]], logits [B, 2])`` (the reference's pair)."""
-        e = self.encode(wave)
+        return self.classify(self.encode(wave))
+
+    def classify(self, e: Tensor) -> tuple[Tensor, Tensor]:
+        """The graph-attention stages on a front-end map ``e`` [B, C, 23, frames] (what
+        :meth:`encode` returns): ``(hidden, logits)``."""
         e_abs = torch.abs(e)
         spectral = e_abs.amax(dim=3).transpose(1, 2) + self.pos_S  # [B, 23, C]
         temporal = e_abs.amax(dim=2).transpose(1, 2)  # [B, frames, C]
@@ -361,6 +386,9 @@ class AASIST(nn.Module):
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """``{"waveform": [B, samples]}`` (16 kHz) -> ``logits`` [B, 2] (index 1 = bonafide)
-        and the reference's hidden readout as ``embedding``."""
-        hidden, logits = self.forward_with_hidden(batch["waveform"])
+        and the reference's hidden readout as ``embedding``. A batch that carries the
+        front end's output as ``frontend`` (precomputed once for a frozen front end) skips
+        the front end."""
+        e = batch[FRONTEND] if FRONTEND in batch else self.encode(batch["waveform"])
+        hidden, logits = self.classify(e)
         return {"logits": logits, "embedding": hidden}

@@ -91,24 +91,15 @@ def import_aasist(path: Path, variant: str, out: Path, cfg: Config) -> Path:
         raise CheckpointError(f"expected variant AASIST or AASIST-L, got {variant!r}")
     architecture = VARIANTS[variant]
     state = read_checkpoint(path)
-    from veracity.modalities.voice.detectors import build_architecture
+    from veracity.modalities.voice.detectors.aasist import AASIST
+    from veracity.modalities.voice.detectors.aasist_pretrained import check_state
 
     voice = cfg.modality_params("voice")
-    model = build_architecture(architecture, voice)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        f"{k} (expected {tuple(expected[k].shape)}, got {tuple(state[k].shape)})"
-        for k in set(expected) & set(state)
-        if expected[k].shape != state[k].shape
-    )
-    if missing or extra or mismatched:
-        raise CheckpointError(
-            f"{path} is not an {variant} checkpoint: missing keys {missing}, unexpected keys "
-            f"{extra}, shape mismatches {mismatched}; check --variant (AASIST or AASIST-L) "
-            "and that the file is the published state_dict"
-        )
+    # the bare structure: the published weights replace any configured start weights
+    section = voice.architecture_config(architecture).model_dump(mode="json")
+    section.update(pretrained="", freeze_frontend=False, nb_samp=voice.segments.window_samples)
+    model = AASIST.from_config(section)
+    check_state(state, model, str(path), variant)
     model.load_state_dict(state, strict=True)
     extra_config = {
         "input_shapes": {"waveform": [voice.segments.window_samples]},
