@@ -203,7 +203,7 @@ def _check_limits(seconds: float, cfg, params) -> None:
 def run(cfg, smoke: bool = False) -> dict:
     """Latency of a 3-minute song vs in-process preparation + forward (see module doc)."""
     from veracity.models.bundle import read_bundle
-    from veracity.serving.process import find_free_port, start_stack, stop_server
+    from veracity.serving.process import stop_server
 
     seconds = SMOKE_SONG_S if smoke else SONG_S
     repeats = 1 if smoke else BASELINE_REPEATS
@@ -230,21 +230,11 @@ def run(cfg, smoke: bool = False) -> dict:
     prep_before, n_local = prepare_s(wav, cfg, bundle, repeats)
     planned = planned_roles(bundle, cfg)
     forward_before = forward_as_predictor(bundle, n_local, repeats, planned)
-    ports = {
-        k: find_free_port()
-        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
-    }
-    predictor, transformer = start_stack(
-        cfg,
-        model=str(bundle),
-        params=REPO / "params.yaml",
-        overrides=[
-            f"monitoring.sink={tmp / 'payloads'}",
-            "security.serving.require_approval=false",  # a stand-in bundle, not a version
-        ],
-        log_dir=tmp / "logs",
-        modality=contract.modality,
-        ports=ports,
+    sys.path.insert(0, str(REPO / "tests"))
+    from serving_standins import serve_bundle
+
+    predictor, transformer = serve_bundle(
+        cfg, bundle, tmp, REPO / "params.yaml", modality=contract.modality
     )
     url = f"{transformer.url}/v1/models/{contract.name}:predict"
     latency: dict[str, dict] = {}

@@ -141,7 +141,7 @@ def _clip(seconds: float, sr: int) -> bytes:
 def run(cfg, smoke: bool = False) -> dict:
     """Latency, throughput and serving overhead vs the bare forward pass (see module doc)."""
     from veracity.models.bundle import read_bundle
-    from veracity.serving.process import find_free_port, start_stack, stop_server
+    from veracity.serving.process import stop_server
 
     requests = SMOKE_REQUESTS_PER_DURATION if smoke else REQUESTS_PER_DURATION
     clients_list = SMOKE_CLIENTS if smoke else CLIENTS
@@ -158,21 +158,11 @@ def run(cfg, smoke: bool = False) -> dict:
     # The floor is measured before and after the served runs; the smaller (faster) one counts,
     # which keeps the ratio conservative on a machine whose load changes during the run.
     floor_before = bare_forward_ms(Path(bundle), cfg, n_windows=1)
-    ports = {
-        k: find_free_port()
-        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
-    }
-    predictor, transformer = start_stack(
-        cfg,
-        model=bundle,
-        params=REPO / "params.yaml",
-        overrides=[
-            f"monitoring.sink={tmp / 'payloads'}",
-            "security.serving.require_approval=false",  # a stand-in bundle, not a version
-        ],
-        log_dir=tmp / "logs",
-        modality=contract.modality,
-        ports=ports,
+    sys.path.insert(0, str(REPO / "tests"))
+    from serving_standins import serve_bundle
+
+    predictor, transformer = serve_bundle(
+        cfg, Path(bundle), tmp, REPO / "params.yaml", modality=contract.modality
     )
     url = f"{transformer.url}/v1/models/{contract.name}:predict"
     # the transformer decodes and resamples; the clip is sent at the segments' rate

@@ -142,13 +142,19 @@ def tone(seconds: float, sr: int = 16000) -> np.ndarray:
     )
 
 
-def start_standin_stack(cfg: Config, tmp: Path, repo_root: Path):
-    """Predictor + transformer processes on free loopback ports serving a stand-in bundle
-    (stage-1 biased towards spoof so AASIST is consulted); payloads logged under ``tmp``.
-    Returns ``(predictor, transformer)``; the caller stops both by pid with ``stop_server``."""
+def serve_bundle(
+    cfg: Config,
+    bundle: Path,
+    tmp: Path,
+    params: Path,
+    modality: str | None = None,
+    overrides: tuple[str, ...] = (),
+):
+    """Predictor + transformer processes on free loopback ports serving ``bundle`` (a
+    stand-in, approval not required); payloads and logs under ``tmp``. Returns
+    ``(predictor, transformer)``; the caller stops both by pid with ``stop_server``."""
     from veracity.serving.process import find_free_port, start_stack
 
-    bundle = make_bundle(tmp / "bundle", cfg, stage1_bias=6.0)
     ports = {
         k: find_free_port()
         for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
@@ -156,11 +162,20 @@ def start_standin_stack(cfg: Config, tmp: Path, repo_root: Path):
     return start_stack(
         cfg,
         model=str(bundle),
-        params=repo_root / "params.yaml",
+        params=params,
         overrides=[
             f"monitoring.sink={tmp / 'payloads'}",
             "security.serving.require_approval=false",  # a stand-in bundle, not a version
+            *overrides,
         ],
         log_dir=tmp / "logs",
+        modality=modality,
         ports=ports,
     )
+
+
+def start_standin_stack(cfg: Config, tmp: Path, repo_root: Path):
+    """:func:`serve_bundle` of a voice stand-in bundle, stage 1 biased towards spoof so
+    AASIST is consulted."""
+    bundle = make_bundle(tmp / "bundle", cfg, stage1_bias=6.0)
+    return serve_bundle(cfg, bundle, tmp, repo_root / "params.yaml")

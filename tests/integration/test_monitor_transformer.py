@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from serving_standins import make_bundle
+from serving_standins import make_bundle, serve_bundle
 
 from veracity.cli.demo_drift import run_drift_demo
 from veracity.media.shifts import wav_bytes
@@ -20,7 +20,7 @@ from veracity.modalities.voice.descriptors import DESCRIPTOR_COLUMNS as MONITORI
 from veracity.modalities.voice.segments import prepare
 from veracity.monitoring.schema import VERDICT_LABELS
 from veracity.monitoring.sinks import read_payloads
-from veracity.serving.process import find_free_port, start_stack, stop_server
+from veracity.serving.process import stop_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -55,22 +55,10 @@ def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
         clips.append(path)
 
     sink = tmp_path / "payloads"
-    ports = {
-        k: find_free_port()
-        for k in ("predictor", "predictor_grpc", "transformer", "transformer_grpc")
-    }
-    predictor, transformer = start_stack(
-        cfg,
-        model=str(bundle),
-        params=repo_root / "params.yaml",
-        overrides=[
-            f"monitoring.sink={sink}",
-            "monitoring.flush_interval_s=0.2",
-            "security.serving.require_approval=false",  # a stand-in bundle, not a version
-        ],
-        log_dir=tmp_path / "logs",
-        ports=ports,
-    )
+    predictor, transformer = serve_bundle(
+        cfg, bundle, tmp_path, repo_root / "params.yaml",
+        overrides=("monitoring.flush_interval_s=0.2",),
+    )  # fmt: skip
     try:
         demo_cfg = cfg.model_copy(
             update={

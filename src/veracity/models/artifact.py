@@ -159,8 +159,10 @@ def load_artifact(artifact_dir: Path, modality_packages: dict | None = None) -> 
     return LoadedModel(model, architecture, config, calibration, artifact_dir)
 
 
-def check_state_keys(model: nn.Module, state: dict[str, Any], source: str) -> None:
-    """Raise :class:`ModelArtifactError` naming missing/extra keys and shape mismatches."""
+def state_key_problems(
+    model: nn.Module, state: dict[str, Any]
+) -> tuple[list[str], list[str], list[str]]:
+    """(missing keys, unexpected keys, shape mismatches) of ``state`` against ``model``."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
@@ -169,6 +171,12 @@ def check_state_keys(model: nn.Module, state: dict[str, Any], source: str) -> No
         for k in set(expected) & set(state)
         if tuple(expected[k].shape) != tuple(state[k].shape)
     )
+    return missing, extra, mismatched
+
+
+def check_state_keys(model: nn.Module, state: dict[str, Any], source: str) -> None:
+    """Raise :class:`ModelArtifactError` naming missing/extra keys and shape mismatches."""
+    missing, extra, mismatched = state_key_problems(model, state)
     if missing or extra or mismatched:
         raise ModelArtifactError(
             f"{source} does not match the {type(model).__name__} it claims to be: "

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from veracity.errors import CheckpointError, ConfigError
 from veracity.modalities.voice.detectors.aasist import AASIST, FRONTEND
+from veracity.models.artifact import state_key_problems
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,7 @@ def read_weights(path: Path) -> dict[str, Tensor]:
 
 def check_state(state: dict[str, Tensor], model: AASIST, source: str, variant: str) -> None:
     """Raise :class:`CheckpointError` listing every missing, unexpected or mis-shaped key."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        f"{k} (expected {tuple(expected[k].shape)}, got {tuple(state[k].shape)})"
-        for k in set(expected) & set(state)
-        if expected[k].shape != state[k].shape
-    )
+    missing, extra, mismatched = state_key_problems(model, state)
     if missing or extra or mismatched:
         raise CheckpointError(
             f"{source} is not an {variant} checkpoint: missing keys {missing}, unexpected keys "
