@@ -10,7 +10,7 @@ params.yaml with a few overrides (:data:`OPTIONS`):
   window (the ``DetectorSpec.precompute`` hook, as the train step runs it), then only the
   graph-attention stages trained for the option's epochs (params.yaml's default).
 
-Each runs the real pieces of the train step (``spec.build``, ``_precomputed`` where the
+Each runs the real pieces of the train step (``spec.build``, ``precomputed_set`` where the
 spec has a precompute hook, ``train_model`` with the spec's augment hook) on the same
 synthetic windows of ``segments.window_samples`` (a reduced corpus: :data:`TRAIN_WINDOWS`
 train, :data:`DEV_WINDOWS` dev), on the CPU with ``training.num_threads`` threads, for the
@@ -31,7 +31,7 @@ import torch
 from veracity.config import Config, parse_config
 from veracity.modalities import load_modality
 from veracity.modalities.base import spec_by_role
-from veracity.stages.train import _precomputed
+from veracity.stages.train import precomputed_set
 from veracity.training.dataset import SegmentSet, in_memory_set
 from veracity.training.trainer import train_model
 
@@ -85,8 +85,8 @@ def _time_option(cfg: Config, train: SegmentSet, dev: SegmentSet) -> dict:
     precompute_s = 0.0
     if spec.precompute is not None:
         t1 = time.perf_counter()
-        train = _precomputed(spec, model, train, run_cfg.batch_size)
-        dev = _precomputed(spec, model, dev, run_cfg.batch_size)
+        train = precomputed_set(spec, model, train, run_cfg.batch_size)
+        dev = precomputed_set(spec, model, dev, run_cfg.batch_size)
         precompute_s = time.perf_counter() - t1
     train_model(
         model,

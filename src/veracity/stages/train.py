@@ -126,7 +126,7 @@ def load_upstream(
     return found
 
 
-def _precomputed(spec, model: nn.Module, data: SegmentSet, batch_size: int) -> SegmentSet:
+def precomputed_set(spec, model: nn.Module, data: SegmentSet, batch_size: int) -> SegmentSet:
     """``data`` with the frozen part's outputs as inputs, computed once (in memory)."""
     parts: dict[str, list] = {}
     for start in tqdm(range(0, len(data), batch_size), desc=f"{spec.role}: export", leave=False):
@@ -180,10 +180,10 @@ def run_train(
     else:
         net = spec.build(params, cfg.storage)
     if spec.precompute is not None:  # a frozen part: its outputs once, not every epoch
-        train_set = _precomputed(spec, net, train_set, run_cfg.batch_size)
+        train_set = precomputed_set(spec, net, train_set, run_cfg.batch_size)
         # only the dev windows the trainer will score (its fixed subset)
         dev_set = dev_subset(dev_set, run_cfg.max_dev_windows, cfg.seed)
-        dev_set = _precomputed(spec, net, dev_set, run_cfg.batch_size)
+        dev_set = precomputed_set(spec, net, dev_set, run_cfg.batch_size)
     git_commit = current_git_commit()
 
     stale = out / "calibration.json"
