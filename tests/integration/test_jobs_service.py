@@ -177,7 +177,10 @@ def test_sse_streams_increasing_progress_then_the_result(service, clips):
     names = [name for name, _ in events]
     assert names[-1] == "result" and set(names[:-1]) == {"progress"}, names
     progress = [data["progress"] for name, data in events if name == "progress"]
-    assert len(progress) >= 3 and progress == sorted(set(progress)), progress
+    # progress never goes back; each event is a new state (queued at 0 -> running at 0 is one)
+    states = [(d["status"], d["progress"], d.get("stage")) for n, d in events if n == "progress"]
+    assert len(set(progress)) >= 3 and progress == sorted(progress), progress
+    assert all(a != b for a, b in zip(states, states[1:], strict=False)), states
     assert progress[0] == 0 and events[0][1]["status"] == "queued", events[0]
     assert progress[-1] == 100 and "scoring" in [d["stage"] for _, d in events[:-1]]
     _check_result(events[-1][1], job_id)
