@@ -146,6 +146,35 @@ def _verdict_checks(verdict: dict, bounds, notes: list[str]) -> list[dict]:
     ]  # fmt: skip
 
 
+def drop_optional_for_verdict(
+    served: list[str], optional: list[str], verdict_of, bounds
+) -> tuple[list[str], dict[str, str]]:
+    """The roles to serve and the optional ones left out for the verdict's sake.
+
+    ``verdict_of(roles)`` is the served verdict (the policy over eval) with those roles.
+    When it fails a verdict bound with every served role, each optional role (last first)
+    is left out if the verdict without it passes every bound: a second stage that passes its
+    own bounds can still make the cascade worse (voice: a confident AASIST overriding a
+    confident stage 1, seed 003's tier-1 rule), and then the modality ships without it, under
+    its policy's no-second-stage rules. Returns ``(roles, {left-out role: reason})``.
+    """
+
+    def failing(roles: list[str]) -> list[dict]:
+        scratch: list[str] = []
+        return [c for c in _verdict_checks(verdict_of(roles), bounds, scratch)
+                if c["verdict"] == "fail"]  # fmt: skip
+
+    failed = failing(served)
+    if not failed:
+        return served, {}
+    for role in reversed([r for r in served if r in optional]):
+        without = [r for r in served if r != role]
+        if without and not failing(without):
+            worse = "; ".join(f"{c['check']}={c['value']:.4f} > {c['bound']}" for c in failed)
+            return without, {role: f"the served verdict passes without it, not with it ({worse})"}
+    return served, {}
+
+
 def _fitted_policy(params, eval_dir: Path):
     """The modality params whose policy the evaluate step fitted on the train data (what
     was evaluated, and what serves); the gate's own params when there are none."""
@@ -279,8 +308,19 @@ def run_gate(cfg, model_dirs: list[Path], eval_dir: Path, out: Path) -> GateResu
     # The verdict that will be served: the policy over eval with exactly these detectors,
     # behind the domain guard when its detector ships.
     eval_clips = load_split(features, "eval").clips
-    domain = _domain_of(evaluation, eval_dir, served, notes)
     fitted = _fitted_policy(params, eval_dir)
+
+    def verdict_of(roles: list[str]) -> dict:
+        domain = _domain_of(evaluation, eval_dir, roles, [])
+        scores = {r: chall_scores[r] for r in roles}
+        return evaluate_verdicts(cfg, modality, eval_clips, scores, domain, fitted)[1]
+
+    optional = [r for r, spec in specs.items() if not spec.required]
+    served, dropped = drop_optional_for_verdict(served, optional, verdict_of, params.verdict_gate)
+    for role, reason in dropped.items():
+        absent[role] = reason
+        notes.append(f"{role} (optional) is left out of the bundle: {reason}")
+    domain = _domain_of(evaluation, eval_dir, served, notes)
     _, verdict = evaluate_verdicts(
         cfg, modality, eval_clips, {r: chall_scores[r] for r in served}, domain, fitted
     )
