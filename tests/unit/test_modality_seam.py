@@ -19,6 +19,7 @@ def test_modalities_are_one_explicit_dict_and_voice_has_its_roles(cfg):
     assert MODALITIES == {
         "voice": "veracity.modalities.voice",
         "music": "veracity.modalities.music",
+        "video": "veracity.modalities.video",
     }
     voice = load_modality("voice")
     specs = voice.detectors(cfg.modality_params("voice"))

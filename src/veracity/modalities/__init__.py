@@ -17,6 +17,7 @@ from veracity.modalities.base import Modality
 MODALITIES: dict[str, str] = {
     "voice": "veracity.modalities.voice",
     "music": "veracity.modalities.music",
+    "video": "veracity.modalities.video",
 }
 
 
