@@ -40,7 +40,11 @@ def test_requirements_match_the_imports(step):
 def test_dockerfile_installs_exactly_the_requirements(step):
     text = (REPO / "components" / step / "Dockerfile").read_text()
     runs = [line for line in text.splitlines() if re.match(r"^RUN .*pip install", line)]
-    assert runs == ["RUN pip install -r /tmp/requirements.txt", "RUN pip install --no-deps ."], runs
+    assert runs == [
+        "RUN pip install -r /tmp/requirements.txt",
+        "RUN sed -n 's/^# no-deps: //p' /tmp/requirements.txt | xargs -r pip install --no-deps",
+        "RUN pip install --no-deps .",
+    ], runs
     assert f"COPY components/{step}/requirements.txt /tmp/requirements.txt" in text
 
 
@@ -78,3 +82,15 @@ def test_missing_veracity_module_is_reported(tmp_path):
     comp.write_text("def op():\n    from veracity.stages.nothing_here import run_nothing\n")
     with pytest.raises(FileNotFoundError, match="nothing_here"):
         third_party_modules(comp)
+
+
+def test_conflicting_pins_are_installed_without_their_dependencies(tmp_path):
+    from veracity.orchestration.images import render_requirements
+
+    lock = tmp_path / "lock.txt"
+    lock.write_text("torch==2.11.0\nfacenet-pytorch==2.6.0\n    # by hand\n")
+    text = render_requirements({"torch", "facenet-pytorch"}, lock)
+    assert "\ntorch==2.11.0\n# no-deps: facenet-pytorch==2.6.0\n" in text
+    out = tmp_path / "requirements.txt"
+    out.write_text(text)
+    assert read_requirements(out) == {"torch": "torch==2.11.0", "facenet-pytorch": "facenet-pytorch==2.6.0"}
