@@ -93,4 +93,7 @@ def test_conflicting_pins_are_installed_without_their_dependencies(tmp_path):
     assert "\ntorch==2.11.0\n# no-deps: facenet-pytorch==2.6.0\n" in text
     out = tmp_path / "requirements.txt"
     out.write_text(text)
-    assert read_requirements(out) == {"torch": "torch==2.11.0", "facenet-pytorch": "facenet-pytorch==2.6.0"}
+    assert read_requirements(out) == {
+        "torch": "torch==2.11.0",
+        "facenet-pytorch": "facenet-pytorch==2.6.0",
+    }
