@@ -10,6 +10,7 @@ temporary directory, read, and deleted before returning (seed 002 XI.12).
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import tempfile
 import threading
@@ -17,16 +18,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 
-from veracity.errors import AudioDecodeError
+from veracity.errors import AudioContentError, AudioDecodeError, PayloadTooLargeError
 from veracity.media.ffmpeg import _input_args, _reason, _require
+
+log = logging.getLogger(__name__)
 
 
 class VideoDecodeError(AudioDecodeError):
     """Bytes could not be decoded as a supported video (HTTP 415)."""
+
+
+class VideoContentError(AudioContentError):
+    """A decodable video that cannot be analysed: refused codec or size, no face (422)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class VideoProbe:
     fps: float
     duration_s: float | None
     has_audio: bool
+    audio_rate: int = 0  # the first audio track's sample rate (0: no audio)
+    audio_channels: int = 0
 
 
 def _rate(text: str | None) -> float:
@@ -54,7 +64,7 @@ def probe_video(path: Path, name: str, timeout_s: float) -> VideoProbe:
     """Read container, first video stream and whether there is audio (no decoding)."""
     cmd = [_require("ffprobe", name), "-v", "error", *_input_args(path)[:-2],
            "-show_entries", "format=format_name,duration:stream=codec_type,codec_name,width,"
-           "height,avg_frame_rate,r_frame_rate,duration", "-of", "json", str(path)]  # fmt: skip
+           "height,avg_frame_rate,r_frame_rate,duration,sample_rate,channels", "-of", "json", str(path)]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -77,6 +87,7 @@ def probe_video(path: Path, name: str, timeout_s: float) -> VideoProbe:
         )  # fmt: skip
     fmt = info.get("format") or {}
     duration = video.get("duration") or fmt.get("duration")
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
     try:
         return VideoProbe(
             format_name=str(fmt.get("format_name", "unknown")),
@@ -85,10 +96,43 @@ def probe_video(path: Path, name: str, timeout_s: float) -> VideoProbe:
             height=int(video.get("height") or 0),
             fps=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
             duration_s=float(duration) if duration not in (None, "N/A") else None,
-            has_audio=any(s.get("codec_type") == "audio" for s in streams),
+            has_audio=bool(audio),
+            audio_rate=int(audio.get("sample_rate") or 0),
+            audio_channels=int(audio.get("channels") or 0),
         )
     except ValueError as exc:
         raise VideoDecodeError(f"ffprobe returned an unreadable header for {name}: {exc}") from exc
+
+
+def check_header(probe: VideoProbe, name: str, seg: Any, max_seconds: float) -> None:
+    """Refuse (before decoding) a container, codec, size or duration outside ``seg`` (the
+    video modality's segment params: containers, codecs, min/max height)."""
+    if probe.format_name not in seg.containers:
+        raise VideoContentError(
+            f"expected an MP4/MOV container in {name}, got {probe.format_name!r}; remux it "
+            "(ffmpeg -i in -c copy out.mp4)"
+        )
+    codecs = [*seg.mandatory_codecs, *seg.best_effort_codecs]
+    if probe.codec not in codecs:
+        raise VideoContentError(
+            f"expected video codec {' or '.join(codecs)} in {name}, got {probe.codec!r}; "
+            "re-encode it as H.264 (ffmpeg -i in -c:v libx264 -c:a aac out.mp4)"
+        )
+    if probe.codec in seg.best_effort_codecs:
+        log.info("%s uses %s: decoded on a best-effort basis", name, probe.codec)
+    short = min(probe.width, probe.height)
+    if not seg.min_height <= short <= seg.max_height:
+        raise VideoContentError(
+            f"expected a resolution of {seg.min_height}p to {seg.max_height}p in {name}, "
+            f"got {probe.width}x{probe.height}; rescale it into that range"
+        )
+    if probe.duration_s is not None and probe.duration_s > max_seconds:
+        raise PayloadTooLargeError(
+            f"expected a video of at most {max_seconds:g} s, got {probe.duration_s:.1f} s "
+            f"(from the header of {name}); cut it into shorter parts"
+        )
+    if probe.duration_s is not None and probe.duration_s <= 0:
+        raise VideoContentError(f"expected a video longer than 0 s in {name}, got 0 s")
 
 
 def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:

@@ -176,7 +176,8 @@ class Modality(Protocol):
     makes the :class:`Decision` (shared code puts each scored role's calibrated
     per-segment probabilities in ``segments.info["segment_scores"]``, in serving and in
     the evaluate step's replay alike). ``readers`` map an ingest format to a reader function;
-    ``descriptor_columns(params)`` lists the monitoring columns of ``Segments.descriptors``.
+    ``descriptor_columns(params)`` lists the monitoring columns of ``Segments.descriptors``;
+    ``probe(data, name, params)`` is what ingest records of a file (None: audio probe).
     ``fit_policy(params, train_clips, thresholds)`` returns params whose policy inputs are
     fitted on the training data and the detectors' calibrated operating thresholds
     (``{role: threshold on p_spoof}``; the evaluate step calls it; the fitted params
@@ -205,6 +206,8 @@ class Modality(Protocol):
     ) -> Decision: ...
 
     def descriptor_columns(self, params: Any) -> tuple[str, ...]: ...
+
+    def probe(self, data: bytes, name: str, params: Any) -> dict | None: ...
 
     def generate_demo(self, out: Path, size: str, seed: int, params: Any) -> Any: ...
 
@@ -285,6 +288,15 @@ class ModalityPackage:
     policy_diagnostics_fn: Callable[[Any, Any], dict] | None = None
     shift_fn: Callable[[str, Any, Any, Any], Any] | None = None
     report_fn: Callable[..., dict] | None = None
+    probe_fn: Callable[[bytes, str, Any], dict] | None = None
+
+    def probe(self, data: bytes, name: str, params: Any) -> dict | None:
+        """What the ingest step records of one corpus file from its header (``sample_rate``,
+        ``channels``, ``duration_s``), refusing with ``ValueError`` what ``decode`` would
+        refuse; None = the shared audio probe (``stages.ingest.probe_audio``)."""
+        if self.probe_fn is None:
+            return None
+        return self.probe_fn(data, name, params)
 
     def detectors(self, params: Any) -> list[DetectorSpec]:
         return self.detectors_fn(params)

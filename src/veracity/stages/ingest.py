@@ -100,7 +100,7 @@ def _copy_if_changed(src: Path, dst: Path, sha256: str, previous: Path) -> bool:
 
 def _ingest_entries(
     cfg: Config,
-    modality: str,
+    mod,
     root: Path,
     fmt: str,
     entries: list[ListingEntry],
@@ -110,7 +110,8 @@ def _ingest_entries(
     """Probe, copy and describe every listed clip; returns (rows, quarantine, copied, same)."""
     rows, quarantine, seen = [], [], {}
     copied = unchanged = 0
-    extensions = {e.lower() for e in cfg.modality_params(modality).ingest.extensions}
+    modality, params = mod.name, cfg.modality_params(mod.name)
+    extensions = {e.lower() for e in params.ingest.extensions}
     for entry in tqdm(entries, desc="ingest", unit="file", disable=None):
         where = entry.rel_path
 
@@ -136,7 +137,7 @@ def _ingest_entries(
             continue
         data = src.read_bytes()
         try:
-            info = probe_audio(data)
+            info = mod.probe(data, where, params) or probe_audio(data)
         except ValueError as exc:
             reject(str(exc))
             continue
@@ -216,7 +217,7 @@ def _build(cfg: Config, mod, source: str, fmt: str, out: Path, stage: Path):
         listing = read_corpus(root, fmt, mod.readers, mod.name, cfg.modality_params(mod.name))
         corpus_root = root if root.is_dir() else root.parent
         rows, quarantine, copied, unchanged = _ingest_entries(
-            cfg, mod.name, corpus_root, fmt, listing.entries, out, stage
+            cfg, mod, corpus_root, fmt, listing.entries, out, stage
         )
     quarantine += [
         {"path": p.where, "line": p.line, "content": p.content, "reason": p.reason}

@@ -4,7 +4,7 @@ Segments are 1 s windows (50 % overlap) of MTCNN-aligned face crops sampled at 5
 for high resolution) with their audio second; the detector is a frame encoder + wav2vec2
 audio encoder fused by cross-modal attention; the verdict has seed 002's reject option.
 Only ``params`` and ``readers`` load with the package (no torch): the rest is imported on
-first use. The modality is registered in ``veracity.modalities.MODALITIES`` by the lead.
+first use.
 """
 
 from __future__ import annotations
@@ -28,4 +28,5 @@ MODALITY = ModalityPackage(
     descriptor_columns_fn=lazy(f"{_PKG}.descriptors", "descriptor_columns"),
     demo_fn=lazy(f"{_PKG}.demo", "generate"),
     shift_fn=lazy(f"{_PKG}.shifts", "shift"),
+    probe_fn=lazy(f"{_PKG}.readers", "probe"),
 )

@@ -263,3 +263,33 @@ READERS = {
     "celebdf": read_celebdf,
     "fakeavceleb": read_fakeavceleb,
 }
+
+
+def probe(data: bytes, name: str, params) -> dict:
+    """What ingest records of one video from its header (ffprobe, nothing decoded):
+    ``sample_rate``/``channels`` of its audio track, ``duration_s``. Raises ``ValueError``
+    for what ``segments.decode`` would refuse (container, codec, resolution, duration)."""
+    import tempfile
+
+    from veracity.errors import VeracityError
+    from veracity.media.video import check_header, probe_video
+
+    if not data:
+        raise ValueError("empty file (0 bytes)")
+    seg = params.segments
+    with tempfile.TemporaryDirectory(prefix="veracity-probe-") as tmp:
+        path = Path(tmp) / "video"
+        path.write_bytes(data)
+        try:
+            header = probe_video(path, name, seg.probe_timeout_s)
+            check_header(header, name, seg, seg.max_seconds)
+        except VeracityError as exc:
+            raise ValueError(str(exc)) from exc
+    if header.duration_s is None:
+        raise ValueError(f"expected a duration in the header of {name}, found none; re-mux it")
+    # a silent video is analysed with a silent track at the decode rate (segments.decode)
+    return {
+        "sample_rate": header.audio_rate or seg.audio_rate,
+        "channels": header.audio_channels or 1,
+        "duration_s": float(header.duration_s),
+    }

@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veracity.errors import AudioContentError, PayloadTooLargeError
 from veracity.media.decode import private_copy
 from veracity.media.video import (
+    VideoContentError,
     VideoDecodeError,
     VideoProbe,
+    check_header,
     extract_audio,
     probe_video,
     read_frames,
@@ -44,10 +45,6 @@ FACES, FACE_MASK, AUDIO = "faces", "face_mask", "audio"
 DETECT_BATCH = 16
 
 
-class VideoContentError(AudioContentError):
-    """A decodable video that cannot be analysed: refused codec or size, no face (422)."""
-
-
 @dataclass
 class VideoMedia:
     """A decoded video: aligned face crops with their times, and the audio track."""
@@ -60,36 +57,6 @@ class VideoMedia:
     sample_fps: float
     probe: VideoProbe
     counts: FaceCounts = field(default_factory=FaceCounts)
-
-
-def check_header(probe: VideoProbe, name: str, seg: VideoSegmentParams, max_seconds: float):
-    """Refuse (before decoding) a container, codec, size or duration outside the params."""
-    if probe.format_name not in seg.containers:
-        raise VideoContentError(
-            f"expected an MP4/MOV container in {name}, got {probe.format_name!r}; remux it "
-            "(ffmpeg -i in -c copy out.mp4)"
-        )
-    codecs = [*seg.mandatory_codecs, *seg.best_effort_codecs]
-    if probe.codec not in codecs:
-        raise VideoContentError(
-            f"expected video codec {' or '.join(codecs)} in {name}, got {probe.codec!r}; "
-            "re-encode it as H.264 (ffmpeg -i in -c:v libx264 -c:a aac out.mp4)"
-        )
-    if probe.codec in seg.best_effort_codecs:
-        log.info("%s uses %s: decoded on a best-effort basis", name, probe.codec)
-    short = min(probe.width, probe.height)
-    if not seg.min_height <= short <= seg.max_height:
-        raise VideoContentError(
-            f"expected a resolution of {seg.min_height}p to {seg.max_height}p in {name}, "
-            f"got {probe.width}x{probe.height}; rescale it into that range"
-        )
-    if probe.duration_s is not None and probe.duration_s > max_seconds:
-        raise PayloadTooLargeError(
-            f"expected a video of at most {max_seconds:g} s, got {probe.duration_s:.1f} s "
-            f"(from the header of {name}); cut it into shorter parts"
-        )
-    if probe.duration_s is not None and probe.duration_s <= 0:
-        raise VideoContentError(f"expected a video longer than 0 s in {name}, got 0 s")
 
 
 def sample_rate_for(probe: VideoProbe, seg: VideoSegmentParams) -> float:
