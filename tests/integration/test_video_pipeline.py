@@ -105,10 +105,10 @@ def test_video_steps_run_and_the_gate_judges_video(video_run, tmp_path):
     except GateFailedError:
         report = json.loads((tmp_path / "bundle" / "gate_report.json").read_text())
         checks, passed = report["checks"], False
-    names = {(c["model"], c["metric"]) for c in checks}
+    names = {(c["model"], c["check"]) for c in checks}
     bounds = cfg.modality_params("video").detectors["av"].gate
     assert ("av", "eer") in names and ("verdict", "final_eer") in names
-    eer_check = next(c for c in checks if (c["model"], c["metric"]) == ("av", "eer"))
+    eer_check = next(c for c in checks if (c["model"], c["check"]) == ("av", "eer"))
     assert eer_check["bound"] == bounds.max_eer  # video's own bound, not voice's
     if passed:
         bundle = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
@@ -125,7 +125,7 @@ def _audio_only_mp4(path: Path) -> None:
 
 @needs_ffmpeg
 def test_ingest_quarantines_what_decode_would_refuse(video_params_file, corpus, tmp_path):
-    from veracity.stages.ingest import rejected_report_path, run_ingest
+    from veracity.stages.ingest import run_ingest
 
     cfg = load_config(video_params_file)
     bad = tmp_path / "corpus"
@@ -138,8 +138,7 @@ def test_ingest_quarantines_what_decode_would_refuse(video_params_file, corpus, 
     corrupt.write_bytes(data[: len(data) // 3])
     _audio_only_mp4(audio_only)
     result = run_ingest(cfg, str(bad), None, tmp_path / "ingested", False, "video")
-    report = json.loads(rejected_report_path(tmp_path / "ingested").read_text())
-    reasons = {Path(q["path"]).name: q["reason"] for q in report["quarantine"]}
+    reasons = {Path(q["path"]).name: q["reason"] for q in result.quarantine}
     assert set(reasons) == {p.name for p in (text, empty, corrupt, audio_only)}
     assert "empty file" in reasons[empty.name]
     assert "found only audio" in reasons[audio_only.name]

@@ -135,6 +135,25 @@ def check_header(probe: VideoProbe, name: str, seg: Any, max_seconds: float) -> 
         raise VideoContentError(f"expected a video longer than 0 s in {name}, got 0 s")
 
 
+def check_packets(path: Path, name: str, timeout_s: float) -> None:
+    """Read every packet of every stream without decoding (``-c copy``): a truncated or
+    corrupt container fails here, in a fraction of a decode's time."""
+    cmd = [_require("ffmpeg", name), "-nostdin", "-v", "error", "-xerror", *_input_args(path),
+           "-map", "0", "-c", "copy", "-f", "null", "-"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise VideoDecodeError(
+            f"expected to read {name} within {timeout_s:g} s, it did not"
+        ) from exc
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise VideoDecodeError(
+            f"expected a complete video in {name}, its packets do not read "
+            f"({_reason(proc.stderr, path, proc.returncode)}); the file is probably truncated "
+            "or corrupt: send an H.264 MP4 video"
+        )
+
+
 def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """(w, h) with the longest side at most ``max_side``, aspect kept, both even."""
     scale = min(1.0, max_side / max(width, height))

@@ -266,13 +266,14 @@ READERS = {
 
 
 def probe(data: bytes, name: str, params) -> dict:
-    """What ingest records of one video from its header (ffprobe, nothing decoded):
-    ``sample_rate``/``channels`` of its audio track, ``duration_s``. Raises ``ValueError``
-    for what ``segments.decode`` would refuse (container, codec, resolution, duration)."""
+    """What ingest records of one video from its header (ffprobe; packets read, nothing
+    decoded): ``sample_rate``/``channels`` of its audio track, ``duration_s``. Raises
+    ``ValueError`` for what ``segments.decode`` would refuse (container, codec,
+    resolution, duration) and for a truncated or corrupt file."""
     import tempfile
 
     from veracity.errors import VeracityError
-    from veracity.media.video import check_header, probe_video
+    from veracity.media.video import check_header, check_packets, probe_video
 
     if not data:
         raise ValueError("empty file (0 bytes)")
@@ -283,6 +284,7 @@ def probe(data: bytes, name: str, params) -> dict:
         try:
             header = probe_video(path, name, seg.probe_timeout_s)
             check_header(header, name, seg, seg.max_seconds)
+            check_packets(path, name, seg.probe_timeout_s)
         except VeracityError as exc:
             raise ValueError(str(exc)) from exc
     if header.duration_s is None:
