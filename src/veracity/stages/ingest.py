@@ -10,7 +10,6 @@ unchanged input copies nothing and yields the same dataset version (the DVC md5 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import re
@@ -19,14 +18,13 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from veracity.config import Config
 from veracity.data.manifest import make_manifest, write_manifest
 from veracity.data.readers import ListingEntry, read_corpus
-from veracity.errors import DataError, QuarantineLimitError
+from veracity.errors import AudioContentError, AudioDecodeError, DataError, QuarantineLimitError
+from veracity.media.decode import decode_audio
 from veracity.storage import download_s3_prefix, is_s3_uri, safe_join
 from veracity.storage import dvc as dvc_io
 from veracity.storage.staging import link_or_copy, locked, staged
@@ -61,28 +59,25 @@ class IngestResult:
 
 
 def probe_audio(data: bytes) -> dict:
-    """Decode ``data`` with soundfile; return sample_rate, channels, duration_s.
+    """Decode ``data`` with the decoder the features step uses (soundfile, then ffmpeg for
+    what libsndfile does not know); return sample_rate, channels, duration_s.
 
     Raises ValueError with a readable reason when the bytes are empty, text, not
     decodable, or hold no finite samples.
     """
     if not data:
         raise ValueError("empty file (0 bytes)")
+    head = data[:64]
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        raise ValueError("not audio: the file holds text")
     try:
-        wave, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile reports every failure as one error class
-        head = data[:64]
-        if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
-            raise ValueError("not audio: the file holds text") from exc
+        wave, sr = decode_audio(data)
+    except (AudioDecodeError, AudioContentError) as exc:
         raise ValueError(f"cannot decode audio: {exc}") from exc
-    if wave.shape[0] == 0:
-        raise ValueError("audio has no samples")
-    if not np.isfinite(wave).all():
-        raise ValueError("audio holds NaN or Inf samples")
     return {
         "sample_rate": int(sr),
-        "channels": int(wave.shape[1]),
-        "duration_s": wave.shape[0] / sr,
+        "channels": int(wave.shape[0]),
+        "duration_s": wave.shape[1] / sr,
     }
 
 
