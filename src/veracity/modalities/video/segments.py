@@ -36,7 +36,15 @@ from veracity.media.video import (
 )
 from veracity.modalities.base import Segments
 from veracity.modalities.video.descriptors import describe
-from veracity.modalities.video.facecrop import FaceCounts, align_face, detect_faces, pick_face
+from veracity.modalities.video.facecrop import (
+    Choice,
+    FaceCounts,
+    align_face,
+    choose,
+    count,
+    detect_faces,
+    locate,
+)
 from veracity.modalities.video.params import VideoParams, VideoSegmentParams
 
 log = logging.getLogger(__name__)
@@ -100,28 +108,45 @@ def sample_rate_for(probe: VideoProbe, seg: VideoSegmentParams) -> float:
 
 def _faces_of(path: Path, name: str, probe: VideoProbe, seg: VideoSegmentParams,
               fps: float, max_seconds: float, timeout_s: float):  # fmt: skip
+    """Counts, aligned crops and their times of the sampled frames (MTCNN on every
+    ``detect_every``-th one, landmarks interpolated between: ``facecrop.locate``)."""
     counts, crops, times = FaceCounts(), [], []
     size = (probe.width // 2 * 2, probe.height // 2 * 2)
     small = scaled_size(*size, seg.detect_max_side)
     scale = size[0] / small[0]
-    batch: list[tuple[float, np.ndarray, np.ndarray]] = []
+    every = seg.detect_every
+    # key frames per MTCNN call: the buffered full-size frames stay about DETECT_BATCH
+    keys_per_block = max(1, DETECT_BATCH // every)
+    block: list[tuple[float, np.ndarray]] = []
+    keys: list[bool] = []
+    before: Choice | None = None
+
+    def detect(indices: list[int]) -> list[Choice]:
+        det = [block[i][1] if small == size else
+               np.asarray(Image.fromarray(block[i][1]).resize(small)) for i in indices]  # fmt: skip
+        found = detect_faces(det, seg.min_face_px, seg.detect_threads)
+        return [choose(p, m, seg.min_face_confidence) for p, m in found]
 
     def flush():
-        found = detect_faces([b[2] for b in batch], seg.min_face_px)
-        for (t, frame, _), (probs, marks) in zip(batch, found, strict=True):
-            lm = pick_face(probs, marks, seg.min_face_confidence, counts)
-            if lm is not None:
-                crops.append(align_face(frame, lm * scale, seg.crop_size, seg.crop_margin))
+        nonlocal before
+        choices = locate(keys, detect, before, seg.track_max_motion)
+        for (t, frame), c in zip(block, choices, strict=True):
+            count(c, counts)
+            if c.status == "face":
+                crops.append(align_face(frame, c.landmarks * scale, seg.crop_size, seg.crop_margin))
                 times.append(t)
-        batch.clear()
+        before = choices[-1]
+        block.clear()
+        keys.clear()
 
-    for t, frame in read_frames(path, name, fps=fps, size=size, max_seconds=max_seconds,
-                                timeout_s=timeout_s):  # fmt: skip
-        det = frame if small == size else np.asarray(Image.fromarray(frame).resize(small))
-        batch.append((t, frame, det))
-        if len(batch) == DETECT_BATCH:
+    for index, (t, frame) in enumerate(read_frames(path, name, fps=fps, size=size,
+                                                   max_seconds=max_seconds, timeout_s=timeout_s)):  # fmt: skip
+        block.append((t, frame))
+        keys.append(index % every == 0)
+        if keys[-1] and sum(keys) >= keys_per_block:
             flush()
-    if batch:
+    if block:
+        keys[-1] = True  # the last sampled frame is always detected
         flush()
     return counts, crops, times
 
