@@ -41,6 +41,7 @@ TARGET_S = 60.0  # the job service's budget for a 30 s video
 CLIP_S, SMOKE_CLIP_S, HEIGHT = 30.0, 4.0, 720
 FULL_WINDOWS = 16  # full-size forward timed on this many windows, scaled to all
 GEMM_N, GEMM_REPEATS = 1024, 5
+BASELINE_TIMEOUT_S = 900.0
 FULL_AUDIO = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                   intermediate_size=3072)  # wav2vec2-base; the rest are Wav2Vec2Config defaults  # fmt: skip
 
@@ -183,8 +184,11 @@ def _r(x: float) -> float:
 
 def legacy_params(params):
     """``params`` with the pre-issue-14 face settings: MTCNN on every sampled frame on
-    torch's threads (the baseline the speed-up is measured against)."""
-    seg = params.segments.model_copy(update={"detect_every": 1, "detect_threads": 0})
+    torch's threads (the baseline the speed-up is measured against). Its decode may run
+    past ``ffmpeg_timeout_s`` on a loaded box (it did: 120 s), so the limit is raised."""
+    seg = params.segments.model_copy(
+        update={"detect_every": 1, "detect_threads": 0, "ffmpeg_timeout_s": BASELINE_TIMEOUT_S}
+    )
     return params.model_copy(update={"segments": seg})
 
 
