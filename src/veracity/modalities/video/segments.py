@@ -2,7 +2,8 @@
 
 ``decode`` probes the header first (container, codec, resolution, duration: refused with
 a clear error before one frame is decoded), then streams frames at a uniform rate (5 FPS,
-10 FPS from ``high_res_min_height``), detects one face per frame with MTCNN and keeps only
+10 FPS from ``high_res_min_height``), detects one face per frame with MTCNN (on every
+``detect_every``-th frame, landmarks interpolated between: ``facecrop.locate``), keeps only
 its aligned ``crop_size`` crop, and extracts the audio at 16 kHz mono through a temporary
 WAV. ``prepare`` cuts windows of ``window_s`` every ``hop_s`` (1 s, 50 % overlap: a 30 s
 video gives 59 windows) with ``T = ceil(high_res_fps * window_s)`` frame slots each.
