@@ -69,3 +69,15 @@ def test_alignment_puts_landmarks_on_the_template_and_normalises():
     assert tpl[0, 0] < tpl[1, 0] and tpl[2, 1] < tpl[3, 1]  # eyes left-right, nose above mouth
     normed = normalize_faces(crop.transpose(2, 0, 1)[None])
     assert normed.shape == (1, 3, 64, 64) and abs(float(normed.mean())) < 3
+
+
+def test_every_sampled_face_gets_its_own_slot(params):
+    """Sample times i / fps sit on slot edges: each face must fill its slot exactly once."""
+    seg = params.segments
+    for fps, per_window in ((10.0, 10), (5.0, 5)):
+        times = np.arange(int(30 * fps)) / fps
+        for start in window_starts(30.0, seg.window_s, seg.hop_s):
+            idx, mask = window_faces(times, float(start), seg)
+            sampled = idx[mask > 0]
+            assert mask.sum() == per_window and len(set(sampled)) == per_window, (fps, start)
+            assert np.all(np.diff(times[idx]) >= 0)  # slots in time order

@@ -26,7 +26,7 @@ from veracity.modalities.video.params import VideoSegmentParams
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
 _IGNORED = {"probe_timeout_s", "ffmpeg_timeout_s", "face_cache_dir", "window_s", "hop_s",
-            "min_faces_per_window"}  # fmt: skip
+            "min_faces_per_window", "detect_threads"}  # fmt: skip
 _CHUNK = 1 << 20
 
 

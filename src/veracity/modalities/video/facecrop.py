@@ -12,6 +12,8 @@ transform that maps its five landmarks onto the ArcFace template, scaled to the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -86,10 +88,33 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int, margin: floa
     return np.asarray(pil, dtype=np.uint8)
 
 
-def detect_faces(frames: list[np.ndarray], min_face_px: int):
-    """MTCNN on equally sized frames: per frame (probs [k], landmarks [k, 5, 2]) as floats."""
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` inside the block, restored after (0: unchanged).
+
+    MTCNN runs hundreds of tiny ops per frame (a resize per candidate box): with 2 threads
+    on 2 shared cores their barriers cost more than they gain (docs/video.md, "Speed").
+    The setting is process-wide, so the block must not overlap another thread's torch work.
+    """
+    if n <= 0:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def detect_faces(frames: list[np.ndarray], min_face_px: int, threads: int = 0):
+    """MTCNN on equally sized frames: per frame (probs [k], landmarks [k, 5, 2]) as floats
+    (``threads``: torch threads while it runs, 0 = unchanged)."""
     mtcnn = load_mtcnn(min_face_px)
-    boxes, probs, marks = mtcnn.detect(np.stack(frames), landmarks=True)
+    with torch_threads(threads):
+        boxes, probs, marks = mtcnn.detect(np.stack(frames), landmarks=True)
     out = []
     for b, p, lm in zip(boxes, probs, marks, strict=True):
         if b is None or p is None:
@@ -100,19 +125,85 @@ def detect_faces(frames: list[np.ndarray], min_face_px: int):
     return out
 
 
-def pick_face(probs: np.ndarray, marks: np.ndarray, min_conf: float, counts: FaceCounts):
-    """The landmarks of the one confident face, or None (no face / several), counted."""
-    counts.frames += 1
+@dataclass(frozen=True)
+class Choice:
+    """What the seed's rule made of one frame: ``face`` (with landmarks), ``none``, ``multi``."""
+
+    status: str
+    landmarks: np.ndarray | None = None
+    confidence: float = 0.0
+
+
+def choose(probs: np.ndarray, marks: np.ndarray, min_conf: float) -> Choice:
+    """The one face above ``min_conf`` (seed 002 XI.11: > 0.95), else none / several."""
     confident = probs > min_conf
     if confident.sum() == 0:
-        counts.no_face += 1
-        return None
+        return Choice("none")
     if confident.sum() > 1:
+        return Choice("multi")
+    return Choice("face", marks[confident][0], float(probs[confident][0]))
+
+
+def count(choice: Choice, counts: FaceCounts) -> None:
+    """Add one sampled frame's ``choice`` to ``counts``."""
+    counts.frames += 1
+    if choice.status == "none":
+        counts.no_face += 1
+    elif choice.status == "multi":
         counts.multi_face += 1
-        return None
-    counts.faces += 1
-    counts.confidences.append(float(probs[confident][0]))
-    return marks[confident][0]
+    else:
+        counts.faces += 1
+        counts.confidences.append(choice.confidence)
+
+
+def pick_face(probs: np.ndarray, marks: np.ndarray, min_conf: float, counts: FaceCounts):
+    """The landmarks of the one confident face, or None (no face / several), counted."""
+    choice = choose(probs, marks, min_conf)
+    count(choice, counts)
+    return choice.landmarks
+
+
+def steady(a: np.ndarray, b: np.ndarray, max_motion: float) -> bool:
+    """Whether no landmark moved more than ``max_motion`` eye distances from ``a`` to ``b``."""
+    eyes = max(float(np.hypot(*(a[1] - a[0]))), 1e-6)
+    return float(np.linalg.norm(b - a, axis=1).max()) <= max_motion * eyes
+
+
+def locate(keys: list[bool], detect: Callable[[list[int]], list[Choice]],
+           before: Choice | None, max_motion: float) -> list[Choice]:  # fmt: skip
+    """One Choice per sampled frame of a block that ends on a key frame.
+
+    MTCNN runs on the key frames (``detect(indices)``); a frame between two key frames that
+    each hold one confident face which moved less than ``max_motion`` eye distances gets the
+    linear interpolation of their landmarks (and the lower of their confidences); every
+    other frame is detected itself, so the seed's rule holds wherever the track is unsure
+    (a face lost, a second face, a cut). ``before`` is the key frame preceding the block.
+    """
+    if keys and not keys[-1]:
+        raise ValueError("expected a block of sampled frames that ends on a key frame")
+    key_idx = [j for j, k in enumerate(keys) if k]
+    out: list[Choice | None] = [None] * len(keys)
+    for j, c in zip(key_idx, detect(key_idx) if key_idx else [], strict=True):
+        out[j] = c
+    left, start, unsure = before, 0, []
+    for j in key_idx:
+        run, right = list(range(start, j)), out[j]
+        if (
+            run
+            and left is not None
+            and left.status == right.status == "face"
+            and steady(left.landmarks, right.landmarks, max_motion)
+        ):
+            conf = min(left.confidence, right.confidence)
+            for n, r in enumerate(run, 1):
+                w = n / (len(run) + 1)
+                out[r] = Choice("face", (1 - w) * left.landmarks + w * right.landmarks, conf)
+        else:
+            unsure += run
+        left, start = right, j + 1
+    for r, c in zip(unsure, detect(unsure) if unsure else [], strict=True):
+        out[r] = c
+    return out  # type: ignore[return-value]
 
 
 def normalize_faces(faces_uint8):

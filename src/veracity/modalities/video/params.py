@@ -46,6 +46,10 @@ class VideoSegmentParams(Section):
     high_res_fps: float = Field(gt=0)  # ... for videos at least high_res_min_height tall
     high_res_min_height: int = Field(gt=0)
     detect_max_side: int = Field(gt=0)  # MTCNN sees frames scaled to this longest side (speed)
+    detect_every: int = Field(ge=1, le=10)  # MTCNN on every k-th sampled frame, landmarks
+    # interpolated between two confident detections (1 = detect every sampled frame)
+    track_max_motion: float = Field(gt=0)  # ... unless a landmark moved more eye distances
+    detect_threads: int = Field(ge=0)  # torch threads while MTCNN runs (0 = unchanged)
     min_face_confidence: float = Field(gt=0, lt=1)  # seed 002: > 0.95
     min_face_px: int = Field(gt=0)  # MTCNN's smallest face
     crop_size: int = Field(gt=0)  # aligned crop side (224 = EfficientNet input)
