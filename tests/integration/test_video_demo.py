@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from video_params import video_params_raw
 
 from veracity.errors import PayloadTooLargeError
 from veracity.evaluation.metrics import compute_eer
@@ -36,12 +36,11 @@ from veracity.modalities.video.segments import VideoContentError, decode, prepar
 
 # video is not registered yet (issue 13): its demo-corpus tests run in `make test-all`
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "video_params.yaml"
 
 
 @pytest.fixture(scope="module")
 def params() -> VideoParams:
-    p = VideoParams.model_validate(yaml.safe_load(FIXTURE.read_text()))
+    p = VideoParams.model_validate(video_params_raw())
     return p.model_copy(update={"segments": p.segments.model_copy(update={"crop_size": 64})})
 
 

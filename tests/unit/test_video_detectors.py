@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 from torch import nn
+from video_params import video_params_raw
 
 from veracity.modalities.video import MODALITY
 from veracity.modalities.video.detectors import build_architecture, detector_specs, rebuild
@@ -18,14 +16,13 @@ from veracity.modalities.video.detectors.av_attention import (
 )
 from veracity.modalities.video.params import VideoParams
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "video_params.yaml"
 T, S, L = 4, 32, 16000
 
 
 @pytest.fixture(scope="module")
 def params() -> VideoParams:
     torch.set_num_threads(1)
-    return VideoParams.model_validate(yaml.safe_load(FIXTURE.read_text()))
+    return VideoParams.model_validate(video_params_raw())
 
 
 def with_model(params: VideoParams, **update) -> VideoParams:

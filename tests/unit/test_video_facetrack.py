@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from video_params import video_params_raw
 
 from veracity.media.video import read_frames, scaled_size
 from veracity.modalities.video import segments
@@ -28,7 +28,6 @@ from veracity.modalities.video.facecrop import (
 )
 from veracity.modalities.video.params import VideoParams
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "video_params.yaml"
 OFFSETS = np.array([[-8.0, -4], [8, -4], [0, 1], [-6, 6], [6, 6]])  # 5 landmarks about a centre
 
 
@@ -135,7 +134,7 @@ def clip(tmp_path_factory) -> Path:
 
 
 def _params(every: int) -> VideoParams:
-    p = VideoParams.model_validate(yaml.safe_load(FIXTURE.read_text()))
+    p = VideoParams.model_validate(video_params_raw())
     seg = p.segments.model_copy(update={"crop_size": 48, "detect_every": every,
                                         "min_faces_per_window": 2})  # fmt: skip
     return p.model_copy(update={"segments": seg})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import yaml
 from pydantic import ValidationError
+from video_params import video_params_raw
 
 from veracity.media.video import VideoProbe
 from veracity.modalities import load_modality
@@ -17,12 +16,10 @@ from veracity.modalities.video.facecrop import FaceCounts
 from veracity.modalities.video.params import VideoParams
 from veracity.modalities.video.segments import VideoMedia, prepare
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "video_params.yaml"
-
 
 @pytest.fixture(scope="module")
 def params() -> VideoParams:
-    return VideoParams.model_validate(yaml.safe_load(FIXTURE.read_text()))
+    return VideoParams.model_validate(video_params_raw())
 
 
 def media(seconds: float = 3.0, fps: float = 5.0, size: int = 16) -> VideoMedia:
@@ -43,11 +40,11 @@ def test_the_package_plugs_in_through_modality_packages(params):
 
 
 def test_params_refuse_inconsistent_numbers(params):
-    raw = yaml.safe_load(FIXTURE.read_text())
+    raw = video_params_raw()
     raw["segments"]["hop_s"] = 2.0
     with pytest.raises(ValidationError, match="hop_s"):
         VideoParams.model_validate(raw)
-    raw = yaml.safe_load(FIXTURE.read_text())
+    raw = video_params_raw()
     raw["model"]["use_video"] = raw["model"]["use_audio"] = False
     with pytest.raises(ValidationError, match="nothing to classify"):
         VideoParams.model_validate(raw)
@@ -101,9 +98,8 @@ def test_the_block_validates_inside_params_yaml_and_an_artifact_round_trips(repo
     from veracity.models.artifact import load_artifact, save_artifact
 
     raw = yaml.safe_load((repo_root / "params.yaml").read_text())
-    packages = {"video": "veracity.modalities.video"}
+    packages = {"video": "veracity.modalities.video"}  # the built-in name, also as a plug-in
     raw["modality_packages"] = packages
-    raw["modalities"]["video"] = yaml.safe_load(FIXTURE.read_text())
     video = parse_config(raw).modality_params("video")
     assert isinstance(video, VideoParams)
     video = video.model_copy(update={"model": video.model.model_copy(update={"use_audio": False})})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
+from video_params import video_params_raw
 
 from veracity.modalities.video.demo.faces import fit_frame, load_identities
 from veracity.modalities.video.facecrop import (
@@ -23,12 +21,10 @@ from veracity.modalities.video.segments import (
     window_starts,
 )
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "video_params.yaml"
-
 
 @pytest.fixture(scope="module")
 def params() -> VideoParams:
-    p = VideoParams.model_validate(yaml.safe_load(FIXTURE.read_text()))
+    p = VideoParams.model_validate(video_params_raw())
     return p.model_copy(update={"segments": p.segments.model_copy(update={"crop_size": 64})})
 
 

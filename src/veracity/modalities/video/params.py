@@ -2,8 +2,7 @@
 
 Video segments are 1 s windows with 50 % overlap of aligned face crops (sampled at a
 uniform 5 FPS, 10 FPS for high resolution) with their audio second at 16 kHz. The
-numbers live in params (``tests/fixtures/video_params.yaml`` holds a complete block, and
-docs/video.md explains each); only the corpus readers' settings have defaults here,
+numbers live in params.yaml ``modalities.video`` (docs/video.md explains each); only the corpus readers' settings have defaults here,
 because ``veracity.data.readers.read_corpus`` calls a reader with the corpus root alone.
 """
 
