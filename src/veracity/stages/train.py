@@ -127,12 +127,23 @@ def load_upstream(
 
 
 def precomputed_set(spec, model: nn.Module, data: SegmentSet, batch_size: int) -> SegmentSet:
-    """``data`` with the frozen part's outputs as inputs, computed once (in memory)."""
+    """``data`` with the frozen part's outputs as inputs, computed once (in memory).
+
+    The hook runs in eval mode (frozen BatchNorm statistics, no dropout) without gradients,
+    and the model's mode is restored after, so no hook handles either.
+    """
     parts: dict[str, list] = {}
-    for start in tqdm(range(0, len(data), batch_size), desc=f"{spec.role}: export", leave=False):
-        index = torch.arange(start, min(start + batch_size, len(data)))
-        for name, value in spec.precompute(model, data.batch(index)).items():
-            parts.setdefault(name, []).append(value.detach().cpu())
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in tqdm(range(0, len(data), batch_size), desc=f"{spec.role}: export",
+                              leave=False):  # fmt: skip
+                index = torch.arange(start, min(start + batch_size, len(data)))
+                for name, value in spec.precompute(model, data.batch(index)).items():
+                    parts.setdefault(name, []).append(value.detach().cpu())
+    finally:
+        model.train(was_training)
     inputs = {name: torch.cat(values) for name, values in parts.items()}
     return SegmentSet(
         InMemorySource(inputs),

@@ -160,11 +160,8 @@ def hybrid_config(
     }
 
 
-@torch.no_grad()
 def precompute_branches(model: HybridBase, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The frozen branches' features of a ``logmel`` + ``waveform`` batch."""
-    was_training = model.training
-    model.eval()
+    """The frozen branches' features of a ``logmel`` + ``waveform`` batch (the train step
+    calls it in eval mode without gradients)."""
     ae, trans = model.features(batch)
-    model.train(was_training)
     return {"ae_features": ae, "trans_features": trans}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from veracity.modalities.music.detectors.cnn import ConvEncoder
@@ -132,11 +131,8 @@ class AEMLPDetector(nn.Module):
         return {"logits": out["logits"], "embedding": latent, "latent": latent}
 
 
-@torch.no_grad()
 def precompute_latent(model: AEMLPDetector, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The frozen encoder's latents of a ``logmel`` batch (the MLP's training input)."""
-    was_training = model.training
-    model.eval()
+    """The frozen encoder's latents of a ``logmel`` batch (the MLP's training input; the
+    train step calls it in eval mode without gradients)."""
     latent = model.encoder(batch["logmel"])[1]
-    model.train(was_training)
     return {"latent": latent}

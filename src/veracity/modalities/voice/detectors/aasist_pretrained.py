@@ -103,7 +103,6 @@ def load_pretrained(model: AASIST, uri: str, variant: str, storage_cfg=None) -> 
     return model
 
 
-@torch.no_grad()
 def precompute_frontend(
     model: AASIST, batch: dict[str, Tensor], *, tile_columns: int | None = None
 ) -> dict[str, Tensor]:
@@ -111,16 +110,14 @@ def precompute_frontend(
 
     Computed with the serving fast path's encoder (:class:`~.aasist_fast.FastAASIST`,
     BatchNorm folded, first block in time tiles of ``tile_columns``: several times faster
-    than the eager front end on a CPU, equal to it within float rounding).
+    than the eager front end on a CPU, equal to it within float rounding). The train
+    step calls it in eval mode without gradients.
     """
     from veracity.modalities.voice.detectors.aasist_fast import DEFAULT_TILE_COLUMNS, FastAASIST
 
-    was_training = model.training
-    fast = FastAASIST(model, tile_columns or DEFAULT_TILE_COLUMNS)  # puts model in eval mode
+    fast = FastAASIST(model, tile_columns or DEFAULT_TILE_COLUMNS)
     device = next(model.parameters()).device
-    out = fast.encode(batch["waveform"].to(device)).contiguous()
-    model.train(was_training)
-    return {FRONTEND: out}
+    return {FRONTEND: fast.encode(batch["waveform"].to(device)).contiguous()}
 
 
 def augment_frontend(
