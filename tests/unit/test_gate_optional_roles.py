@@ -4,7 +4,7 @@ verdict fail (voice: a confident AASIST overriding a confident stage 1, seed 003
 from __future__ import annotations
 
 from veracity.config import VerdictGateBounds
-from veracity.stages.gate import drop_optional_for_verdict
+from veracity.evaluation.gate_checks import drop_optional_for_verdict
 
 BOUNDS = VerdictGateBounds(
     max_fake_as_human=0.10, max_real_as_ai=0.10, max_inconclusive=0.60,
