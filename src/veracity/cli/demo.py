@@ -203,12 +203,12 @@ def _pct(value) -> str:
 
 
 def _demo(args, cfg) -> int:
-    from veracity.cli.pipeline import _params_and_overrides
+    from veracity.cli.pipeline import params_and_overrides
     from veracity.orchestration.compile import find_repo_root
 
     started = time.monotonic()
     root = find_repo_root()
-    params_yaml, overrides = _params_and_overrides(args)
+    params_yaml, overrides = params_and_overrides(args)
     check_demo_store(cfg, root)  # before any training: the demo approves automatically
     modalities = [args.modality] if args.modality else list(cfg.modalities)
     names = {}

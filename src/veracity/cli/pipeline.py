@@ -8,7 +8,8 @@ from pathlib import Path
 from veracity.cli.options import add_modality, modality_of
 
 
-def _params_and_overrides(args) -> tuple[str, list[str]]:
+def params_and_overrides(args) -> tuple[str, list[str]]:
+    """The canonical params.yaml text and the ``--set`` overrides of the command line."""
     from veracity.orchestration.client import canonical_params
 
     return canonical_params(Path(args.params).read_text()), list(args.overrides)
@@ -18,7 +19,7 @@ def _run(args, cfg):
     from veracity.orchestration.local import run_local
     from veracity.orchestration.summary import format_summary
 
-    params_yaml, overrides = _params_and_overrides(args)
+    params_yaml, overrides = params_and_overrides(args)
     summary = run_local(
         cfg,
         params_yaml,
@@ -53,7 +54,7 @@ def _compile(args, cfg):
 def _arguments(args, cfg) -> dict:
     from veracity.orchestration import run_arguments
 
-    params_yaml, overrides = _params_and_overrides(args)
+    params_yaml, overrides = params_and_overrides(args)
     return run_arguments(
         cfg,
         params_yaml=params_yaml,

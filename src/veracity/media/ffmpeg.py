@@ -44,7 +44,8 @@ class Probe:
     duration_s: float | None
 
 
-def _require(binary: str, name: str) -> str:
+def require_binary(binary: str, name: str) -> str:
+    """The path of ``binary`` (ffmpeg/ffprobe); a clear error naming the media when absent."""
     path = shutil.which(binary)
     if path is None:
         raise AudioDecodeError(
@@ -54,12 +55,14 @@ def _require(binary: str, name: str) -> str:
     return path
 
 
-def _input_args(path: Path) -> list[str]:
+def input_args(path: Path) -> list[str]:
+    """The hardened input arguments: local files only, allow-listed demuxers."""
     return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(DEMUXERS), "-i",
             str(path)]  # fmt: skip
 
 
-def _reason(stderr: bytes, path: Path, returncode: int) -> str:
+def failure_reason(stderr: bytes, path: Path, returncode: int) -> str:
+    """ffmpeg's last error line (or the exit status), the temporary path hidden."""
     lines = stderr.decode(errors="replace").strip().splitlines()
     reason = lines[-1] if lines else f"exit status {returncode}"
     return reason.replace(str(path), "input")  # hide temporary file names
@@ -67,7 +70,7 @@ def _reason(stderr: bytes, path: Path, returncode: int) -> str:
 
 def probe(path: Path, name: str, timeout_s: float) -> Probe:
     """Read format, rate, channels and duration of the first audio stream (no decoding)."""
-    cmd = [_require("ffprobe", name), "-v", "error", *_input_args(path)[:-2],
+    cmd = [require_binary("ffprobe", name), "-v", "error", *input_args(path)[:-2],
            "-select_streams", "a:0", "-show_entries",
            "format=format_name,duration:stream=sample_rate,channels,duration",
            "-of", "json", str(path)]  # fmt: skip
@@ -81,7 +84,7 @@ def probe(path: Path, name: str, timeout_s: float) -> Probe:
     info = json.loads(proc.stdout or b"{}") if proc.returncode == 0 else {}
     streams = info.get("streams") or []
     if not streams:
-        why = _reason(proc.stderr, path, proc.returncode) if proc.returncode else "no audio"
+        why = failure_reason(proc.stderr, path, proc.returncode) if proc.returncode else "no audio"
         raise AudioDecodeError(
             f"expected audio in {name}, but neither soundfile nor ffmpeg could decode it "
             f"as one of the accepted containers ({', '.join(DEMUXERS)}): {why}; send WAV, "
@@ -117,7 +120,7 @@ def decode_mono(
     rate = sample_rate or probe(path, name, timeout_s).sample_rate
     if rate <= 0:
         raise AudioDecodeError(f"expected a positive sample rate in {name}, got {rate}")
-    cmd = [_require("ffmpeg", name), "-nostdin", "-v", "error", "-xerror", *_input_args(path),
+    cmd = [require_binary("ffmpeg", name), "-nostdin", "-v", "error", "-xerror", *input_args(path),
            "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate)]  # fmt: skip
     cap = None
     if max_seconds is not None:
@@ -150,7 +153,7 @@ def decode_mono(
         )
     if proc.returncode != 0 or total == 0:
         timed_out = proc.returncode == -9
-        reason = "timed out" if timed_out else _reason(stderr, path, proc.returncode)
+        reason = "timed out" if timed_out else failure_reason(stderr, path, proc.returncode)
         raise AudioDecodeError(
             f"expected audio in {name}, but neither soundfile nor ffmpeg could decode it "
             f"({reason}); send WAV, FLAC, OGG, MP3, M4A or a video file with an audio track"

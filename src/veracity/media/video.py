@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from veracity.errors import AudioContentError, AudioDecodeError, PayloadTooLargeError
-from veracity.media.ffmpeg import _input_args, _reason, _require
+from veracity.media.ffmpeg import failure_reason, input_args, require_binary
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def _rate(text: str | None) -> float:
 
 def probe_video(path: Path, name: str, timeout_s: float) -> VideoProbe:
     """Read container, first video stream and whether there is audio (no decoding)."""
-    cmd = [_require("ffprobe", name), "-v", "error", *_input_args(path)[:-2],
+    cmd = [require_binary("ffprobe", name), "-v", "error", *input_args(path)[:-2],
            "-show_entries", "format=format_name,duration:stream=codec_type,codec_name,width,"
            "height,avg_frame_rate,r_frame_rate,duration,sample_rate,channels", "-of", "json", str(path)]  # fmt: skip
     try:
@@ -79,7 +79,11 @@ def probe_video(path: Path, name: str, timeout_s: float) -> VideoProbe:
         what = (
             "only audio"
             if any(s.get("codec_type") == "audio" for s in streams)
-            else (_reason(proc.stderr, path, proc.returncode) if proc.returncode else "no streams")
+            else (
+                failure_reason(proc.stderr, path, proc.returncode)
+                if proc.returncode
+                else "no streams"
+            )
         )
         raise VideoDecodeError(
             f"expected a video stream in {name}, found {what}; send an H.264 MP4 video "
@@ -138,7 +142,7 @@ def check_header(probe: VideoProbe, name: str, seg: Any, max_seconds: float) -> 
 def check_packets(path: Path, name: str, timeout_s: float) -> None:
     """Read every packet of every stream without decoding (``-c copy``): a truncated or
     corrupt container fails here, in a fraction of a decode's time."""
-    cmd = [_require("ffmpeg", name), "-nostdin", "-v", "error", "-xerror", *_input_args(path),
+    cmd = [require_binary("ffmpeg", name), "-nostdin", "-v", "error", "-xerror", *input_args(path),
            "-map", "0", "-c", "copy", "-f", "null", "-"]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
@@ -149,7 +153,7 @@ def check_packets(path: Path, name: str, timeout_s: float) -> None:
     if proc.returncode != 0 or proc.stderr.strip():
         raise VideoDecodeError(
             f"expected a complete video in {name}, its packets do not read "
-            f"({_reason(proc.stderr, path, proc.returncode)}); the file is probably truncated "
+            f"({failure_reason(proc.stderr, path, proc.returncode)}); the file is probably truncated "
             "or corrupt: send an H.264 MP4 video"
         )
 
@@ -165,7 +169,7 @@ def read_frames(path: Path, name: str, *, fps: float, size: tuple[int, int],
     """Yield ``(time_s, frame [h, w, 3] uint8)`` at a uniform ``fps`` for at most
     ``max_seconds``, scaled to ``size`` (w, h); killed after ``timeout_s``."""
     w, h = size
-    cmd = [_require("ffmpeg", name), "-nostdin", "-v", "error", *_input_args(path),
+    cmd = [require_binary("ffmpeg", name), "-nostdin", "-v", "error", *input_args(path),
            "-map", "0:v:0", "-an", "-t", f"{max_seconds:g}",
            "-vf", f"fps={fps:g},scale={w}:{h}:flags=area", "-pix_fmt", "rgb24",
            "-f", "rawvideo", "pipe:1"]  # fmt: skip
@@ -190,7 +194,9 @@ def read_frames(path: Path, name: str, *, fps: float, size: tuple[int, int],
         proc.stdout.close()
         proc.stderr.close()
     if proc.returncode != 0 or index == 0:
-        reason = "timed out" if proc.returncode == -9 else _reason(stderr, path, proc.returncode)
+        reason = (
+            "timed out" if proc.returncode == -9 else failure_reason(stderr, path, proc.returncode)
+        )
         raise VideoDecodeError(
             f"expected decodable video frames in {name}, got {index} ({reason}); the file "
             "is probably truncated or corrupt: re-export it as H.264 MP4"
@@ -203,8 +209,8 @@ def extract_audio(path: Path, name: str, *, sample_rate: int, max_seconds: float
     WAV that is deleted before returning)."""
     with tempfile.TemporaryDirectory(prefix="veracity-audio-") as tmp:
         wav = Path(tmp) / "audio.wav"
-        cmd = [_require("ffmpeg", name), "-nostdin", "-v", "error", "-xerror",
-               *_input_args(path), "-map", "0:a:0", "-vn", "-t", f"{max_seconds:g}",
+        cmd = [require_binary("ffmpeg", name), "-nostdin", "-v", "error", "-xerror",
+               *input_args(path), "-map", "0:a:0", "-vn", "-t", f"{max_seconds:g}",
                "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", str(wav)]  # fmt: skip
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
@@ -213,7 +219,7 @@ def extract_audio(path: Path, name: str, *, sample_rate: int, max_seconds: float
         if proc.returncode != 0 or not wav.is_file():
             raise VideoDecodeError(
                 f"expected a decodable audio track in {name}, ffmpeg failed "
-                f"({_reason(proc.stderr, path, proc.returncode)}); re-export the video"
+                f"({failure_reason(proc.stderr, path, proc.returncode)}); re-export the video"
             )
         audio, _ = sf.read(wav, dtype="float32", always_2d=False)
     return np.asarray(audio, dtype=np.float32).reshape(-1)
