@@ -28,4 +28,5 @@ MODALITY = ModalityPackage(
     descriptor_columns_fn=lazy(f"{_PKG}.descriptors", "descriptor_columns"),
     demo_fn=lazy(f"{_PKG}.demo", "generate"),
     shift_fn=lazy(f"{_PKG}.shifts", "shift"),
+    report_fn=lazy(f"{_PKG}.report", "report"),
 )

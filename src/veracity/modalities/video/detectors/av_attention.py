@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import Wav2Vec2Config, Wav2Vec2Model
 
@@ -157,13 +158,22 @@ def consistency_loss(outputs: Mapping[str, Tensor], targets: Tensor) -> Tensor:
     return (diff * pair).sum() / pair.sum().clamp_min(1.0)
 
 
+def smoothed_ce(logits: Tensor, targets: Tensor, criterion: nn.Module, smoothing: float) -> Tensor:
+    """Cross-entropy with the trainer's class weights (``criterion.weight``) and label
+    smoothing ``smoothing`` (seed 002: 0.1)."""
+    weight = getattr(criterion, "weight", None)
+    return F.cross_entropy(logits, targets, weight=weight, label_smoothing=smoothing)
+
+
 def av_loss(outputs: Mapping[str, Tensor], targets: Tensor, criterion: nn.Module, *,
-            consistency_weight: float, aux_weight: float) -> Tensor:  # fmt: skip
-    """Cross-entropy + auxiliary per-modality heads + the temporal-consistency term."""
-    loss = criterion(outputs["logits"], targets)
+            consistency_weight: float, aux_weight: float,
+            label_smoothing: float = 0.0) -> Tensor:  # fmt: skip
+    """Smoothed cross-entropy + auxiliary per-modality heads + the temporal-consistency term."""
+    loss = smoothed_ce(outputs["logits"], targets, criterion, label_smoothing)
     for key in ("video_logits", "audio_logits"):
         if key in outputs and aux_weight > 0:
-            loss = loss + aux_weight * criterion(outputs[key], targets)
+            loss = loss + aux_weight * smoothed_ce(outputs[key], targets, criterion,
+                                                   label_smoothing)  # fmt: skip
     if consistency_weight > 0:
         loss = loss + consistency_weight * consistency_loss(outputs, targets)
     return loss

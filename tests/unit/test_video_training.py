@@ -1,0 +1,104 @@
+"""The video detector's training hooks (augmentation, smoothed loss) and the video-level
+aggregation of window scores (tiny tensors, milliseconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from veracity.errors import VeracityError
+from veracity.modalities.video import MODALITY
+from veracity.modalities.video.detectors import detector_specs
+from veracity.modalities.video.detectors.augment import augment_av, shift_frames
+from veracity.modalities.video.detectors.av_attention import av_loss
+from veracity.modalities.video.params import VideoParams
+from veracity.modalities.video.report import aggregate, aggregation_comparison, format_table
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "video_params.yaml"
+
+
+@pytest.fixture(scope="module")
+def params() -> VideoParams:
+    return VideoParams.model_validate(yaml.safe_load(FIXTURE.read_text()))
+
+
+def faces(b: int = 3, t: int = 2, s: int = 8) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (b, t, 3, s, s), generator=g).float()
+
+
+def test_augmentation_is_seeded_bounded_and_the_same_for_every_frame(params):
+    x = faces()
+    x[:, 1] = x[:, 0]  # two identical frames stay identical: one draw per window
+    batch = {"faces": x, "face_mask": torch.ones(3, 2), "audio": torch.ones(3, 10)}
+    a = augment_av(batch, torch.Generator().manual_seed(1), cfg=params.augment)
+    b = augment_av(batch, torch.Generator().manual_seed(1), cfg=params.augment)
+    assert torch.equal(a["faces"], b["faces"]) and torch.equal(a["audio"], b["audio"])
+    assert a["faces"].shape == x.shape and 0 <= a["faces"].min() and a["faces"].max() <= 255
+    assert torch.equal(a["faces"][:, 0], a["faces"][:, 1])
+    assert not torch.equal(a["faces"], x) and a["face_mask"] is batch["face_mask"]
+    gain_db = 20 * torch.log10(a["audio"][:, 0])
+    lo, hi = params.augment.audio_gain_db
+    assert ((gain_db >= lo - 1e-4) & (gain_db <= hi + 1e-4)).all()
+
+
+def test_grey_windows_have_equal_channels_and_disabled_is_identity(params):
+    cfg = params.augment.model_copy(update={"grey_prob": 1.0})
+    out = augment_av({"faces": faces()}, torch.Generator().manual_seed(0), cfg=cfg)["faces"]
+    assert torch.allclose(out[:, :, 0], out[:, :, 1]) and torch.allclose(out[:, :, 1], out[:, :, 2])
+    off = params.augment.model_copy(update={"enabled": False})
+    batch = {"faces": faces()}
+    assert augment_av(batch, torch.Generator(), cfg=off) is batch
+
+
+def test_shift_moves_content_and_repeats_edges():
+    x = torch.arange(16.0).view(1, 1, 1, 4, 4).expand(1, 1, 3, 4, 4)
+    out = shift_frames(x, torch.tensor([1]), torch.tensor([0]))
+    assert out[0, 0, 0, 0].tolist() == [0.0, 0.0, 1.0, 2.0]
+
+
+def test_loss_uses_label_smoothing_and_the_spec_wires_augmentation(params):
+    spec = detector_specs(params)[0]
+    assert spec.augment.keywords["cfg"] == params.augment
+    logits = torch.tensor([[-20.0, 20.0], [20.0, -20.0]])  # confidently right
+    out = {"logits": logits}
+    y = torch.tensor([1, 0])
+    plain = av_loss(out, y, nn.CrossEntropyLoss(), consistency_weight=0, aux_weight=0)
+    smooth = av_loss(out, y, nn.CrossEntropyLoss(), consistency_weight=0, aux_weight=0,
+                     label_smoothing=0.1)  # fmt: skip
+    assert float(plain) < 1e-6 < float(smooth)  # smoothing penalises over-confidence
+    out = {"logits": torch.tensor([[-20.0, 20.0], [0.0, 0.0]])}  # sure of one, unsure of one
+    smooth = av_loss(out, y, nn.CrossEntropyLoss(), consistency_weight=0, aux_weight=0,
+                     label_smoothing=0.1)  # fmt: skip
+    weighted = av_loss(out, y, nn.CrossEntropyLoss(weight=torch.tensor([3.0, 1.0])),
+                       consistency_weight=0, aux_weight=0, label_smoothing=0.1)  # fmt: skip
+    assert not torch.isclose(weighted, smooth)  # the trainer's class weights still apply
+
+
+def test_aggregations_mean_max_and_attention():
+    z = np.array([2.0, -4.0, 1.0, 1.0, 3.0])
+    clip = np.array([0, 0, 1, 1, 1])
+    assert np.allclose(aggregate(z, clip, "mean"), [-1.0, 5 / 3])
+    assert np.allclose(aggregate(z, clip, "max"), [-4.0, 1.0])  # the most fake window
+    att = aggregate(z, clip, "attention")
+    assert -4.0 < att[0] < -1.0 and 1.0 < att[1] < 5 / 3  # between max and mean
+    assert np.allclose(aggregate(z, clip, "attention", tau=1e6), aggregate(z, clip, "mean"))
+    with pytest.raises(VeracityError):
+        aggregate(z, clip, "median")
+
+
+def test_aggregation_comparison_reports_eer_auc_and_attacks():
+    z = np.array([3.0, 2.0, -1.0, -2.0, 0.5, -3.0])
+    clip = np.arange(6)
+    table = aggregation_comparison(z, clip, np.array([1, 1, 0, 0, 1, 0]),
+                                   np.array(["-", "-", "A", "B", "-", "B"]))  # fmt: skip
+    assert set(table) == {"mean", "max", "attention"}
+    assert table["mean"]["eer"] == 0.0 and table["mean"]["auc"] == 1.0
+    assert set(table["max"]["per_attack_eer"]) == {"A", "B"}
+    assert "attention" in format_table("av", table)
+    assert MODALITY.report_fn is not None
