@@ -102,3 +102,13 @@ def test_aggregation_comparison_reports_eer_auc_and_attacks():
     assert set(table["max"]["per_attack_eer"]) == {"A", "B"}
     assert "attention" in format_table("av", table)
     assert MODALITY.report_fn is not None
+
+
+def test_frame_feature_width_follows_the_pre_logits_head():
+    import timm
+
+    from veracity.modalities.video.detectors.av_attention import frame_feature_dim
+
+    lcnet = timm.create_model("lcnet_035", pretrained=False, num_classes=0)
+    assert lcnet.num_features == 176  # the stage width; the pooled output is wider
+    assert frame_feature_dim(lcnet) == lcnet(torch.zeros(1, 3, 32, 32)).shape[-1] == 1280

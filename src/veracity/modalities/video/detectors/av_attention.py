@@ -39,6 +39,13 @@ def build_frame_encoder(name: str) -> nn.Module:
     return timm.create_model(name, pretrained=False, num_classes=0)
 
 
+def frame_feature_dim(encoder: nn.Module) -> int:
+    """Width of the pooled features a timm model without classifier returns: its
+    ``head_hidden_size`` when it has a pre-logits head (LCNet, MobileNetV3: wider than
+    ``num_features``), else ``num_features``."""
+    return int(getattr(encoder, "head_hidden_size", None) or encoder.num_features)
+
+
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``x`` [B, T, D] over the slots where ``mask`` [B, T] is 1 (all when none)."""
     w = mask.to(x.dtype).unsqueeze(-1)
@@ -57,7 +64,7 @@ class AVCrossAttentionDetector(nn.Module):
         self.cross = c["fusion"] == "cross_attention" and self.use_video and self.use_audio
         if self.use_video:
             self.frame_encoder = build_frame_encoder(c["frame_encoder"])
-            self.frame_dim = int(self.frame_encoder.num_features)
+            self.frame_dim = frame_feature_dim(self.frame_encoder)
             self.frame_proj = nn.Linear(self.frame_dim, d)
             k = c["temporal_kernel"]
             self.temporal = nn.Conv1d(d, d, kernel_size=k, stride=1, padding=k // 2)
