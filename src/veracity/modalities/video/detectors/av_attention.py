@@ -46,6 +46,13 @@ def frame_feature_dim(encoder: nn.Module) -> int:
     return int(getattr(encoder, "head_hidden_size", None) or encoder.num_features)
 
 
+def normalize_audio(audio: Tensor, eps: float = 1e-7) -> Tensor:
+    """Per-window zero-mean, unit-variance waveform (``Wav2Vec2FeatureExtractor``'s
+    ``do_normalize``): wav2vec2-base expects it, and level is no cue to learn."""
+    centred = audio - audio.mean(-1, keepdim=True)
+    return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
+
+
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``x`` [B, T, D] over the slots where ``mask`` [B, T] is 1 (all when none)."""
     w = mask.to(x.dtype).unsqueeze(-1)
@@ -112,8 +119,9 @@ class AVCrossAttentionDetector(nn.Module):
         return torch.relu(self.temporal(feats.transpose(1, 2))).transpose(1, 2)
 
     def encode_audio(self, audio: Tensor) -> Tensor:
-        """16 kHz audio [B, L] -> audio frames [B, A, D]."""
-        return self.audio_proj(self.audio_encoder(audio).last_hidden_state)
+        """16 kHz audio [B, L] -> audio frames [B, A, D]; each window is normalised to zero
+        mean and unit variance first, as wav2vec2's feature extractor does for its models."""
+        return self.audio_proj(self.audio_encoder(normalize_audio(audio)).last_hidden_state)
 
     def _modality_keep(self, b: int, device) -> tuple[Tensor, Tensor]:
         """Per-sample keep flags (video, audio): one modality zeroed with probability p."""
