@@ -109,6 +109,6 @@ def test_frame_feature_width_follows_the_pre_logits_head():
 
     from veracity.modalities.video.detectors.av_attention import frame_feature_dim
 
-    lcnet = timm.create_model("lcnet_035", pretrained=False, num_classes=0)
+    lcnet = timm.create_model("lcnet_035", pretrained=False, num_classes=0).eval()
     assert lcnet.num_features == 176  # the stage width; the pooled output is wider
     assert frame_feature_dim(lcnet) == lcnet(torch.zeros(1, 3, 32, 32)).shape[-1] == 1280

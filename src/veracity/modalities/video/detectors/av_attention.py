@@ -30,6 +30,7 @@ from transformers import Wav2Vec2Config, Wav2Vec2Model
 from veracity.modalities.video.facecrop import normalize_faces
 
 log = logging.getLogger(__name__)
+TIME_FREQUENCIES = 8  # up to 4 cycles per window: ~60 ms resolution in a 1 s window
 
 
 def build_frame_encoder(name: str) -> nn.Module:
@@ -37,6 +38,15 @@ def build_frame_encoder(name: str) -> nn.Module:
     import timm
 
     return timm.create_model(name, pretrained=False, num_classes=0)
+
+
+def time_encoding(n: int, device=None) -> Tensor:
+    """Sinusoids of the within-window time of ``n`` evenly spaced steps -> [n, 2F]: video
+    slots and audio frames get the same clock, so attention can align them in time."""
+    t = (torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n
+    k = torch.arange(1, TIME_FREQUENCIES + 1, device=device, dtype=torch.float32)
+    phase = torch.pi * t[:, None] * k[None, :]
+    return torch.cat([phase.sin(), phase.cos()], dim=-1)
 
 
 def frame_feature_dim(encoder: nn.Module) -> int:
@@ -85,6 +95,7 @@ class AVCrossAttentionDetector(nn.Module):
             self._freeze_audio(c["audio_freeze_layers"], c["audio_freeze_feature_encoder"])
         if self.cross:
             self.attention = nn.MultiheadAttention(d, c["attention_heads"], batch_first=True)
+            self.time_proj = nn.Linear(2 * TIME_FREQUENCIES, d)  # shared clock of both streams
         width = d * (int(self.use_video) + int(self.use_audio) + int(self.cross))
         self.fusion_dim = width
         self.classifier = nn.Sequential(
@@ -152,10 +163,14 @@ class AVCrossAttentionDetector(nn.Module):
             out["audio_logits"] = self.audio_head(a_pool)
             parts.append(a_pool)
         if self.cross:
-            attended, weights = self.attention(video, audio, audio, need_weights=True,
-                                               average_attn_weights=True)  # fmt: skip
+            clock_v = self.time_proj(time_encoding(video.shape[1], video.device))
+            clock_a = self.time_proj(time_encoding(audio.shape[1], audio.device))
+            attended, weights = self.attention(video + clock_v, audio + clock_a, audio,
+                                               need_weights=True, average_attn_weights=True)  # fmt: skip
             out["attention"] = weights
-            parts.insert(0, masked_mean(attended, mask))
+            # each frame meets the audio it attended to before pooling: their agreement
+            # (mouth open while the attended audio is loud) is the sync cue
+            parts.insert(0, masked_mean(attended * video, mask))
         fusion = torch.cat(parts, dim=-1)
         out.update(logits=self.classifier(fusion), embedding=fusion)
         return out
