@@ -31,7 +31,7 @@ def segment_sets(root, params, names):
     from veracity.training.dataset import in_memory_set
 
     parts: dict[str, dict[str, list]] = {}
-    for e in read_faceforensics(root):
+    for e in read_faceforensics(root).entries:
         seg = prepare(decode(root / e.rel_path, params), params)
         p = parts.setdefault(e.split, {"x": [], "y": [], "c": [], "a": []})
         p["x"].append({k: torch.from_numpy(seg.inputs[k]) for k in names})
@@ -46,19 +46,16 @@ def segment_sets(root, params, names):
     return out
 
 
-def test_cross_modal_detector_beats_chance_and_aggregations_are_reported(repo_root, tmp_path):
-    from veracity.config import load_config
-    from veracity.modalities import load_modality
+def run_quality(root, cfg) -> tuple[dict, float, int]:
+    """Train the default detector on the corpus at ``root``; (eval aggregation table,
+    training minutes, best epoch)."""
     from veracity.modalities.video.detectors import detector_specs
     from veracity.modalities.video.report import aggregation_comparison
     from veracity.training.trainer import evaluate_segments, train_model
 
-    cfg = load_config(repo_root / "params.yaml")
     params = cfg.modality_params("video")
-    assert params.model.fusion == "cross_attention" and params.model.use_audio
-    load_modality("video").generate_demo(tmp_path / "corpus", "small", 0, params)
     spec = detector_specs(params)[0]
-    sets = segment_sets(tmp_path / "corpus", params, spec.inputs)
+    sets = segment_sets(root, params, spec.inputs)
     model = spec.build(params, None)
     t0 = time.perf_counter()
     outcome = train_model(
@@ -71,9 +68,20 @@ def test_cross_modal_detector_beats_chance_and_aggregations_are_reported(repo_ro
     clip = data.clip_index.numpy()
     target = np.zeros(len(attacks), dtype=np.int64)
     target[clip] = data.targets.numpy()
-    table = aggregation_comparison(z, clip, target, attacks)
-    log.info("video small corpus: training %.1f min (best epoch %d), eval %s", minutes,
-             outcome.history.best_epoch, table)  # fmt: skip
+    return aggregation_comparison(z, clip, target, attacks), minutes, outcome.history.best_epoch
+
+
+def test_cross_modal_detector_beats_chance_and_aggregations_are_reported(repo_root, tmp_path):
+    from veracity.config import load_config
+    from veracity.modalities import load_modality
+
+    cfg = load_config(repo_root / "params.yaml")
+    params = cfg.modality_params("video")
+    assert params.model.fusion == "cross_attention" and params.model.use_audio
+    load_modality("video").generate_demo(tmp_path / "corpus", "small", 0, params)
+    table, minutes, best = run_quality(tmp_path / "corpus", cfg)
+    log.info("video small corpus: training %.1f min (best epoch %d), eval %s", minutes, best,
+             table)  # fmt: skip
     assert set(table) == {"mean", "max", "attention"}
     assert "Reenact" in table["mean"]["per_attack_eer"]  # the eval-only manipulation
     assert table["mean"]["eer"] <= MAX_EVAL_EER, table
