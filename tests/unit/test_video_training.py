@@ -112,3 +112,46 @@ def test_frame_feature_width_follows_the_pre_logits_head():
     lcnet = timm.create_model("lcnet_035", pretrained=False, num_classes=0).eval()
     assert lcnet.num_features == 176  # the stage width; the pooled output is wider
     assert frame_feature_dim(lcnet) == lcnet(torch.zeros(1, 3, 32, 32)).shape[-1] == 1280
+
+
+class _Split:
+    """A stand-in for the segment store's eval split: 3 clips, 5 windows."""
+
+    def __init__(self):
+        import pandas as pd
+
+        self.clip_row = np.array([0, 0, 1, 2, 2])
+        self.clips = pd.DataFrame({"target": [1, 0, 0], "attack": ["-", "A", "Reenact"]})
+        self.z = torch.tensor([2.0, 1.0, -1.0, 0.5, -3.0])
+
+    def read(self, rows, names):
+        return {"z": self.z[torch.as_tensor(rows)]}
+
+
+def test_report_hook_writes_the_aggregation_table(tmp_path):
+    from types import SimpleNamespace
+
+    from veracity.modalities.base import EvaluatedModel
+    from veracity.modalities.video.report import REPORT_JSON, report
+
+    class Model(nn.Module):
+        def forward(self, batch):
+            z = batch["z"]
+            return {"logits": torch.stack([torch.zeros_like(z), z], dim=-1)}
+
+    loaded = SimpleNamespace(model=Model(), config={"input_shapes": {"z": []}})
+    m = EvaluatedModel("av", "av", "av-cross-attention", None, 0.5, frozenset({"Reenact"}),
+                       loaded, _Split(), [])  # fmt: skip
+    out = report([m], tmp_path, None, 100, 0)
+    table = out["summary"]["aggregation"]["av"]
+    assert table["mean"]["eer"] == 0.0 and table["max"]["per_attack_eer"]["Reenact"] == 0.0
+    assert (tmp_path / REPORT_JSON).is_file() and "attention" in out["console"]
+
+
+def test_time_encoding_gives_both_streams_one_clock():
+    from veracity.modalities.video.detectors.av_attention import TIME_FREQUENCIES, time_encoding
+
+    v, a = time_encoding(10), time_encoding(49)
+    assert v.shape == (10, 2 * TIME_FREQUENCIES) and a.shape == (49, 2 * TIME_FREQUENCIES)
+    # the video slot at the window's middle is closest in the clock to the middle audio frame
+    assert int(torch.cdist(v[4:6].mean(0, keepdim=True), a).argmin()) in (24, 25)
