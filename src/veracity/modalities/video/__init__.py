@@ -29,4 +29,5 @@ MODALITY = ModalityPackage(
     demo_fn=lazy(f"{_PKG}.demo", "generate"),
     shift_fn=lazy(f"{_PKG}.shifts", "shift"),
     probe_fn=lazy(f"{_PKG}.readers", "probe"),
+    report_fn=lazy(f"{_PKG}.report", "report"),
 )

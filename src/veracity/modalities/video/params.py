@@ -125,6 +125,7 @@ class VideoModelParams(Section):
     modality_dropout: float = Field(ge=0, lt=1)  # per sample, training only
     consistency_weight: float = Field(ge=0)  # temporal-consistency loss weight
     aux_weight: float = Field(ge=0)  # per-modality auxiliary heads (contribution score)
+    label_smoothing: float = Field(ge=0, lt=0.5)  # seed 002: cross-entropy smoothed by 0.1
     audio: VideoAudioEncoderParams
 
     @model_validator(mode="after")
@@ -134,6 +135,19 @@ class VideoModelParams(Section):
         if self.model_dim % self.attention_heads:
             raise ValueError(f"model_dim {self.model_dim} not divisible by attention_heads")
         return self
+
+
+class VideoAugmentParams(Section):
+    """Training-window augmentation (``detectors/augment.py``), the same for all frames of
+    a window: flip, shift, brightness / contrast / colour gains, grey, audio gain."""
+
+    enabled: bool
+    shift_px: int = Field(ge=0)  # random translation of the crops, pixels
+    brightness: tuple[float, float]  # gain on the window's mean level
+    contrast: tuple[float, float]  # gain on the deviation from that mean
+    channel_gain: tuple[float, float]  # per-channel colour cast
+    grey_prob: float = Field(ge=0, le=1)  # share of windows turned grey (grey photographs)
+    audio_gain_db: tuple[float, float]
 
 
 class VideoShiftParams(Section):
@@ -156,5 +170,6 @@ class VideoParams(ModalityParams):
     segments: VideoSegmentParams
     demo: VideoDemoParams
     model: VideoModelParams
+    augment: VideoAugmentParams
     shifts: VideoShiftParams
     policy: VideoPolicyParams

@@ -95,6 +95,7 @@ def rebuild(architecture: str, config: dict[str, Any]) -> nn.Module:
 
 def detector_specs(params: VideoParams) -> list[DetectorSpec]:
     """One spec per role of ``modalities.video.detectors``."""
+    from veracity.modalities.video.detectors.augment import augment_av
     from veracity.modalities.video.detectors.av_attention import av_loss
 
     specs = []
@@ -105,10 +106,12 @@ def detector_specs(params: VideoParams) -> list[DetectorSpec]:
                 f"expected one of {ARCHITECTURES}"
             )
         loss = partial(av_loss, consistency_weight=params.model.consistency_weight,
-                       aux_weight=params.model.aux_weight)  # fmt: skip
+                       aux_weight=params.model.aux_weight,
+                       label_smoothing=params.model.label_smoothing)  # fmt: skip
         specs.append(DetectorSpec(
             role=role, inputs=(FACES, FACE_MASK, AUDIO),
             build=partial(build_architecture, det.architecture), loss=loss,
+            augment=partial(augment_av, cfg=params.augment),
             required=det.required,
         ))  # fmt: skip
     return specs

@@ -23,12 +23,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import Wav2Vec2Config, Wav2Vec2Model
 
 from veracity.modalities.video.facecrop import normalize_faces
 
 log = logging.getLogger(__name__)
+TIME_FREQUENCIES = 8  # up to 4 cycles per window: ~60 ms resolution in a 1 s window
 
 
 def build_frame_encoder(name: str) -> nn.Module:
@@ -36,6 +38,29 @@ def build_frame_encoder(name: str) -> nn.Module:
     import timm
 
     return timm.create_model(name, pretrained=False, num_classes=0)
+
+
+def time_encoding(n: int, device=None) -> Tensor:
+    """Sinusoids of the within-window time of ``n`` evenly spaced steps -> [n, 2F]: video
+    slots and audio frames get the same clock, so attention can align them in time."""
+    t = (torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n
+    k = torch.arange(1, TIME_FREQUENCIES + 1, device=device, dtype=torch.float32)
+    phase = torch.pi * t[:, None] * k[None, :]
+    return torch.cat([phase.sin(), phase.cos()], dim=-1)
+
+
+def frame_feature_dim(encoder: nn.Module) -> int:
+    """Width of the pooled features a timm model without classifier returns: its
+    ``head_hidden_size`` when it has a pre-logits head (LCNet, MobileNetV3: wider than
+    ``num_features``), else ``num_features``."""
+    return int(getattr(encoder, "head_hidden_size", None) or encoder.num_features)
+
+
+def normalize_audio(audio: Tensor, eps: float = 1e-7) -> Tensor:
+    """Per-window zero-mean, unit-variance waveform (``Wav2Vec2FeatureExtractor``'s
+    ``do_normalize``): wav2vec2-base expects it, and level is no cue to learn."""
+    centred = audio - audio.mean(-1, keepdim=True)
+    return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
@@ -56,7 +81,7 @@ class AVCrossAttentionDetector(nn.Module):
         self.cross = c["fusion"] == "cross_attention" and self.use_video and self.use_audio
         if self.use_video:
             self.frame_encoder = build_frame_encoder(c["frame_encoder"])
-            self.frame_dim = int(self.frame_encoder.num_features)
+            self.frame_dim = frame_feature_dim(self.frame_encoder)
             self.frame_proj = nn.Linear(self.frame_dim, d)
             k = c["temporal_kernel"]
             self.temporal = nn.Conv1d(d, d, kernel_size=k, stride=1, padding=k // 2)
@@ -70,6 +95,7 @@ class AVCrossAttentionDetector(nn.Module):
             self._freeze_audio(c["audio_freeze_layers"], c["audio_freeze_feature_encoder"])
         if self.cross:
             self.attention = nn.MultiheadAttention(d, c["attention_heads"], batch_first=True)
+            self.time_proj = nn.Linear(2 * TIME_FREQUENCIES, d)  # shared clock of both streams
         width = d * (int(self.use_video) + int(self.use_audio) + int(self.cross))
         self.fusion_dim = width
         self.classifier = nn.Sequential(
@@ -104,8 +130,9 @@ class AVCrossAttentionDetector(nn.Module):
         return torch.relu(self.temporal(feats.transpose(1, 2))).transpose(1, 2)
 
     def encode_audio(self, audio: Tensor) -> Tensor:
-        """16 kHz audio [B, L] -> audio frames [B, A, D]."""
-        return self.audio_proj(self.audio_encoder(audio).last_hidden_state)
+        """16 kHz audio [B, L] -> audio frames [B, A, D]; each window is normalised to zero
+        mean and unit variance first, as wav2vec2's feature extractor does for its models."""
+        return self.audio_proj(self.audio_encoder(normalize_audio(audio)).last_hidden_state)
 
     def _modality_keep(self, b: int, device) -> tuple[Tensor, Tensor]:
         """Per-sample keep flags (video, audio): one modality zeroed with probability p."""
@@ -136,10 +163,14 @@ class AVCrossAttentionDetector(nn.Module):
             out["audio_logits"] = self.audio_head(a_pool)
             parts.append(a_pool)
         if self.cross:
-            attended, weights = self.attention(video, audio, audio, need_weights=True,
-                                               average_attn_weights=True)  # fmt: skip
+            clock_v = self.time_proj(time_encoding(video.shape[1], video.device))
+            clock_a = self.time_proj(time_encoding(audio.shape[1], audio.device))
+            attended, weights = self.attention(video + clock_v, audio + clock_a, audio,
+                                               need_weights=True, average_attn_weights=True)  # fmt: skip
             out["attention"] = weights
-            parts.insert(0, masked_mean(attended, mask))
+            # each frame meets the audio it attended to before pooling: their agreement
+            # (mouth open while the attended audio is loud) is the sync cue
+            parts.insert(0, masked_mean(attended * video, mask))
         fusion = torch.cat(parts, dim=-1)
         out.update(logits=self.classifier(fusion), embedding=fusion)
         return out
@@ -157,13 +188,22 @@ def consistency_loss(outputs: Mapping[str, Tensor], targets: Tensor) -> Tensor:
     return (diff * pair).sum() / pair.sum().clamp_min(1.0)
 
 
+def smoothed_ce(logits: Tensor, targets: Tensor, criterion: nn.Module, smoothing: float) -> Tensor:
+    """Cross-entropy with the trainer's class weights (``criterion.weight``) and label
+    smoothing ``smoothing`` (seed 002: 0.1)."""
+    weight = getattr(criterion, "weight", None)
+    return F.cross_entropy(logits, targets, weight=weight, label_smoothing=smoothing)
+
+
 def av_loss(outputs: Mapping[str, Tensor], targets: Tensor, criterion: nn.Module, *,
-            consistency_weight: float, aux_weight: float) -> Tensor:  # fmt: skip
-    """Cross-entropy + auxiliary per-modality heads + the temporal-consistency term."""
-    loss = criterion(outputs["logits"], targets)
+            consistency_weight: float, aux_weight: float,
+            label_smoothing: float = 0.0) -> Tensor:  # fmt: skip
+    """Smoothed cross-entropy + auxiliary per-modality heads + the temporal-consistency term."""
+    loss = smoothed_ce(outputs["logits"], targets, criterion, label_smoothing)
     for key in ("video_logits", "audio_logits"):
         if key in outputs and aux_weight > 0:
-            loss = loss + aux_weight * criterion(outputs[key], targets)
+            loss = loss + aux_weight * smoothed_ce(outputs[key], targets, criterion,
+                                                   label_smoothing)  # fmt: skip
     if consistency_weight > 0:
         loss = loss + consistency_weight * consistency_loss(outputs, targets)
     return loss

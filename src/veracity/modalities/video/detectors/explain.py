@@ -23,11 +23,15 @@ SPOOF = 0  # logit index of the spoof class (index 1 = bonafide)
 
 
 def last_conv(module: nn.Module) -> nn.Module:
-    """The frame encoder's ``conv_head`` or, failing that, its last Conv2d."""
+    """The frame encoder's last convolution that still has a spatial map: ``conv_head``
+    (EfficientNet), else the last Conv2d of its ``blocks`` (LCNet / MobileNetV3 apply
+    ``conv_head`` after global pooling, to a 1 x 1 map), else its last Conv2d."""
     head = getattr(module, "conv_head", None)
-    if isinstance(head, nn.Conv2d):
+    pooled_first = getattr(module, "head_hidden_size", None) not in (None, module.num_features)
+    if isinstance(head, nn.Conv2d) and not pooled_first:
         return head
-    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+    blocks = getattr(module, "blocks", None)
+    convs = [m for m in (blocks or module).modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         raise ValueError("the frame encoder has no Conv2d layer for Grad-CAM")
     return convs[-1]
