@@ -99,6 +99,9 @@ def test_video_steps_run_and_the_gate_judges_video(video_run, tmp_path):
     assert evaluation.modality == "video"
     matrix = evaluation.verdict["matrix"]
     assert sum(sum(row.values()) for row in matrix.values()) == 4  # the 4 eval videos
+    # the video report hook: video-level aggregation over windows compared (mean/max/attention)
+    report = json.loads((root / "eval" / "video" / "video_report.json").read_text())
+    assert set(report["aggregation"]["av"]) == {"mean", "max", "attention"}
     try:
         gate = run_gate(cfg, [root / "calibrated"], root / "eval", tmp_path / "bundle")
         checks, passed = gate.checks, True
