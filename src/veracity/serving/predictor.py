@@ -14,13 +14,19 @@ V1: ``POST /v1/models/NAME:predict`` ``{"detector": ROLE, "instances": [...]}`` 
 single input) or ``{"detector": ROLE, "inputs": {NAME: [...]}}``.
 V2: ``POST /v2/models/NAME/infer`` with one FP32 input per detector input (e.g.
 ``waveform`` [N, 64600]) and the role as request parameter ``detector`` or a BYTES input.
+With request parameter ``explain`` true the answer is the detector's explanations of those
+segments instead (its ``DetectorSpec.explain`` outputs, e.g. video's Grad-CAM ``saliency``);
+they run outside the micro-batcher, one request at a time per detector (a lock shared with
+the batched forward passes, since Grad-CAM hooks the model).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import kserve
@@ -35,6 +41,7 @@ from veracity.serving.batcher import MicroBatcher
 log = logging.getLogger(__name__)
 
 DETECTOR_PARAM = "detector"
+EXPLAIN_PARAM = "explain"
 
 
 @dataclass
@@ -48,6 +55,8 @@ class Detector:
     model: object
     calibration: object
     batcher: MicroBatcher | None = None
+    explain: object = None  # DetectorSpec.explain, or None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class DetectorPredictor(kserve.Model):
@@ -100,6 +109,7 @@ class DetectorPredictor(kserve.Model):
                 inputs={k: tuple(int(x) for x in v) for k, v in shapes.items()},
                 model=model,
                 calibration=loaded.calibration,
+                explain=spec.explain if spec is not None else None,
             )
         if contract.domain:
             from veracity.evaluation.domain import load_domain
@@ -194,7 +204,8 @@ class DetectorPredictor(kserve.Model):
         from veracity.models.inference import predict_outputs
 
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in rows.items()}
-        logits, emb = predict_outputs(det.model, tensors, self.cfg.serving.max_batch_size)
+        with det.lock:
+            logits, emb = predict_outputs(det.model, tensors, self.cfg.serving.max_batch_size)
         z = (logits[:, 1] - logits[:, 0]).astype(np.float64)[:, None]
         if self.domain is not None and self.domain[0] == det.role:
             return np.concatenate([z, emb.astype(np.float64)], axis=1)
@@ -222,11 +233,14 @@ class DetectorPredictor(kserve.Model):
                 arrays[name] = tensor.as_numpy()
             except Exception as exc:  # kserve raises plain ValueErrors for data/shape mismatches
                 raise InputError(f"input {name!r} does not match its shape: {exc}") from exc
-        result = await self.score(self._check_inputs(det, arrays), det.role)
+        if _truthy(params.get(EXPLAIN_PARAM)):
+            result = await asyncio.to_thread(self.explain, det, self._check_inputs(det, arrays))
+            keys = sorted(result)
+        else:
+            result = await self.score(self._check_inputs(det, arrays), det.role)
+            keys = [k for k in ("p_spoof", "logodds", "clip_p_spoof", "domain_score") if k in result]
         outputs = []
-        for key in [
-            k for k in ("p_spoof", "logodds", "clip_p_spoof", "domain_score") if k in result
-        ]:
+        for key in keys:
             out = InferOutput(name=key, shape=list(result[key].shape), datatype="FP32")
             out.set_data_from_numpy(result[key], binary_data=request.use_binary_outputs)
             outputs.append(out)
@@ -242,6 +256,18 @@ class DetectorPredictor(kserve.Model):
             },
             use_binary_outputs=request.use_binary_outputs,
         )
+
+    def explain(self, det: Detector, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The detector's explanations of ``inputs`` (FP32 arrays, first axis = segment)."""
+        if det.explain is None:
+            raise InputError(
+                f"expected a detector with explanations, got {det.role} "
+                f"({det.architecture}), which has none; drop the '{EXPLAIN_PARAM}' parameter"
+            )
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in inputs.items()}
+        with det.lock:
+            out = det.explain(det.model, tensors)
+        return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in out.items()}
 
     def _detector(self, role) -> Detector:
         if role not in self.detectors:
@@ -274,6 +300,13 @@ class DetectorPredictor(kserve.Model):
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
 
 
+def _truthy(value) -> bool:
+    value = getattr(value, "bool_param", value)  # gRPC-style parameters
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
 def _as_array(values, what: str) -> np.ndarray:
     if not isinstance(values, list) or not values:
         raise InputError(
@@ -288,8 +321,11 @@ def _as_array(values, what: str) -> np.ndarray:
         ) from exc
 
 
-def make_v2_request(model_name: str, inputs: dict[str, np.ndarray], role: str) -> InferRequest:
-    """An Open Inference Protocol request for the predictor (binary tensor data)."""
+def make_v2_request(
+    model_name: str, inputs: dict[str, np.ndarray], role: str, explain: bool = False
+) -> InferRequest:
+    """An Open Inference Protocol request for the predictor (binary tensor data); with
+    ``explain`` it asks for the detector's explanations instead of scores."""
     tensors = []
     for name, array in inputs.items():
         tensor = InferInput(name=name, shape=list(array.shape), datatype="FP32")
@@ -299,5 +335,6 @@ def make_v2_request(model_name: str, inputs: dict[str, np.ndarray], role: str) -
         model_name=model_name,
         infer_inputs=tensors,
         request_id=str(uuid.uuid4()),
-        parameters={DETECTOR_PARAM: role, "binary_data_output": True},
+        parameters={DETECTOR_PARAM: role, "binary_data_output": True,
+                    **({EXPLAIN_PARAM: True} if explain else {})},  # fmt: skip
     )

@@ -6,7 +6,11 @@ the gate evaluated. ``preprocess`` takes the media (raw body, V1 base64 JSON or 
 input, see :mod:`veracity.serving.payloads`), decodes it and cuts it into segments with the
 modality's ``prepare`` — the code the features step used for training. ``predict`` asks the
 policy which detector to consult next (``plan``), scores it through the predictor (V2 binary
-tensors over HTTP), and lets the policy ``decide``. The answer is the Verdict of
+tensors over HTTP), and lets the policy ``decide``; when the modality names
+segments to explain (``explain_rows``: video's most suspicious windows), their
+explanations come from the predictor (``explain`` request) and the modality's ``explain``
+adds them to the verdict (anomalous frames with Grad-CAM overlays). ``stages_ms`` times the
+steps (decode, prepare, score, explain). The answer is the Verdict of
 :mod:`veracity.serving.report`; V2 requests get it as a BYTES output ``verdict`` (JSON)
 beside ``label`` and ``score``. Each verdict is offered to the payload logger, which never
 blocks or fails the request.
@@ -54,6 +58,7 @@ class PreparedMedia:
     codec: str
     started: float
     v2: bool
+    stages_ms: dict[str, float]
 
 
 class VerdictTransformer(kserve.Model):
@@ -106,19 +111,24 @@ class VerdictTransformer(kserve.Model):
         started = time.perf_counter()
         request_id = (headers or {}).get("x-request-id") or getattr(payload, "id", None)
         data = extract_audio(payload, self.cfg.serving)
-        segments = await asyncio.to_thread(self._prepare, data)
+        stages_ms: dict[str, float] = {}
+        segments = await asyncio.to_thread(self._prepare, data, stages_ms)
         return PreparedMedia(
             request_id=request_id or str(uuid.uuid4()),
             segments=segments,
             codec=sniff_codec(data),
             started=started,
             v2=isinstance(payload, InferRequest),
+            stages_ms=stages_ms,
         )
 
-    def _prepare(self, data: bytes) -> Segments:
+    def _prepare(self, data: bytes, stages_ms: dict[str, float]) -> Segments:
         # bounded decode: duration, channels and rate are checked from the header first
+        t0 = time.perf_counter()
         media = self.modality.decode(data, self.params, decode_limits(self.cfg))
+        t1 = time.perf_counter()
         segments = self.modality.prepare(media, self.params)
+        stages_ms.update(decode=_ms(t1 - t0), prepare=_ms(time.perf_counter() - t1))
         seconds, limits = segments.duration_s, self.cfg.serving
         if seconds > limits.max_audio_seconds:
             raise PayloadTooLargeError(
@@ -137,6 +147,7 @@ class VerdictTransformer(kserve.Model):
         served = set(self.contract.roles)
         stages: dict[str, StageScores | None] = {}
         scores: dict[str, float | None] = {}
+        t0 = time.perf_counter()
         while (role := self.modality.plan(scores, self.params)) is not None and role not in scores:
             stage = None
             if role in served:
@@ -149,6 +160,9 @@ class VerdictTransformer(kserve.Model):
         info = {**segments.info, "segment_scores": per_segment}
         decision = self.modality.decide(scores, replace(segments, info=info), self.params)
         decision = await self._guard(decision, segments, stages, payload.request_id)
+        t1 = time.perf_counter()
+        explanation = await self._explain(segments, stages, payload.request_id)
+        payload.stages_ms.update(score=_ms(t1 - t0), explain=_ms(time.perf_counter() - t1))
         verdict = build_verdict(
             request_id=payload.request_id,
             modality=self.contract.modality,
@@ -160,6 +174,7 @@ class VerdictTransformer(kserve.Model):
             model_name=self.name,
             processing_ms=(time.perf_counter() - payload.started) * 1000.0,
         )
+        verdict.update(explanation, stages_ms=payload.stages_ms)
         self._log_payload(verdict)
         return _as_v2(self.name, verdict) if payload.v2 else verdict
 
@@ -179,9 +194,43 @@ class VerdictTransformer(kserve.Model):
         embedded = stage.domain_score if stage.domain_score is not None else 0.0
         return guard_decision(decision, max(embedded, described), float(guard["threshold"]))
 
+    async def _explain(self, segments: Segments, stages: dict, request_id: str) -> dict:
+        """The modality's explanation fields for the first scored role (none when the
+        modality names no segments to explain)."""
+        scored = [(r, s) for r, s in stages.items() if s is not None]
+        if not scored:
+            return {}
+        role, stage = scored[0]
+        rows = self.modality.explain_rows(stage.p_spoof, self.params)
+        if not rows:
+            return {}
+        names = self.contract.detectors[role]["inputs"]
+        inputs = {k: segments.inputs[k][rows] for k in names}
+        outputs = await self.call_predictor(inputs, role, request_id, explain=True)
+        return self.modality.explain(segments, rows, stage.p_spoof, outputs, self.params)
+
     async def score_role(self, inputs: dict[str, np.ndarray], role: str, request_id: str):
         """Ask the predictor for one detector's calibrated scores of the segment ``inputs``."""
-        request = make_v2_request(self.name, inputs, role)
+        outputs, params, version = await self.call_predictor(inputs, role, request_id,
+                                                             with_params=True)  # fmt: skip
+        return StageScores(
+            role=role,
+            architecture=str(_param(params.get("architecture", role))),
+            version=str(_param(params.get("version", version or "unknown"))),
+            p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
+            clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),
+            domain_score=(
+                float(np.asarray(outputs["domain_score"]).ravel()[0])
+                if "domain_score" in outputs
+                else None
+            ),
+        )
+
+    async def call_predictor(self, inputs: dict[str, np.ndarray], role: str, request_id: str,
+                             explain: bool = False, with_params: bool = False):  # fmt: skip
+        """One V2 binary request to the predictor; its outputs by name (and, with
+        ``with_params``, the response parameters and model version)."""
+        request = make_v2_request(self.name, inputs, role, explain=explain)
         body, json_length = request.to_rest()
         headers = {
             "content-type": "application/octet-stream",
@@ -204,19 +253,9 @@ class VerdictTransformer(kserve.Model):
         else:
             response = InferResponse.from_rest(reply.json())
         outputs = {o.name: o.as_numpy() for o in response.outputs}
-        params = response.parameters or {}
-        return StageScores(
-            role=role,
-            architecture=str(_param(params.get("architecture", role))),
-            version=str(_param(params.get("version", response.model_version or "unknown"))),
-            p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
-            clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),
-            domain_score=(
-                float(np.asarray(outputs["domain_score"]).ravel()[0])
-                if "domain_score" in outputs
-                else None
-            ),
-        )
+        if with_params:
+            return outputs, response.parameters or {}, response.model_version
+        return outputs
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:  # created on the serving loop
@@ -236,6 +275,10 @@ class VerdictTransformer(kserve.Model):
         if self.payload_logger is None:
             return {"payload_logger": None}
         return {"payload_logger": self.payload_logger.stats()}
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 1)
 
 
 def _param(value):

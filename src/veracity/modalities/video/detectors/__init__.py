@@ -96,6 +96,7 @@ def rebuild(architecture: str, config: dict[str, Any]) -> nn.Module:
 def detector_specs(params: VideoParams) -> list[DetectorSpec]:
     """One spec per role of ``modalities.video.detectors``."""
     from veracity.modalities.video.detectors.av_attention import av_loss
+    from veracity.modalities.video.detectors.explain import explain_windows
 
     specs = []
     for role, det in params.detectors.items():
@@ -109,6 +110,6 @@ def detector_specs(params: VideoParams) -> list[DetectorSpec]:
         specs.append(DetectorSpec(
             role=role, inputs=(FACES, FACE_MASK, AUDIO),
             build=partial(build_architecture, det.architecture), loss=loss,
-            required=det.required,
+            required=det.required, explain=explain_windows,
         ))  # fmt: skip
     return specs
