@@ -238,7 +238,9 @@ class DetectorPredictor(kserve.Model):
             keys = sorted(result)
         else:
             result = await self.score(self._check_inputs(det, arrays), det.role)
-            keys = [k for k in ("p_spoof", "logodds", "clip_p_spoof", "domain_score") if k in result]
+            keys = [
+                k for k in ("p_spoof", "logodds", "clip_p_spoof", "domain_score") if k in result
+            ]
         outputs = []
         for key in keys:
             out = InferOutput(name=key, shape=list(result[key].shape), datatype="FP32")
@@ -335,6 +337,9 @@ def make_v2_request(
         model_name=model_name,
         infer_inputs=tensors,
         request_id=str(uuid.uuid4()),
-        parameters={DETECTOR_PARAM: role, "binary_data_output": True,
-                    **({EXPLAIN_PARAM: True} if explain else {})},  # fmt: skip
+        parameters={
+            DETECTOR_PARAM: role,
+            "binary_data_output": True,
+            **({EXPLAIN_PARAM: True} if explain else {}),
+        },  # fmt: skip
     )

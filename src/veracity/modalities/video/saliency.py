@@ -82,11 +82,15 @@ def explain(segments: Segments, rows: list[int], p_spoof: np.ndarray,
         frames[frame_id] = {"frame_id": frame_id, "confidence": round(p, 6),
                             "timestamp_s": round(t, 3),
                             "saliency_png": base64.b64encode(png).decode("ascii")}  # fmt: skip
-    contribution = np.asarray(outputs.get("contribution", []), dtype=np.float64)
-    agreement = np.asarray(outputs.get("agreement", []), dtype=np.float64)
     return {
         "anomalous_frames": [frames[f] for f in sorted(frames)],
-        "modality_contribution": float(np.clip(contribution.mean(), -1, 1)) if contribution.size else None,  # fmt: skip
-        "modality_agreement": float(np.clip(agreement.mean(), 0, 1)) if agreement.size else None,
+        "modality_contribution": _mean(outputs.get("contribution"), -1.0),
+        "modality_agreement": _mean(outputs.get("agreement"), 0.0),
         "frames_analyzed": int(segments.info.get("faces", 0)),
     }
+
+
+def _mean(values, low: float) -> float | None:
+    """Mean of ``values`` clipped to [low, 1]; None when there are none."""
+    a = np.asarray([] if values is None else values, dtype=np.float64)
+    return float(np.clip(a.mean(), low, 1.0)) if a.size else None
