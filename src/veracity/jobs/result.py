@@ -65,7 +65,9 @@ def build_result(
             "video_duration_sec": float(media.get("duration_s", 0.0)),
             "frames_analyzed": int(verdict.get("frames_analyzed", media.get("frames_analyzed", 0))),
             "attempts": int(attempts),
-            "stages_sec": {k: round(float(v), 3) for k, v in stages.items()},
+            **(
+                {"stages_sec": {k: round(float(v), 3) for k, v in stages.items()}} if stages else {}
+            ),
         },
         "verdict": {
             **{k: verdict[k] for k in _VERDICT_KEYS if k in verdict},
