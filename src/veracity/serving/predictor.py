@@ -32,16 +32,14 @@ from pathlib import Path
 import kserve
 import numpy as np
 import torch
-from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from veracity.config import Config
 from veracity.errors import InputError, ModelArtifactError
 from veracity.serving.batcher import MicroBatcher
+from veracity.serving.v2 import DETECTOR_PARAM, EXPLAIN_PARAM, as_array, truthy
 
 log = logging.getLogger(__name__)
-
-DETECTOR_PARAM = "detector"
-EXPLAIN_PARAM = "explain"
 
 
 @dataclass
@@ -158,9 +156,9 @@ class DetectorPredictor(kserve.Model):
             raw = payload["inputs"]
             if not isinstance(raw, dict):
                 raise InputError(f"expected 'inputs' as an object {{name: [...]}}, got {raw!r:.80}")
-            arrays = {k: _as_array(v, k) for k, v in raw.items()}
+            arrays = {k: as_array(v, k) for k, v in raw.items()}
         else:
-            arrays = {next(iter(det.inputs)): _as_array(payload.get("instances"), "instances")}
+            arrays = {next(iter(det.inputs)): as_array(payload.get("instances"), "instances")}
         result = await self.score(self._check_inputs(det, arrays), det.role)
         return {
             "predictions": result["p_spoof"].tolist(),
@@ -233,7 +231,7 @@ class DetectorPredictor(kserve.Model):
                 arrays[name] = tensor.as_numpy()
             except Exception as exc:  # kserve raises plain ValueErrors for data/shape mismatches
                 raise InputError(f"input {name!r} does not match its shape: {exc}") from exc
-        if _truthy(params.get(EXPLAIN_PARAM)):
+        if truthy(params.get(EXPLAIN_PARAM)):
             result = await asyncio.to_thread(self.explain, det, self._check_inputs(det, arrays))
             keys = sorted(result)
         else:
@@ -300,46 +298,3 @@ class DetectorPredictor(kserve.Model):
         if len(counts) != 1:
             raise InputError(f"expected one segment count across inputs, got {sorted(counts)}")
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
-
-
-def _truthy(value) -> bool:
-    value = getattr(value, "bool_param", value)  # gRPC-style parameters
-    if isinstance(value, bytes):
-        value = value.decode()
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _as_array(values, what: str) -> np.ndarray:
-    if not isinstance(values, list) or not values:
-        raise InputError(
-            f"expected '{what}': a non-empty list of segments (nested lists of numbers), got "
-            f"{type(values).__name__}"
-        )
-    try:
-        return np.asarray(values, dtype=np.float32)
-    except (ValueError, TypeError) as exc:
-        raise InputError(
-            f"expected '{what}' as equal-length lists of numbers, got unusable values ({exc})"
-        ) from exc
-
-
-def make_v2_request(
-    model_name: str, inputs: dict[str, np.ndarray], role: str, explain: bool = False
-) -> InferRequest:
-    """An Open Inference Protocol request for the predictor (binary tensor data); with
-    ``explain`` it asks for the detector's explanations instead of scores."""
-    tensors = []
-    for name, array in inputs.items():
-        tensor = InferInput(name=name, shape=list(array.shape), datatype="FP32")
-        tensor.set_data_from_numpy(np.ascontiguousarray(array, dtype=np.float32), binary_data=True)
-        tensors.append(tensor)
-    return InferRequest(
-        model_name=model_name,
-        infer_inputs=tensors,
-        request_id=str(uuid.uuid4()),
-        parameters={
-            DETECTOR_PARAM: role,
-            "binary_data_output": True,
-            **({EXPLAIN_PARAM: True} if explain else {}),
-        },  # fmt: skip
-    )

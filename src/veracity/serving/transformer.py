@@ -41,8 +41,8 @@ from veracity.errors import (
 from veracity.media.upload import decode_limits
 from veracity.modalities.base import Segments
 from veracity.serving.payloads import extract_audio, sniff_codec
-from veracity.serving.predictor import make_v2_request
 from veracity.serving.report import StageScores, build_verdict
+from veracity.serving.v2 import make_v2_request
 
 log = logging.getLogger(__name__)
 
