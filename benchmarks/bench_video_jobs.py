@@ -6,7 +6,8 @@ concurrent jobs complete without errors. Measured on real components on loopback
 API + one worker (``veracity jobs serve --with-worker``: embedded Redis + SQLite, as the
 demo runs it) in front of the real video transformer + predictor
 (:func:`veracity.serving.process.start_stack`). The clip is a talking face rendered by the
-video demo generator (tests/video_standins.py); the bundle is ``VERACITY_BENCH_VIDEO_BUNDLE``
+video demo generator (tests/video_standins.py; ``VERACITY_BENCH_VIDEO_CLIP`` names an
+already rendered one); the bundle is ``VERACITY_BENCH_VIDEO_BUNDLE``
 when set (a video bundle dir), else the untrained ``av-cross-attention`` detector at the
 params' crop size (forward time does not depend on the weights; an untrained detector's
 windows may or may not be anomalous, so Grad-CAM runs on the ``explain.windows`` windows
@@ -119,7 +120,11 @@ def run(cfg, smoke: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="veracity-bench-video-") as folder:
         tmp = Path(folder)
         t0 = time.perf_counter()
-        data = talking_face_mp4(tmp / "clip.mp4", cfg, seconds, height, CLIP_FPS).read_bytes()
+        clip = os.environ.get("VERACITY_BENCH_VIDEO_CLIP")  # a rendered clip, to skip rendering
+        if clip and not smoke:
+            data = Path(clip).read_bytes()
+        else:
+            data = talking_face_mp4(tmp / "clip.mp4", cfg, seconds, height, CLIP_FPS).read_bytes()
         render_s = time.perf_counter() - t0
         bundle = os.environ.get("VERACITY_BENCH_VIDEO_BUNDLE") or str(
             make_video_bundle(tmp / "bundle", cfg, crop_size=crop))  # fmt: skip

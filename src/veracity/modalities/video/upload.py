@@ -13,6 +13,7 @@ decode through this function: the media and the segments are the same.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from veracity.media.decode import private_copy
@@ -46,7 +47,14 @@ def check(source: bytes | Path, params: VideoParams, limits=None) -> None:
 
 
 def decode(source: bytes | Path, params: VideoParams, limits=None):
-    """``segments.decode``; a video without an analysable face raises :class:`NoFaceError`."""
+    """``segments.decode``; a video without an analysable face raises :class:`NoFaceError`.
+
+    An upload's decode (frames, faces and audio together) is bounded by the video's own
+    ``segments.ffmpeg_timeout_s``, not by the audio uploads' ``security.uploads`` bound:
+    MTCNN on a 30 s 720p video alone takes about a minute on two CPU cores.
+    """
+    if limits is not None:
+        limits = replace(limits, ffmpeg_timeout_s=params.segments.ffmpeg_timeout_s)
     try:
         return decode_segments(source, params, limits)
     except NoFaceError:
