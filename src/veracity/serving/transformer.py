@@ -210,9 +210,18 @@ class VerdictTransformer(kserve.Model):
         return self.modality.explain(segments, rows, stage.p_spoof, outputs, self.params)
 
     async def score_role(self, inputs: dict[str, np.ndarray], role: str, request_id: str):
-        """Ask the predictor for one detector's calibrated scores of the segment ``inputs``."""
-        outputs, params, version = await self.call_predictor(inputs, role, request_id,
-                                                             with_params=True)  # fmt: skip
+        """Ask the predictor for one detector's calibrated scores of the segment ``inputs``
+        (in several requests when they exceed its body limit: :mod:`.chunks`)."""
+        from veracity.serving import chunks
+
+        size = chunks.rows_per_request(inputs, self.cfg.serving.max_request_bytes)
+        parts = chunks.split_rows(inputs, size)
+        answers = [await self.call_predictor(part, role, request_id, with_params=True)
+                   for part in parts]  # fmt: skip
+        outputs, params, version = answers[0]
+        if len(parts) > 1:
+            log.info("%s: scored in %d requests of <= %d segments", role, len(parts), size)
+            outputs = chunks.merge_outputs([a[0] for a in answers], self._calibration(role))
         return StageScores(
             role=role,
             architecture=str(_param(params.get("architecture", role))),
@@ -225,6 +234,12 @@ class VerdictTransformer(kserve.Model):
                 else None
             ),
         )
+
+    def _calibration(self, role: str) -> dict:
+        from veracity.storage import safe_join
+
+        folder = safe_join(self.bundle_dir, str(self.contract.detectors[role]["dir"]))
+        return json.loads((folder / "calibration.json").read_text())
 
     async def call_predictor(self, inputs: dict[str, np.ndarray], role: str, request_id: str,
                              explain: bool = False, with_params: bool = False):  # fmt: skip
