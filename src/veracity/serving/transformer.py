@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import kserve
 import numpy as np
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from veracity.config import Config
 from veracity.errors import (
@@ -42,7 +42,7 @@ from veracity.media.upload import decode_limits
 from veracity.modalities.base import Segments
 from veracity.serving.payloads import extract_audio, sniff_codec
 from veracity.serving.report import StageScores, build_verdict
-from veracity.serving.v2 import make_v2_request
+from veracity.serving.v2 import make_v2_request, verdict_response
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class VerdictTransformer(kserve.Model):
         )
         verdict.update(explanation, stages_ms=payload.stages_ms)
         self._log_payload(verdict)
-        return _as_v2(self.name, verdict) if payload.v2 else verdict
+        return verdict_response(self.name, verdict) if payload.v2 else verdict
 
     async def _guard(self, decision, segments: Segments, stages: dict, request_id: str):
         """Every verdict passes the out-of-domain guard when the bundle has one."""
@@ -299,19 +299,3 @@ def _ms(seconds: float) -> float:
 def _param(value):
     # gRPC-style parameters arrive as objects with a string_param; REST ones as plain values.
     return getattr(value, "string_param", value)
-
-
-def _as_v2(model_name: str, verdict: dict) -> InferResponse:
-    text = np.array([json.dumps(verdict).encode()], dtype=object)
-    label = np.array([verdict["label"].encode()], dtype=object)
-    score = np.array([verdict["score"]], dtype=np.float32)
-    outputs = []
-    for name, array, dtype in (
-        ("verdict", text, "BYTES"),
-        ("label", label, "BYTES"),
-        ("score", score, "FP32"),
-    ):
-        out = InferOutput(name=name, shape=[1], datatype=dtype)
-        out.set_data_from_numpy(array, binary_data=False)
-        outputs.append(out)
-    return InferResponse(response_id=verdict["id"], model_name=model_name, infer_outputs=outputs)

@@ -1,17 +1,19 @@
-"""The Open Inference Protocol (V2) requests between the transformer and the predictor.
+"""The Open Inference Protocol (V2) messages of the transformer.
 
 ``make_v2_request`` builds the transformer's request: one FP32 input per detector input
 (binary tensor data), the detector role as parameter ``detector`` and, for explanations
 (video's Grad-CAM), ``explain: true``. ``truthy`` and ``as_array`` read such parameters and
-V1 JSON inputs on the predictor's side.
+V1 JSON inputs on the predictor's side. ``verdict_response`` is the transformer's own V2
+answer (the Verdict as JSON text).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
-from kserve.protocol.infer_type import InferInput, InferRequest
+from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
 
 from veracity.errors import InputError
 
@@ -62,3 +64,20 @@ def make_v2_request(
             **({EXPLAIN_PARAM: True} if explain else {}),
         },  # fmt: skip
     )
+
+
+def verdict_response(model_name: str, verdict: dict) -> InferResponse:
+    """The transformer's V2 answer: BYTES ``verdict`` (JSON), ``label`` and FP32 ``score``."""
+    text = np.array([json.dumps(verdict).encode()], dtype=object)
+    label = np.array([verdict["label"].encode()], dtype=object)
+    score = np.array([verdict["score"]], dtype=np.float32)
+    outputs = []
+    for name, array, dtype in (
+        ("verdict", text, "BYTES"),
+        ("label", label, "BYTES"),
+        ("score", score, "FP32"),
+    ):
+        out = InferOutput(name=name, shape=[1], datatype=dtype)
+        out.set_data_from_numpy(array, binary_data=False)
+        outputs.append(out)
+    return InferResponse(response_id=verdict["id"], model_name=model_name, infer_outputs=outputs)
