@@ -47,7 +47,7 @@ class Service:
         self.base = [sys.executable, "-m", "veracity", "--params", str(repo_root / "params.yaml")]
         for item in (
             f"jobs.broker_url=redis://127.0.0.1:{redis_port}/0", f"jobs.data_dir={tmp / 'jobs'}",
-            f"jobs.port={self.api_port}", f"jobs.inference_urls.voice={proxy_url}",
+            f"jobs.port={self.api_port}", f'jobs.inference_urls={{voice: "{proxy_url}"}}',
             f"jobs.max_active_jobs={MAX_ACTIVE}", f"jobs.max_upload_bytes={MAX_UPLOAD}",
             f"jobs.max_media_seconds={MAX_SECONDS}", "jobs.time_limit_s=3",
             "jobs.visibility_timeout_s=4", "jobs.restore_interval_s=1",
@@ -275,11 +275,11 @@ def test_bad_uploads_get_clear_errors_and_nothing_else_is_disturbed(service, cli
     assert ok["status"] == "completed" and svc.worker.poll() is None
 
 
-def test_analyze_video_names_the_missing_modality(service):
-    svc, _ = service
+def test_analyze_video_without_a_video_transformer_answers_503(service):
+    svc, _ = service  # this service has a voice transformer only (video: test_jobs_video.py)
     reply = httpx.post(svc.url + "/analyze-video", json={"url": "s3://bucket/clip.mp4"})
     assert reply.status_code == 503
-    assert "video" in reply.json()["error"] and "installed" in reply.json()["error"]
+    assert "jobs.inference_urls.video" in reply.json()["error"]
     spec = httpx.get(svc.url + "/openapi.json").json()
     assert {"/analyze", "/analyze-video", "/jobs/{job_id}", "/jobs/{job_id}/events"} <= set(
         spec["paths"]

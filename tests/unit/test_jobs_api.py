@@ -92,7 +92,7 @@ def test_bad_requests(api):
     unknown = client.post("/analyze", files={"file": ("a.wav", _wav(1.0))}, data={"modality": "x"})
     assert unknown.status_code == 422 and "voice" in unknown.json()["error"]
     video = client.post("/analyze-video", files={"file": ("a.mp4", b"\0" * 10)})
-    assert video.status_code == 503 and "video" in video.json()["error"]
+    assert video.status_code == 415 and "video" in video.json()["error"]  # header check
     assert client.get("/jobs/nope").status_code == 404
     assert queued == []
 

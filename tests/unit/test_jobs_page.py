@@ -41,7 +41,7 @@ def test_page_and_its_files_are_served_with_a_same_origin_policy(client):
 
 def test_modalities_lists_those_with_a_transformer(client, cfg):
     body = client.get("/modalities").json()
-    assert body == {"modalities": ["voice"], "default": "voice"}
+    assert body == {"modalities": ["video", "voice"], "default": "voice"}
     assert "/modalities" in client.get("/openapi.json").json()["paths"]
     none = parse_config(cfg.to_dict(), {"jobs.inference_urls": {}})
     assert ready_modalities(none) == []

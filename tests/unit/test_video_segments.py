@@ -77,3 +77,26 @@ def test_every_sampled_face_gets_its_own_slot(params):
             sampled = idx[mask > 0]
             assert mask.sum() == per_window and len(set(sampled)) == per_window, (fps, start)
             assert np.all(np.diff(times[idx]) >= 0)  # slots in time order
+
+
+def test_a_decode_past_its_wall_clock_bound_is_busy_not_corrupt(tmp_path):
+    """The bound covers the caller's work per frame (faces); running past it is a 503
+    (retry), never a 415 "corrupt" for a good file; stderr never blocks the frames."""
+    import subprocess
+    import time
+
+    from veracity.errors import ServingError
+    from veracity.media.video import DecodeTimeoutError, read_frames
+
+    path = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
+                    "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)],
+                   check=True)  # fmt: skip
+    frames = list(read_frames(path, "clip.mp4", fps=10, size=(64, 48), max_seconds=5,
+                              timeout_s=30))  # fmt: skip
+    assert len(frames) == 20
+    with pytest.raises(DecodeTimeoutError, match="retry later") as info:
+        for _ in read_frames(path, "clip.mp4", fps=10, size=(64, 48), max_seconds=5,
+                             timeout_s=0.3):  # fmt: skip
+            time.sleep(0.1)  # a slow consumer: face detection on a busy machine
+    assert isinstance(info.value, ServingError) and info.value.http_status == 503

@@ -7,7 +7,9 @@ For every modality in params.yaml (``modalities:``):
    only: real deployments are never approved automatically;
 3. the champion served locally (predictor + transformer on 127.0.0.1); every eval clip of
    the demo corpus is sent through the served stack and the verdict matrix printed (truth x
-   HUMAN / AI / INCONCLUSIVE, fakes called HUMAN, real called AI, INCONCLUSIVE rate);
+   HUMAN / AI / INCONCLUSIVE, fakes called HUMAN, real called AI, INCONCLUSIVE rate); for
+   video, the eval clips then go through the job API too (``demo_jobs``: submit, poll, the
+   same matrix from the jobs' results);
 4. drift: clean clips, then clips degraded by the modality's deployment shifts, and an
    Evidently drift report over each window.
 """
@@ -175,6 +177,8 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
                 f"{summary.get('pipeline_root', '')} (evaluation) and "
                 f"{run_dir / 'served_eval_verdicts.json'}"
             )
+        if modality == "video":  # seed 002: videos are analysed asynchronously
+            _jobs_matrix(cfg, args.params, overrides, clips, run_dir, url)
 
         shifts = ", ".join(params.robustness)
         _banner(modality, 4, f"drift: clean clips, then shifted clips ({shifts})")
@@ -196,6 +200,21 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
         stop_server(transformer)
         stop_server(predictor)
     return name
+
+
+def _jobs_matrix(cfg, params, overrides, clips, run_dir: Path, url: str) -> None:
+    from veracity.cli.demo_jobs import run_jobs_demo
+    from veracity.evaluation.verdicts import format_matrix
+
+    print("  the same eval videos through the job API (POST /analyze-video, poll /jobs/{id}):")
+    jobs = run_jobs_demo(cfg, params, overrides, clips, run_dir / "jobs", url)
+    (run_dir / "jobs_eval_verdicts.json").write_text(json.dumps(jobs, indent=2))
+    if jobs.get("matrix"):
+        print(format_matrix(jobs))
+    print(f"  {len(jobs['failed'])} job(s) failed; {jobs['seconds']} s; "
+          f"{run_dir / 'jobs_eval_verdicts.json'}")  # fmt: skip
+    for line in jobs["failed"][:5]:
+        print(f"    {line}")
 
 
 def _pct(value) -> str:

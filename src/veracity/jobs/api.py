@@ -10,7 +10,8 @@ decoding), 503 for a modality this deployment lacks. The bound is counted once b
 body is read (a cheap early refusal) and enforced by the store's insert, which counts and
 inserts in one statement (concurrent submissions cannot all pass one count). Errors are JSON
 ``{"error", "type", "status"}`` with what was expected, what came and how to fix it.
-OpenAPI: ``/openapi.json``; the web page ``GET /`` and ``GET /modalities``:
+``GET /jobs/{id}/saliency/frame-<n>.png``: a video result's Grad-CAM overlays
+(:mod:`veracity.jobs.saliency`). OpenAPI: ``/openapi.json``; the web page ``GET /`` and ``GET /modalities``:
 :mod:`veracity.jobs.page`. At start-up and every ``jobs.republish_interval_s`` the API
 publishes queued jobs whose message may be missing (:mod:`veracity.jobs.outbox`).
 """
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,6 +38,7 @@ from veracity.jobs.events import job_events
 from veracity.jobs.intake import check_media, check_upload_size, resolve_modality
 from veracity.jobs.outbox import mark_published, publish_due_safely, republish_forever
 from veracity.jobs.page import add_page_routes
+from veracity.jobs.saliency import SaliencyStore, saliency_dir
 from veracity.jobs.sources import Spool, check_source_url
 from veracity.jobs.store import JobStore
 from veracity.serving.limits import BodyLimitMiddleware
@@ -218,6 +220,15 @@ def create_app(service: JobService) -> FastAPI:
         stream = job_events(service.store, job_id, jobs.sse_poll_interval_s, jobs.sse_max_seconds)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+    saliency = SaliencyStore(saliency_dir(jobs.data_dir))
+
+    @app.get("/jobs/{job_id}/saliency/{name}", response_class=FileResponse,
+             responses={200: {"content": {"image/png": {}}}, 404: _ERRORS[404]})  # fmt: skip
+    def job_saliency(job_id: str, name: str) -> FileResponse:
+        """A video job's saliency image (Grad-CAM over an anomalous frame's face), PNG."""
+        headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+        return FileResponse(saliency.path(job_id, name), media_type="image/png", headers=headers)
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -20,11 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class MediaRefusedError(InputError):
-    """The transformer refused the media (its 4xx answer, status kept)."""
+    """The transformer refused the media (its 4xx answer, status and error type kept)."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, message: str, status: int, error_type: str = ""):
         super().__init__(message)
         self.http_status = status
+        self.error_type = error_type
 
 
 def predict_url(base_url: str, model_name: str) -> str:
@@ -55,8 +56,18 @@ def request_verdict(base_url: str, model_name: str, data: bytes, timeout_s: floa
     if reply.status_code >= 500 or reply.status_code == 429:
         raise TransientJobError(f"the transformer answered {reply.status_code}: {message}")
     raise MediaRefusedError(
-        f"the transformer refused the media ({reply.status_code}): {message}", reply.status_code
+        f"the transformer refused the media ({reply.status_code}): {message}",
+        reply.status_code,
+        _error_type(reply),
     )
+
+
+def _error_type(reply: httpx.Response) -> str:
+    try:
+        body = reply.json()
+    except ValueError:
+        return ""
+    return str(body.get("type") or "") if isinstance(body, dict) else ""
 
 
 def _message(reply: httpx.Response) -> str:

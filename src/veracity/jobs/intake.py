@@ -2,8 +2,9 @@
 
 Both run before a job exists: the API answers a refusal at once (413 too long or too big,
 415 not media, 422 unusable or unknown modality, 503 modality not installed here). The media
-check is the modality's own bounded ``decode`` (header first: duration, channels and rate are
-refused before one sample is decoded) with ``jobs.max_media_seconds`` as the length limit.
+check is the modality's own bounded ``check`` (audio: its ``decode``, header first: duration,
+channels and rate are refused before one sample is decoded; video: the header alone, since
+frames and faces are the transformer's work) with ``jobs.max_media_seconds`` as the limit.
 """
 
 from __future__ import annotations
@@ -86,11 +87,12 @@ def check_upload_size(size: int, cfg: Config) -> None:
 
 
 def check_media(data: bytes, job_modality: JobModality, cfg: Config) -> None:
-    """Decode ``data`` the bounded way the transformer will; raises its 413/415/422 errors."""
+    """Check ``data`` the bounded way the transformer will decode it (the modality's
+    ``check``: audio decodes, video reads only the header); raises 413/415/422 errors."""
     from veracity.media.upload import decode_limits
 
     limits = replace(decode_limits(cfg), max_seconds=cfg.jobs.max_media_seconds)
-    job_modality.modality.decode(bytes(data), job_modality.params, limits)
+    job_modality.modality.check(bytes(data), job_modality.params, limits)
 
 
 def check_limits_agree(cfg: Config) -> None:

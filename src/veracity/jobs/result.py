@@ -5,7 +5,12 @@ seed's fields: ``overall_class`` real | fake | uncertain from HUMAN | AI | INCON
 ``overall_confidence`` the verdict's confidence, ``manipulation_confidence`` its calibrated
 AI probability. Frame-level fields (``anomalous_frames``, ``frames_analyzed``,
 ``modality_agreement``, ``modality_contribution``) come from the verdict when its modality
-reports them (video) and are empty / 0 / null otherwise (audio).
+reports them (video) and are empty / 0 / null otherwise (audio); the worker has replaced
+each frame's PNG by its ``saliency_url`` before. ``metadata.stages_sec`` is the time of each
+step: the worker's own (``fetching``, ``transformer`` = the whole call, ``writing``) and the
+transformer's inside that call (``decode``: probe, frames, faces and audio; ``prepare``;
+``score``; ``explain``: Grad-CAM). ``no_face_result``: a video without an analysable face
+is answered INCONCLUSIVE (``uncertain``) with reason ``no_face`` and the transformer's words.
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ def build_result(
     verdict: dict[str, Any],
     processing_time_sec: float,
     attempts: int,
+    stages_sec: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The completed job's result document (validates against ``result.schema.json``)."""
     media = verdict.get("media") or {}
+    stages = {**{k: v / 1000.0 for k, v in (verdict.get("stages_ms") or {}).items()},
+              **(stages_sec or {})}  # fmt: skip
     label = verdict["label"]
     model = verdict.get("model") or {}
     return {
@@ -55,8 +63,11 @@ def build_result(
         "metadata": {
             "processing_time_sec": round(float(processing_time_sec), 3),
             "video_duration_sec": float(media.get("duration_s", 0.0)),
-            "frames_analyzed": int(media.get("frames_analyzed", 0)),
+            "frames_analyzed": int(verdict.get("frames_analyzed", media.get("frames_analyzed", 0))),
             "attempts": int(attempts),
+            **(
+                {"stages_sec": {k: round(float(v), 3) for k, v in stages.items()}} if stages else {}
+            ),
         },
         "verdict": {
             **{k: verdict[k] for k in _VERDICT_KEYS if k in verdict},
@@ -68,6 +79,17 @@ def build_result(
             },
         },
     }
+
+
+def no_face_result(job_id: str, modality: str, model_name: str, message: str,
+                   processing_time_sec: float, attempts: int) -> dict[str, Any]:  # fmt: skip
+    """The result of a video without an analysable face: nothing to judge, so uncertain."""
+    verdict = {"label": "INCONCLUSIVE", "score": 0.5, "confidence": 0.5, "reason": "no_face",
+               "rule": "no_face", "scores": {}, "timeline": [], "message": message,
+               "model": {"name": model_name, "detectors": {}}}  # fmt: skip
+    result = build_result(job_id, modality, verdict, processing_time_sec, attempts)
+    result["verdict"]["message"] = message
+    return result
 
 
 @functools.cache

@@ -8,7 +8,11 @@ message (the outbox may publish a job twice) of a job another delivery claimed l
 redelivery after a lost worker comes later than that anyway (visibility timeout). The steps
 record their stage and progress: fetching (10) -> checking (25, s3:// media only; uploads
 were checked by the API) -> scoring (40: one synchronous call to the modality's
-transformer) -> writing (90) -> done (100). Refused media fail the job with the reason; an
+transformer; for a video it decodes, detects faces, scores the windows through the video
+predictor and renders Grad-CAM, and its verdict times each of those steps) -> explaining
+(80, video: the anomalous frames' saliency PNGs are stored with the job) -> writing (90) ->
+done (100). A video the transformer finds no analysable face in completes as ``uncertain``
+(reason ``no_face``). Refused media fail the job with the reason; an
 unavailable transformer is retried after ``jobs.retry_backoff_s``; a job delivered more than
 ``jobs.max_attempts`` times (its workers were lost, or it kept failing transiently) fails
 with the reason. The spooled upload is deleted once the job has ended, whatever the end.
@@ -25,16 +29,18 @@ from celery import Celery
 from veracity.config import Config
 from veracity.errors import VeracityError
 from veracity.jobs.errors import JobBusyError, TransientJobError
-from veracity.jobs.inference import request_verdict
+from veracity.jobs.inference import MediaRefusedError, request_verdict
 from veracity.jobs.intake import check_media, resolve_modality
 from veracity.jobs.queue import TASK_NAME
-from veracity.jobs.result import build_result, model_version, validate_result
+from veracity.jobs.result import build_result, model_version, no_face_result, validate_result
+from veracity.jobs.saliency import SaliencyStore, saliency_dir
 from veracity.jobs.sources import SPOOL_SCHEME, Spool, fetch_s3
 from veracity.jobs.store import TERMINAL, JobRecord, JobStore
 
 log = logging.getLogger(__name__)
 
 DONE = None  # what :meth:`JobRunner.run` returns when the delivery needs no retry
+NO_FACE = "NoFaceError"  # the video transformer's refusal of a video without a face
 
 
 @dataclass
@@ -86,6 +92,7 @@ class JobRunner:
     def _analyse(self, record: JobRecord) -> None:
         started = time.perf_counter()
         job_modality = resolve_modality(record.modality, self.cfg)
+        stages: dict[str, float] = {}
         self.store.set_progress(record.id, 10, "fetching")
         if record.video_url.startswith(SPOOL_SCHEME):
             data = self.spool.load(record.video_url)
@@ -94,17 +101,43 @@ class JobRunner:
             self.store.set_progress(record.id, 25, "checking")
             check_media(data, job_modality, self.cfg)
         self.store.set_progress(record.id, 40, "scoring")
-        verdict = request_verdict(
-            job_modality.inference_url,
-            job_modality.model_name,
-            data,
-            self.cfg.jobs.inference_timeout_s,
-        )
+        t0 = time.perf_counter()
+        stages["fetching"] = t0 - started
+        try:
+            verdict = request_verdict(
+                job_modality.inference_url,
+                job_modality.model_name,
+                data,
+                self.cfg.jobs.inference_timeout_s,
+            )
+        except MediaRefusedError as exc:
+            if exc.error_type != NO_FACE:
+                raise
+            elapsed = time.perf_counter() - started
+            result = no_face_result(record.id, record.modality, job_modality.model_name,
+                                    str(exc), elapsed, record.attempts)  # fmt: skip
+            self._end(
+                record, result=validate_result(result), version=model_version(result["verdict"])
+            )
+            log.info("job %s completed: no face (%s)", record.id, exc)
+            return
+        t1 = time.perf_counter()
+        stages["transformer"] = t1 - t0
+        frames = verdict.get("anomalous_frames") or []
+        if frames:
+            self.store.set_progress(record.id, 80, "explaining")
+            verdict["anomalous_frames"] = self.saliency.save(record.id, frames)
         self.store.set_progress(record.id, 90, "writing")
+        stages["writing"] = time.perf_counter() - t1
         elapsed = time.perf_counter() - started
-        result = build_result(record.id, record.modality, verdict, elapsed, record.attempts)
+        result = build_result(record.id, record.modality, verdict, elapsed, record.attempts, stages)
         self._end(record, result=validate_result(result), version=model_version(verdict))
         log.info("job %s completed: %s in %.1f s", record.id, verdict["label"], elapsed)
+
+    @property
+    def saliency(self) -> SaliencyStore:
+        """Where this worker stores the saliency images of its jobs."""
+        return SaliencyStore(saliency_dir(self.cfg.jobs.data_dir))
 
     def _end(self, record: JobRecord, *, result=None, version=None, error=None) -> None:
         try:
@@ -113,6 +146,7 @@ class JobRunner:
             else:
                 log.warning("job %s failed: %s", record.id, error)
                 self.store.fail(record.id, error)
+                self.saliency.delete(record.id)  # only a completed job keeps its images
         finally:
             self.spool.delete(record.video_url)  # temporary media go whatever the end
 

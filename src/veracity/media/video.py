@@ -23,7 +23,12 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from veracity.errors import AudioContentError, AudioDecodeError, PayloadTooLargeError
+from veracity.errors import (
+    AudioContentError,
+    AudioDecodeError,
+    PayloadTooLargeError,
+    ServingError,
+)
 from veracity.media.ffmpeg import failure_reason, input_args, require_binary
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,11 @@ log = logging.getLogger(__name__)
 
 class VideoDecodeError(AudioDecodeError):
     """Bytes could not be decoded as a supported video (HTTP 415)."""
+
+
+class DecodeTimeoutError(ServingError):
+    """A decode (frames and what the caller does with each) ran past its wall-clock bound:
+    the server is busy, the file is fine (503, retryable)."""
 
 
 class VideoContentError(AudioContentError):
@@ -173,7 +183,10 @@ def read_frames(path: Path, name: str, *, fps: float, size: tuple[int, int],
            "-map", "0:v:0", "-an", "-t", f"{max_seconds:g}",
            "-vf", f"fps={fps:g},scale={w}:{h}:flags=area", "-pix_fmt", "rgb24",
            "-f", "rawvideo", "pipe:1"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stderr goes to a file, not a pipe: a pipe nobody reads until the end blocks ffmpeg
+    # (and so the frames) once its 64 KiB fill up with warnings
+    errors = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
     killer = threading.Timer(timeout_s, proc.kill)
     killer.start()
     frame_bytes, index = w * h * 3, 0
@@ -184,21 +197,26 @@ def read_frames(path: Path, name: str, *, fps: float, size: tuple[int, int],
                 break
             yield index / fps, np.frombuffer(data, np.uint8).reshape(h, w, 3)
             index += 1
-        stderr = proc.stderr.read()
         proc.wait()
     finally:
+        timed_out = not killer.is_alive() and proc.returncode == -9
         killer.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stdout.close()
-        proc.stderr.close()
-    if proc.returncode != 0 or index == 0:
-        reason = (
-            "timed out" if proc.returncode == -9 else failure_reason(stderr, path, proc.returncode)
+        errors.seek(0)
+        stderr = errors.read(65536)
+        errors.close()
+    if timed_out:
+        raise DecodeTimeoutError(
+            f"expected to decode and analyse the frames of {name} within {timeout_s:g} s, "
+            f"got {index} frames in that time (the server is busy); retry later"
         )
+    if proc.returncode != 0 or index == 0:
         raise VideoDecodeError(
-            f"expected decodable video frames in {name}, got {index} ({reason}); the file "
+            f"expected decodable video frames in {name}, got {index} "
+            f"({failure_reason(stderr, path, proc.returncode)}); the file "
             "is probably truncated or corrupt: re-export it as H.264 MP4"
         )
 

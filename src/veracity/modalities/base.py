@@ -95,6 +95,9 @@ class DetectorSpec:
     module keeps their weights frozen. ``precompute(model, batch)`` then returns the
     frozen part's outputs as extra inputs (e.g. ``latent``), computed once per segment
     before training, which the module's ``forward`` uses instead of running that part.
+
+    ``explain(model, batch)`` returns per-segment explanations (first axis = segment, e.g.
+    Grad-CAM ``saliency`` maps); the predictor runs it when a request asks for them.
     """
 
     role: str
@@ -107,6 +110,7 @@ class DetectorSpec:
     required: bool = True
     trains_on: tuple[str, ...] = ()
     precompute: Callable[[nn.Module, dict[str, Tensor]], dict[str, Tensor]] | None = None
+    explain: Callable[[nn.Module, dict[str, Tensor]], dict[str, Tensor]] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,6 +189,11 @@ class Modality(Protocol):
     ``policy_diagnostics(params, eval_clips)`` measures those inputs on eval;
     ``report(models, out, params, dpi, seed)`` writes the modality's own evaluation report
     (e.g. music's seed 001 Phase 5) beside the generic one.
+    ``check(data, params, limits)`` refuses media a job could not analyse from the header
+    alone (the job API's cheap check; default: the bounded ``decode``).
+    ``explain_rows(p_spoof, params)`` names the segments to explain (default: none) and
+    ``explain(segments, rows, p_spoof, outputs, params)`` turns the detector's explanations
+    of those rows (:attr:`DetectorSpec.explain`) into verdict fields.
     """
 
     name: str
@@ -220,6 +229,13 @@ class Modality(Protocol):
     def report(
         self, models: list[EvaluatedModel], out: Path, params: Any, dpi: int, seed: int
     ) -> dict: ...
+
+    def check(self, source: bytes | Path, params: Any, limits: Any = None) -> None: ...
+
+    def explain_rows(self, p_spoof: Any, params: Any) -> list[int]: ...
+
+    def explain(self, segments: Segments, rows: list[int], p_spoof: Any,
+                outputs: Mapping[str, Any], params: Any) -> dict: ...  # fmt: skip
 
 
 def reject_low_confidence(
@@ -288,6 +304,9 @@ class ModalityPackage:
     policy_diagnostics_fn: Callable[[Any, Any], dict] | None = None
     shift_fn: Callable[[str, Any, Any, Any], Any] | None = None
     report_fn: Callable[..., dict] | None = None
+    check_fn: Callable[..., Any] | None = None
+    explain_rows_fn: Callable[[Any, Any], list[int]] | None = None
+    explain_fn: Callable[..., dict] | None = None
     probe_fn: Callable[[bytes, str, Any], dict] | None = None
 
     def probe(self, data: bytes, name: str, params: Any) -> dict | None:
@@ -309,6 +328,24 @@ class ModalityPackage:
 
     def prepare(self, media: Any, params: Any) -> Segments:
         return self.prepare_fn(media, params)
+
+    def check(self, source: bytes | Path, params: Any, limits: Any = None) -> None:
+        """Refuse media a job cannot analyse (header first); default: the bounded decode."""
+        if self.check_fn is None:
+            self.decode_fn(source, params, limits)
+        else:
+            self.check_fn(source, params, limits)
+
+    def explain_rows(self, p_spoof: Any, params: Any) -> list[int]:
+        """Segments whose explanations the verdict reports (default: none)."""
+        return [] if self.explain_rows_fn is None else self.explain_rows_fn(p_spoof, params)
+
+    def explain(self, segments: Segments, rows: list[int], p_spoof: Any,
+                outputs: Mapping[str, Any], params: Any) -> dict:  # fmt: skip
+        """Verdict fields made of the explanations ``outputs`` of ``rows`` (default: none)."""
+        if self.explain_fn is None:
+            return {}
+        return self.explain_fn(segments, rows, p_spoof, outputs, params)
 
     def plan(self, scores: Mapping[str, float], params: Any) -> str | None:
         return self.plan_fn(scores, params)

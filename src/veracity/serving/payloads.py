@@ -33,7 +33,9 @@ _MAGIC = (
 
 
 def sniff_codec(data: bytes) -> str:
-    """Container/codec name from the first bytes (wav, flac, ogg, mp3) or ``unknown``."""
+    """Container/codec name from the first bytes (wav, flac, ogg, mp3, mp4) or ``unknown``."""
+    if data[4:8] == b"ftyp":  # ISO base media (MP4/MOV): the size of the box, then its type
+        return "mp4"
     for magic, name in _MAGIC:
         if data.startswith(magic):
             return name

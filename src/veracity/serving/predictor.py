@@ -14,27 +14,32 @@ V1: ``POST /v1/models/NAME:predict`` ``{"detector": ROLE, "instances": [...]}`` 
 single input) or ``{"detector": ROLE, "inputs": {NAME: [...]}}``.
 V2: ``POST /v2/models/NAME/infer`` with one FP32 input per detector input (e.g.
 ``waveform`` [N, 64600]) and the role as request parameter ``detector`` or a BYTES input.
+With request parameter ``explain`` true the answer is the detector's explanations of those
+segments instead (its ``DetectorSpec.explain`` outputs, e.g. video's Grad-CAM ``saliency``);
+they run outside the micro-batcher, one request at a time per detector (a lock shared with
+the batched forward passes, since Grad-CAM hooks the model).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import kserve
 import numpy as np
 import torch
-from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from veracity.config import Config
 from veracity.errors import InputError, ModelArtifactError
 from veracity.serving.batcher import MicroBatcher
+from veracity.serving.v2 import DETECTOR_PARAM, EXPLAIN_PARAM, as_array, truthy
 
 log = logging.getLogger(__name__)
-
-DETECTOR_PARAM = "detector"
 
 
 @dataclass
@@ -48,6 +53,8 @@ class Detector:
     model: object
     calibration: object
     batcher: MicroBatcher | None = None
+    explain: object = None  # DetectorSpec.explain, or None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class DetectorPredictor(kserve.Model):
@@ -100,6 +107,7 @@ class DetectorPredictor(kserve.Model):
                 inputs={k: tuple(int(x) for x in v) for k, v in shapes.items()},
                 model=model,
                 calibration=loaded.calibration,
+                explain=spec.explain if spec is not None else None,
             )
         if contract.domain:
             from veracity.evaluation.domain import load_domain
@@ -148,9 +156,9 @@ class DetectorPredictor(kserve.Model):
             raw = payload["inputs"]
             if not isinstance(raw, dict):
                 raise InputError(f"expected 'inputs' as an object {{name: [...]}}, got {raw!r:.80}")
-            arrays = {k: _as_array(v, k) for k, v in raw.items()}
+            arrays = {k: as_array(v, k) for k, v in raw.items()}
         else:
-            arrays = {next(iter(det.inputs)): _as_array(payload.get("instances"), "instances")}
+            arrays = {next(iter(det.inputs)): as_array(payload.get("instances"), "instances")}
         result = await self.score(self._check_inputs(det, arrays), det.role)
         return {
             "predictions": result["p_spoof"].tolist(),
@@ -194,7 +202,8 @@ class DetectorPredictor(kserve.Model):
         from veracity.models.inference import predict_outputs
 
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in rows.items()}
-        logits, emb = predict_outputs(det.model, tensors, self.cfg.serving.max_batch_size)
+        with det.lock:
+            logits, emb = predict_outputs(det.model, tensors, self.cfg.serving.max_batch_size)
         z = (logits[:, 1] - logits[:, 0]).astype(np.float64)[:, None]
         if self.domain is not None and self.domain[0] == det.role:
             return np.concatenate([z, emb.astype(np.float64)], axis=1)
@@ -222,11 +231,16 @@ class DetectorPredictor(kserve.Model):
                 arrays[name] = tensor.as_numpy()
             except Exception as exc:  # kserve raises plain ValueErrors for data/shape mismatches
                 raise InputError(f"input {name!r} does not match its shape: {exc}") from exc
-        result = await self.score(self._check_inputs(det, arrays), det.role)
+        if truthy(params.get(EXPLAIN_PARAM)):
+            result = await asyncio.to_thread(self.explain, det, self._check_inputs(det, arrays))
+            keys = sorted(result)
+        else:
+            result = await self.score(self._check_inputs(det, arrays), det.role)
+            keys = [
+                k for k in ("p_spoof", "logodds", "clip_p_spoof", "domain_score") if k in result
+            ]
         outputs = []
-        for key in [
-            k for k in ("p_spoof", "logodds", "clip_p_spoof", "domain_score") if k in result
-        ]:
+        for key in keys:
             out = InferOutput(name=key, shape=list(result[key].shape), datatype="FP32")
             out.set_data_from_numpy(result[key], binary_data=request.use_binary_outputs)
             outputs.append(out)
@@ -242,6 +256,18 @@ class DetectorPredictor(kserve.Model):
             },
             use_binary_outputs=request.use_binary_outputs,
         )
+
+    def explain(self, det: Detector, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The detector's explanations of ``inputs`` (FP32 arrays, first axis = segment)."""
+        if det.explain is None:
+            raise InputError(
+                f"expected a detector with explanations, got {det.role} "
+                f"({det.architecture}), which has none; drop the '{EXPLAIN_PARAM}' parameter"
+            )
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in inputs.items()}
+        with det.lock:
+            out = det.explain(det.model, tensors)
+        return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in out.items()}
 
     def _detector(self, role) -> Detector:
         if role not in self.detectors:
@@ -272,32 +298,3 @@ class DetectorPredictor(kserve.Model):
         if len(counts) != 1:
             raise InputError(f"expected one segment count across inputs, got {sorted(counts)}")
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
-
-
-def _as_array(values, what: str) -> np.ndarray:
-    if not isinstance(values, list) or not values:
-        raise InputError(
-            f"expected '{what}': a non-empty list of segments (nested lists of numbers), got "
-            f"{type(values).__name__}"
-        )
-    try:
-        return np.asarray(values, dtype=np.float32)
-    except (ValueError, TypeError) as exc:
-        raise InputError(
-            f"expected '{what}' as equal-length lists of numbers, got unusable values ({exc})"
-        ) from exc
-
-
-def make_v2_request(model_name: str, inputs: dict[str, np.ndarray], role: str) -> InferRequest:
-    """An Open Inference Protocol request for the predictor (binary tensor data)."""
-    tensors = []
-    for name, array in inputs.items():
-        tensor = InferInput(name=name, shape=list(array.shape), datatype="FP32")
-        tensor.set_data_from_numpy(np.ascontiguousarray(array, dtype=np.float32), binary_data=True)
-        tensors.append(tensor)
-    return InferRequest(
-        model_name=model_name,
-        infer_inputs=tensors,
-        request_id=str(uuid.uuid4()),
-        parameters={DETECTOR_PARAM: role, "binary_data_output": True},
-    )

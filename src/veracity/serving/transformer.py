@@ -6,7 +6,11 @@ the gate evaluated. ``preprocess`` takes the media (raw body, V1 base64 JSON or 
 input, see :mod:`veracity.serving.payloads`), decodes it and cuts it into segments with the
 modality's ``prepare`` — the code the features step used for training. ``predict`` asks the
 policy which detector to consult next (``plan``), scores it through the predictor (V2 binary
-tensors over HTTP), and lets the policy ``decide``. The answer is the Verdict of
+tensors over HTTP), and lets the policy ``decide``; when the modality names
+segments to explain (``explain_rows``: video's most suspicious windows), their
+explanations come from the predictor (``explain`` request) and the modality's ``explain``
+adds them to the verdict (anomalous frames with Grad-CAM overlays). ``stages_ms`` times the
+steps (decode, prepare, score, explain). The answer is the Verdict of
 :mod:`veracity.serving.report`; V2 requests get it as a BYTES output ``verdict`` (JSON)
 beside ``label`` and ``score``. Each verdict is offered to the payload logger, which never
 blocks or fails the request.
@@ -25,7 +29,7 @@ from pathlib import Path
 import httpx
 import kserve
 import numpy as np
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from veracity.config import Config
 from veracity.errors import (
@@ -37,8 +41,8 @@ from veracity.errors import (
 from veracity.media.upload import decode_limits
 from veracity.modalities.base import Segments
 from veracity.serving.payloads import extract_audio, sniff_codec
-from veracity.serving.predictor import make_v2_request
 from veracity.serving.report import StageScores, build_verdict
+from veracity.serving.v2 import make_v2_request, verdict_response
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class PreparedMedia:
     codec: str
     started: float
     v2: bool
+    stages_ms: dict[str, float]
 
 
 class VerdictTransformer(kserve.Model):
@@ -106,19 +111,24 @@ class VerdictTransformer(kserve.Model):
         started = time.perf_counter()
         request_id = (headers or {}).get("x-request-id") or getattr(payload, "id", None)
         data = extract_audio(payload, self.cfg.serving)
-        segments = await asyncio.to_thread(self._prepare, data)
+        stages_ms: dict[str, float] = {}
+        segments = await asyncio.to_thread(self._prepare, data, stages_ms)
         return PreparedMedia(
             request_id=request_id or str(uuid.uuid4()),
             segments=segments,
             codec=sniff_codec(data),
             started=started,
             v2=isinstance(payload, InferRequest),
+            stages_ms=stages_ms,
         )
 
-    def _prepare(self, data: bytes) -> Segments:
+    def _prepare(self, data: bytes, stages_ms: dict[str, float]) -> Segments:
         # bounded decode: duration, channels and rate are checked from the header first
+        t0 = time.perf_counter()
         media = self.modality.decode(data, self.params, decode_limits(self.cfg))
+        t1 = time.perf_counter()
         segments = self.modality.prepare(media, self.params)
+        stages_ms.update(decode=_ms(t1 - t0), prepare=_ms(time.perf_counter() - t1))
         seconds, limits = segments.duration_s, self.cfg.serving
         if seconds > limits.max_audio_seconds:
             raise PayloadTooLargeError(
@@ -137,6 +147,7 @@ class VerdictTransformer(kserve.Model):
         served = set(self.contract.roles)
         stages: dict[str, StageScores | None] = {}
         scores: dict[str, float | None] = {}
+        t0 = time.perf_counter()
         while (role := self.modality.plan(scores, self.params)) is not None and role not in scores:
             stage = None
             if role in served:
@@ -149,6 +160,9 @@ class VerdictTransformer(kserve.Model):
         info = {**segments.info, "segment_scores": per_segment}
         decision = self.modality.decide(scores, replace(segments, info=info), self.params)
         decision = await self._guard(decision, segments, stages, payload.request_id)
+        t1 = time.perf_counter()
+        explanation = await self._explain(segments, stages, payload.request_id)
+        payload.stages_ms.update(score=_ms(t1 - t0), explain=_ms(time.perf_counter() - t1))
         verdict = build_verdict(
             request_id=payload.request_id,
             modality=self.contract.modality,
@@ -160,8 +174,9 @@ class VerdictTransformer(kserve.Model):
             model_name=self.name,
             processing_ms=(time.perf_counter() - payload.started) * 1000.0,
         )
+        verdict.update(explanation, stages_ms=payload.stages_ms)
         self._log_payload(verdict)
-        return _as_v2(self.name, verdict) if payload.v2 else verdict
+        return verdict_response(self.name, verdict) if payload.v2 else verdict
 
     async def _guard(self, decision, segments: Segments, stages: dict, request_id: str):
         """Every verdict passes the out-of-domain guard when the bundle has one."""
@@ -179,9 +194,58 @@ class VerdictTransformer(kserve.Model):
         embedded = stage.domain_score if stage.domain_score is not None else 0.0
         return guard_decision(decision, max(embedded, described), float(guard["threshold"]))
 
+    async def _explain(self, segments: Segments, stages: dict, request_id: str) -> dict:
+        """The modality's explanation fields for the first scored role (none when the
+        modality names no segments to explain)."""
+        scored = [(r, s) for r, s in stages.items() if s is not None]
+        if not scored:
+            return {}
+        role, stage = scored[0]
+        rows = self.modality.explain_rows(stage.p_spoof, self.params)
+        if not rows:
+            return {}
+        names = self.contract.detectors[role]["inputs"]
+        inputs = {k: segments.inputs[k][rows] for k in names}
+        outputs = await self.call_predictor(inputs, role, request_id, explain=True)
+        return self.modality.explain(segments, rows, stage.p_spoof, outputs, self.params)
+
     async def score_role(self, inputs: dict[str, np.ndarray], role: str, request_id: str):
-        """Ask the predictor for one detector's calibrated scores of the segment ``inputs``."""
-        request = make_v2_request(self.name, inputs, role)
+        """Ask the predictor for one detector's calibrated scores of the segment ``inputs``
+        (in several requests when they exceed its body limit: :mod:`.chunks`)."""
+        from veracity.serving import chunks
+
+        size = chunks.rows_per_request(inputs, self.cfg.serving.max_request_bytes)
+        parts = chunks.split_rows(inputs, size)
+        answers = [await self.call_predictor(part, role, request_id, with_params=True)
+                   for part in parts]  # fmt: skip
+        outputs, params, version = answers[0]
+        if len(parts) > 1:
+            log.info("%s: scored in %d requests of <= %d segments", role, len(parts), size)
+            outputs = chunks.merge_outputs([a[0] for a in answers], self._calibration(role))
+        return StageScores(
+            role=role,
+            architecture=str(_param(params.get("architecture", role))),
+            version=str(_param(params.get("version", version or "unknown"))),
+            p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
+            clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),
+            domain_score=(
+                float(np.asarray(outputs["domain_score"]).ravel()[0])
+                if "domain_score" in outputs
+                else None
+            ),
+        )
+
+    def _calibration(self, role: str) -> dict:
+        from veracity.storage import safe_join
+
+        folder = safe_join(self.bundle_dir, str(self.contract.detectors[role]["dir"]))
+        return json.loads((folder / "calibration.json").read_text())
+
+    async def call_predictor(self, inputs: dict[str, np.ndarray], role: str, request_id: str,
+                             explain: bool = False, with_params: bool = False):  # fmt: skip
+        """One V2 binary request to the predictor; its outputs by name (and, with
+        ``with_params``, the response parameters and model version)."""
+        request = make_v2_request(self.name, inputs, role, explain=explain)
         body, json_length = request.to_rest()
         headers = {
             "content-type": "application/octet-stream",
@@ -204,19 +268,9 @@ class VerdictTransformer(kserve.Model):
         else:
             response = InferResponse.from_rest(reply.json())
         outputs = {o.name: o.as_numpy() for o in response.outputs}
-        params = response.parameters or {}
-        return StageScores(
-            role=role,
-            architecture=str(_param(params.get("architecture", role))),
-            version=str(_param(params.get("version", response.model_version or "unknown"))),
-            p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
-            clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),
-            domain_score=(
-                float(np.asarray(outputs["domain_score"]).ravel()[0])
-                if "domain_score" in outputs
-                else None
-            ),
-        )
+        if with_params:
+            return outputs, response.parameters or {}, response.model_version
+        return outputs
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:  # created on the serving loop
@@ -238,22 +292,10 @@ class VerdictTransformer(kserve.Model):
         return {"payload_logger": self.payload_logger.stats()}
 
 
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 1)
+
+
 def _param(value):
     # gRPC-style parameters arrive as objects with a string_param; REST ones as plain values.
     return getattr(value, "string_param", value)
-
-
-def _as_v2(model_name: str, verdict: dict) -> InferResponse:
-    text = np.array([json.dumps(verdict).encode()], dtype=object)
-    label = np.array([verdict["label"].encode()], dtype=object)
-    score = np.array([verdict["score"]], dtype=np.float32)
-    outputs = []
-    for name, array, dtype in (
-        ("verdict", text, "BYTES"),
-        ("label", label, "BYTES"),
-        ("score", score, "FP32"),
-    ):
-        out = InferOutput(name=name, shape=[1], datatype=dtype)
-        out.set_data_from_numpy(array, binary_data=False)
-        outputs.append(out)
-    return InferResponse(response_id=verdict["id"], model_name=model_name, infer_outputs=outputs)

@@ -30,4 +30,7 @@ MODALITY = ModalityPackage(
     shift_fn=lazy(f"{_PKG}.shifts", "shift"),
     probe_fn=lazy(f"{_PKG}.readers", "probe"),
     report_fn=lazy(f"{_PKG}.report", "report"),
+    check_fn=lazy(f"{_PKG}.readers", "check"),
+    explain_rows_fn=lazy(f"{_PKG}.saliency", "explain_rows"),
+    explain_fn=lazy(f"{_PKG}.saliency", "explain"),
 )

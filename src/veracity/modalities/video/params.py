@@ -163,6 +163,14 @@ class VideoPolicyParams(Section):
     min_confidence: float = Field(ge=0.5, le=1)  # seed 002: < 0.6 -> uncertain
 
 
+class VideoExplainParams(Section):
+    """Explanations in the verdict (``saliency.py``): Grad-CAM of the most suspicious windows."""
+
+    windows: int = Field(gt=0)  # windows explained per video (the highest p_spoof first)
+    overlay_alpha: float = Field(ge=0, le=1)  # weight of the heat map over the face crop
+    png_min_side: int = Field(gt=0)  # overlays smaller than this are upscaled (nearest)
+
+
 class VideoParams(ModalityParams):
     """``modalities.video``."""
 
@@ -173,3 +181,4 @@ class VideoParams(ModalityParams):
     augment: VideoAugmentParams
     shifts: VideoShiftParams
     policy: VideoPolicyParams
+    explain: VideoExplainParams

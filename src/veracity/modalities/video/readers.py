@@ -265,15 +265,25 @@ READERS = {
 }
 
 
+def read_header(path: Path, name: str, params, max_seconds: float, timeout_s: float):
+    """The video's header (``VideoProbe``), refused with the errors ``segments.decode``
+    raises (container, codec, resolution, duration; 415/413/422) and for a truncated or
+    corrupt file (packets read, nothing decoded): what ingest and the job API check before
+    any frame is decoded."""
+    from veracity.media.video import check_header, check_packets, probe_video
+
+    header = probe_video(path, name, timeout_s)
+    check_header(header, name, params.segments, max_seconds)
+    check_packets(path, name, timeout_s)
+    return header
+
+
 def probe(data: bytes, name: str, params) -> dict:
-    """What ingest records of one video from its header (ffprobe; packets read, nothing
-    decoded): ``sample_rate``/``channels`` of its audio track, ``duration_s``. Raises
-    ``ValueError`` for what ``segments.decode`` would refuse (container, codec,
-    resolution, duration) and for a truncated or corrupt file."""
+    """What ingest records of one video (:func:`read_header`): ``sample_rate`` and
+    ``channels`` of its audio track, ``duration_s``; ``ValueError`` for what decode refuses."""
     import tempfile
 
     from veracity.errors import VeracityError
-    from veracity.media.video import check_header, check_packets, probe_video
 
     if not data:
         raise ValueError("empty file (0 bytes)")
@@ -282,9 +292,7 @@ def probe(data: bytes, name: str, params) -> dict:
         path = Path(tmp) / "video"
         path.write_bytes(data)
         try:
-            header = probe_video(path, name, seg.probe_timeout_s)
-            check_header(header, name, seg, seg.max_seconds)
-            check_packets(path, name, seg.probe_timeout_s)
+            header = read_header(path, name, params, seg.max_seconds, seg.probe_timeout_s)
         except VeracityError as exc:
             raise ValueError(str(exc)) from exc
     if header.duration_s is None:
@@ -295,3 +303,24 @@ def probe(data: bytes, name: str, params) -> dict:
         "channels": header.audio_channels or 1,
         "duration_s": float(header.duration_s),
     }
+
+
+def check(source: bytes | Path, params, limits=None) -> None:
+    """The job API's check of an upload before a job exists (:func:`read_header`, within
+    the upload ``limits``): MTCNN on a 30 s 720p video takes a minute on two CPU cores, so
+    the API refuses what it can from the header and leaves the decode to the job."""
+    from veracity.media.decode import private_copy
+    from veracity.media.video import VideoDecodeError
+
+    seg = params.segments
+    max_s = min(seg.max_seconds, limits.max_seconds) if limits is not None else seg.max_seconds
+    timeout_s = limits.probe_timeout_s if limits is not None else seg.probe_timeout_s
+    if isinstance(source, bytes | bytearray):
+        if len(source) == 0:
+            raise VideoDecodeError("expected the bytes of a video file, got 0 bytes")
+        name = f"the uploaded video ({len(source)} bytes)"
+        with private_copy(bytes(source)) as path:
+            read_header(path, name, params, max_s, timeout_s)
+        return
+    path = Path(source)
+    read_header(path, path.name, params, max_s, timeout_s)

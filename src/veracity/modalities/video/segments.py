@@ -55,6 +55,11 @@ DETECT_BATCH = 16
 SLOT_EPS = 1e-6  # seconds / slots: sample times computed as i / fps sit on slot edges
 
 
+class NoFaceError(VideoContentError):
+    """A decodable video whose sampled frames hold no single analysable face (v1 analyses
+    single-face videos): the job service answers it as a result ("no face: cannot tell")."""
+
+
 @dataclass
 class VideoMedia:
     """A decoded video: aligned face crops with their times, and the audio track."""
@@ -150,13 +155,15 @@ def _decode_path(path: Path, name: str, params: VideoParams, limits) -> VideoMed
     seg = params.segments
     max_s = min(seg.max_seconds, limits.max_seconds) if limits is not None else seg.max_seconds
     probe_t = limits.probe_timeout_s if limits is not None else seg.probe_timeout_s
-    ffmpeg_t = limits.ffmpeg_timeout_s if limits is not None else seg.ffmpeg_timeout_s
+    # an upload's decode (frames, faces, audio together) is bounded by the video's own
+    # ffmpeg_timeout_s, not the audio uploads' bound: MTCNN on 30 s of 720p takes a minute
+    ffmpeg_t = seg.ffmpeg_timeout_s
     probe = probe_video(path, name, probe_t)
     check_header(probe, name, seg, max_s)
     fps = sample_rate_for(probe, seg)
     counts, crops, times = _faces_of(path, name, probe, seg, fps, max_s, ffmpeg_t)
     if not crops:
-        raise VideoContentError(
+        raise NoFaceError(
             f"expected one face per frame in {name}, found none in {counts.frames} sampled "
             f"frames ({counts.no_face} without a face, {counts.multi_face} with several); "
             "v1 analyses single-face videos"
@@ -221,7 +228,7 @@ def prepare(media: VideoMedia, params: VideoParams) -> Segments:
         audios.append(np.pad(chunk, (0, n_audio - len(chunk))))
         starts.append(float(start))
     if not faces:
-        raise VideoContentError(
+        raise NoFaceError(
             f"expected windows with at least {seg.min_faces_per_window} face frames, got none "
             f"({media.counts.faces} faces in {media.counts.frames} frames); v1 needs a "
             "single visible face"

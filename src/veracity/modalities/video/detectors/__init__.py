@@ -97,6 +97,7 @@ def detector_specs(params: VideoParams) -> list[DetectorSpec]:
     """One spec per role of ``modalities.video.detectors``."""
     from veracity.modalities.video.detectors.augment import augment_av
     from veracity.modalities.video.detectors.av_attention import av_loss
+    from veracity.modalities.video.detectors.explain import explain_windows
 
     specs = []
     for role, det in params.detectors.items():
@@ -112,6 +113,6 @@ def detector_specs(params: VideoParams) -> list[DetectorSpec]:
             role=role, inputs=(FACES, FACE_MASK, AUDIO),
             build=partial(build_architecture, det.architecture), loss=loss,
             augment=partial(augment_av, cfg=params.augment),
-            required=det.required,
+            required=det.required, explain=explain_windows,
         ))  # fmt: skip
     return specs

@@ -91,3 +91,18 @@ def attention_mismatch(attention: Tensor, face_mask: Tensor) -> Tensor:
 def attention_peaks(attention: Tensor, frame_s: float) -> Tensor:
     """Seconds from the window start of the audio frame each video slot attends to most."""
     return attention.argmax(-1).to(torch.float32) * frame_s
+
+
+def explain_windows(model: nn.Module, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The ``DetectorSpec.explain`` hook: per window ``saliency`` [B, T, S, S] (Grad-CAM),
+    ``contribution`` [B] and ``agreement`` [B] (auxiliary heads; 0 / 1 when the detector
+    lacks one modality)."""
+    saliency = grad_cam(model, batch)
+    with torch.no_grad():
+        scores = modality_scores(model(batch))
+    b = saliency.shape[0]
+    return {
+        "saliency": saliency,
+        "contribution": scores.get("contribution", saliency.new_zeros(b)).detach(),
+        "agreement": scores.get("agreement", saliency.new_ones(b)).detach(),
+    }
