@@ -194,12 +194,11 @@ def test_a_video_without_a_face_completes_uncertain_and_says_so(jobs, clips):
     assert result["prediction"]["anomalous_frames"] == []
 
 
-def test_a_truncated_mp4_fails_the_job_with_the_reason(jobs, clips):
+def test_a_truncated_mp4_is_refused_before_a_job_exists(jobs, clips):
+    # its header is intact; the API reads every packet (no decoding) and refuses it
     reply = jobs.submit(clips["truncated"])
-    assert reply.status_code == 202, reply.text  # its header is intact
-    status = jobs.wait_done(reply.json()["job_id"])
-    assert status["status"] == "failed"
-    assert "415" in status["error"] and "corrupt" in status["error"]
+    assert reply.status_code == 415, reply.text
+    assert "truncated or corrupt" in reply.json()["error"]
     garbage = jobs.submit(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2048))
     assert garbage.status_code == 415, garbage.text  # refused before a job exists
     assert "expected" in garbage.json()["error"]
