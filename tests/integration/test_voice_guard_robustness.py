@@ -115,7 +115,7 @@ def test_out_of_domain_audio_never_gets_a_confident_label(evaluated):
 
     async def verdict_of(wave):
         segments = transformer.modality.prepare((wave.astype(np.float32), SR), transformer.params)
-        media = PreparedMedia("probe", segments, "wav", time.perf_counter(), False)
+        media = PreparedMedia("probe", segments, "wav", time.perf_counter(), False, {})
         return await transformer.predict(media)
 
     async def run_all():
