@@ -212,12 +212,17 @@ def write_layout(out: Path, plans: list[ClipPlan], identities: list[Identity]) -
     (out / IDENTITIES_FILE).write_text("video_id,identity\n" + "\n".join(rows) + "\n")
 
 
+def corpus_identities(demo: VideoDemoParams, height: int) -> list[Identity]:
+    """The demo's identities as the corpus renders them: framed alike, sharpness capped."""
+    return [soften(fit_frame(i, height, demo.eye_frac), demo.max_face_sharpness)
+            for i in load_identities(demo.identities_per_photo)]  # fmt: skip
+
+
 def generate_corpus(out: Path, size_name: str, seed: int, demo: VideoDemoParams,
                     sr: int) -> Path:  # fmt: skip
     """Write the demo corpus of ``size_name`` under ``out``; returns ``out``."""
     size = demo.sizes[size_name]
-    identities = [soften(fit_frame(i, size.height, demo.eye_frac), demo.max_face_sharpness)
-                  for i in load_identities(demo.identities_per_photo)]  # fmt: skip
+    identities = corpus_identities(demo, size.height)
     plans = plan_corpus(size, demo, seed, identities)
     perfs = {p.video_id: perform(p, size, demo, sr) for p in plans}
     by_id = {p.video_id: p for p in plans}
