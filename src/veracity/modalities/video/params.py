@@ -120,7 +120,7 @@ class VideoModelParams(Section):
 
     frame_encoder: str  # timm name: efficientnet_b3 (1536-d); a narrower one for the CPU demo
     frame_pretrained: str  # a local weights file or s3:// URI; empty = from scratch
-    face_norm: Literal["imagenet", "per_crop"]  # ImageNet statistics (pretrained) or per crop
+    face_norm: Literal["imagenet", "per_crop", "highpass"]  # ImageNet stats / per crop / residual
     model_dim: int = Field(gt=0)  # width of the temporal encoder and the attention
     temporal_kernel: int = Field(gt=0)  # TemporalConv kernel (stride 1)
     attention_heads: int = Field(gt=0)
