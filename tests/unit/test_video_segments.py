@@ -77,3 +77,15 @@ def test_every_sampled_face_gets_its_own_slot(params):
             sampled = idx[mask > 0]
             assert mask.sum() == per_window and len(set(sampled)) == per_window, (fps, start)
             assert np.all(np.diff(times[idx]) >= 0)  # slots in time order
+
+
+def test_identities_are_framed_alike_and_softened():
+    import numpy as np
+
+    from veracity.modalities.video.demo.faces import face_sharpness, soften
+
+    for ident in load_identities(1):
+        f = soften(fit_frame(ident, 240, 0.12), 400.0)
+        assert f.image.shape == (240, 320, 3)
+        assert abs(np.hypot(*(f.landmarks[1] - f.landmarks[0])) - 0.12 * 240) < 1e-6
+        assert face_sharpness(f.image, f.landmarks) <= 400.0
