@@ -26,7 +26,13 @@ from veracity.errors import PayloadTooLargeError
 from veracity.evaluation.metrics import compute_eer
 from veracity.media.video import VideoDecodeError, extract_audio, probe_video, read_frames
 from veracity.modalities.video.demo import generate
-from veracity.modalities.video.demo.corpus import ORIGINALS, perform, plan_corpus, render
+from veracity.modalities.video.demo.corpus import (
+    ORIGINALS,
+    corpus_identities,
+    perform,
+    plan_corpus,
+    render,
+)
 from veracity.modalities.video.demo.encode import encode_mp4
 from veracity.modalities.video.demo.faces import fit_frame, load_identities
 from veracity.modalities.video.facecrop import FaceCounts, detect_faces, pick_face
@@ -84,7 +90,7 @@ def test_tiny_corpus_is_fast_and_in_the_faceforensics_layout(corpus, params):
 def test_generation_is_deterministic(corpus, params, tmp_path):
     root, _ = corpus
     size = params.demo.sizes["tiny"]
-    identities = [fit_frame(i, size.height) for i in load_identities(2)]
+    identities = corpus_identities(params.demo, size.height)
     plans = plan_corpus(size, params.demo, 7, identities)
     assert plans == plan_corpus(size, params.demo, 7, identities)
     assert plans != plan_corpus(size, params.demo, 8, identities)

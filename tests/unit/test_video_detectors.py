@@ -155,3 +155,15 @@ def test_attention_mismatch_is_high_for_diffuse_rows_and_peaks_give_times():
     assert float(attention_mismatch(sharp, mask)) < 0.01
     assert float(attention_mismatch(flat, mask)) == pytest.approx(1.0)
     assert torch.allclose(attention_peaks(sharp, 0.02), torch.tensor([[0.06, 0.06]]))
+
+
+def test_highpass_faces_drop_level_and_keep_a_checkerboard():
+    from veracity.modalities.video.detectors.av_attention import highpass_faces
+
+    flat = torch.full((1, 2, 3, 16, 16), 200.0)
+    assert highpass_faces(flat).abs().max() < 1e-3  # no texture, no residual
+    checker = flat.clone()
+    checker[..., ::2, ::2] += 20
+    x = highpass_faces(checker)
+    assert x.shape == checker.shape
+    assert torch.allclose(highpass_faces(checker * 0.5 + 30), x, atol=0.1)  # level-free

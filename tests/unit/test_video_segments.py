@@ -100,3 +100,15 @@ def test_a_decode_past_its_wall_clock_bound_is_busy_not_corrupt(tmp_path):
                              timeout_s=0.3):  # fmt: skip
             time.sleep(0.1)  # a slow consumer: face detection on a busy machine
     assert isinstance(info.value, ServingError) and info.value.http_status == 503
+
+
+def test_identities_are_framed_alike_and_softened():
+    import numpy as np
+
+    from veracity.modalities.video.demo.faces import face_sharpness, soften
+
+    for ident in load_identities(1):
+        f = soften(fit_frame(ident, 240, 0.12), 400.0)
+        assert f.image.shape == (240, 320, 3)
+        assert abs(np.hypot(*(f.landmarks[1] - f.landmarks[0])) - 0.12 * 240) < 1e-6
+        assert face_sharpness(f.image, f.landmarks) <= 400.0

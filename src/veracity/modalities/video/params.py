@@ -92,6 +92,12 @@ class VideoDemoParams(Section):
     brightness: tuple[float, float]  # per-clip gain
     head_motion_px: float = Field(ge=0)
     blink_interval_s: tuple[float, float]
+    eye_frac: float = Field(ge=0, lt=0.5)  # eye distance / frame height, every identity alike
+    max_face_sharpness: float = Field(ge=0)  # Laplacian variance cap per identity (0 = none)
+    swap_feather: float = Field(gt=0, le=1)  # FaceSwap seam width (share of the face ellipse)
+    swap_colour_match: float = Field(ge=0, le=1)  # FaceSwap colour transfer (1 = full)
+    gan_factor: int = Field(ge=2)  # GANUpsample: the face rebuilt from 1/factor resolution
+    gan_checker: float = Field(ge=0, le=1)  # GANUpsample: share of the checkerboard pattern
 
 
 class VideoAudioEncoderParams(Section):
@@ -114,6 +120,7 @@ class VideoModelParams(Section):
 
     frame_encoder: str  # timm name: efficientnet_b3 (1536-d); a narrower one for the CPU demo
     frame_pretrained: str  # a local weights file or s3:// URI; empty = from scratch
+    face_norm: Literal["imagenet", "per_crop", "highpass"]  # ImageNet stats / per crop / residual
     model_dim: int = Field(gt=0)  # width of the temporal encoder and the attention
     temporal_kernel: int = Field(gt=0)  # TemporalConv kernel (stride 1)
     attention_heads: int = Field(gt=0)

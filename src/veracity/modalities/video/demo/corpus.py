@@ -20,7 +20,7 @@ import numpy as np
 
 from veracity.modalities.video.demo import animate, manipulate
 from veracity.modalities.video.demo.encode import encode_mp4
-from veracity.modalities.video.demo.faces import Identity, fit_frame, load_identities
+from veracity.modalities.video.demo.faces import Identity, fit_frame, load_identities, soften
 from veracity.modalities.video.params import VideoDemoParams, VideoDemoSize
 from veracity.modalities.video.readers import FFPP_SPLIT_FILES, IDENTITIES_FILE
 
@@ -159,7 +159,8 @@ def fake_clip(plan: ClipPlan, target: Identity, donor: Identity, perf: Performan
 
         def edit(i, face):
             d = animate.edit_face(donor.image, donor.landmarks, perf.opening[i], perf.blinks[i])
-            return manipulate.face_swap(face, target.landmarks, d, donor.landmarks)
+            return manipulate.face_swap(face, target.landmarks, d, donor.landmarks,
+                                        demo.swap_feather, demo.swap_colour_match)  # fmt: skip
 
         return render(target, perf, rng, edit), audio
     if method == "LipSync":
@@ -170,7 +171,12 @@ def fake_clip(plan: ClipPlan, target: Identity, donor: Identity, perf: Performan
             opening = np.roll(perf.opening, shift)
         return render(target, perf, rng, opening=opening), audio
     if method == "GANUpsample":
-        return render(target, perf, rng, lambda i, f: manipulate.gan_upsample(f, target.landmarks)), audio  # fmt: skip
+
+        def upsample(_i, face):
+            return manipulate.gan_upsample(face, target.landmarks, demo.gan_factor,
+                                           demo.gan_checker)  # fmt: skip
+
+        return render(target, perf, rng, upsample), audio
     if method == "VoiceClone":
         utt, lead = perf.utterance
         attack = sorted(ATTACKS)[int(rng.integers(len(ATTACKS)))]
@@ -206,11 +212,17 @@ def write_layout(out: Path, plans: list[ClipPlan], identities: list[Identity]) -
     (out / IDENTITIES_FILE).write_text("video_id,identity\n" + "\n".join(rows) + "\n")
 
 
+def corpus_identities(demo: VideoDemoParams, height: int) -> list[Identity]:
+    """The demo's identities as the corpus renders them: framed alike, sharpness capped."""
+    return [soften(fit_frame(i, height, demo.eye_frac), demo.max_face_sharpness)
+            for i in load_identities(demo.identities_per_photo)]  # fmt: skip
+
+
 def generate_corpus(out: Path, size_name: str, seed: int, demo: VideoDemoParams,
                     sr: int) -> Path:  # fmt: skip
     """Write the demo corpus of ``size_name`` under ``out``; returns ``out``."""
     size = demo.sizes[size_name]
-    identities = [fit_frame(i, size.height) for i in load_identities(demo.identities_per_photo)]
+    identities = corpus_identities(demo, size.height)
     plans = plan_corpus(size, demo, seed, identities)
     perfs = {p.video_id: perform(p, size, demo, sr) for p in plans}
     by_id = {p.video_id: p for p in plans}

@@ -78,11 +78,55 @@ def load_identities(per_photo: int) -> list[Identity]:
     return out
 
 
-def fit_frame(identity: Identity, height: int) -> Identity:
-    """``identity`` scaled to a 4:3 frame ``height`` pixels tall (even sides for H.264)."""
+def face_sharpness(image: np.ndarray, lm: np.ndarray) -> float:
+    """Laplacian variance of the grey face square (two eye distances wide) of ``image``."""
+    from scipy.ndimage import laplace
+
+    eye_d = float(np.hypot(*(lm[1] - lm[0])))
+    cx, cy = lm.mean(0)
+    y0, x0 = max(0, int(cy - eye_d)), max(0, int(cx - eye_d))
+    face = image[y0 : int(cy + eye_d), x0 : int(cx + eye_d)].mean(-1)
+    return float(laplace(face).var()) if face.size else 0.0
+
+
+def soften(identity: Identity, max_sharpness: float) -> Identity:
+    """``identity`` Gaussian-blurred just enough that its face's Laplacian variance is at
+    most ``max_sharpness`` (a grainy photograph would otherwise identify its person)."""
+    from scipy.ndimage import gaussian_filter
+
+    image = identity.image
+    for sigma in np.arange(0.25, 3.01, 0.25):
+        if max_sharpness <= 0 or face_sharpness(image, identity.landmarks) <= max_sharpness:
+            break
+        image = gaussian_filter(identity.image, (sigma, sigma, 0))
+    return Identity(identity.name, identity.person, image.astype(np.float32), identity.landmarks)
+
+
+def fit_frame(identity: Identity, height: int, eye_frac: float = 0.0) -> Identity:
+    """``identity`` in a 4:3 frame ``height`` pixels tall (even sides for H.264).
+
+    ``eye_frac`` > 0 frames every identity alike: the photograph is scaled so that the eye
+    distance is ``eye_frac * height`` with the face centred (the border beyond the
+    photograph is its median edge colour); otherwise the whole photograph is resized.
+    The photographs' faces span 18-87 px: unnormalised, the aligned crop of one person is
+    a 5x downscale and of another a 2x upscale, and face size alone tells persons apart.
+    """
     h, w, _ = identity.image.shape
     width = int(round(height * 4 / 3 / 2)) * 2
     pil = Image.fromarray(np.clip(identity.image, 0, 255).astype(np.uint8))
-    image = np.asarray(pil.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
-    scale = np.array([width / w, height / h])
-    return Identity(identity.name, identity.person, image, identity.landmarks * scale)
+    lm = identity.landmarks
+    if eye_frac <= 0:
+        image = np.asarray(pil.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
+        scale = np.array([width / w, height / h])
+        return Identity(identity.name, identity.person, image, lm * scale)
+    s = eye_frac * height / float(np.hypot(*(lm[1] - lm[0])))
+    cx, cy = lm.mean(0)
+    ox, oy = width / 2 - s * cx, height * 0.45 - s * cy  # frame = s * photo + offset
+    edge = np.concatenate([identity.image[0], identity.image[-1],
+                           identity.image[:, 0], identity.image[:, -1]])  # fmt: skip
+    fill = tuple(int(v) for v in np.median(edge, 0))
+    out = pil.transform((width, height), Image.Transform.AFFINE,
+                        (1 / s, 0, -ox / s, 0, 1 / s, -oy / s),
+                        resample=Image.Resampling.BICUBIC, fillcolor=fill)  # fmt: skip
+    image = np.asarray(out, dtype=np.float32)
+    return Identity(identity.name, identity.person, image, lm * s + np.array([ox, oy]))

@@ -21,7 +21,6 @@ from PIL import Image
 
 from veracity.modalities.video.facecrop import similarity
 
-CHECKER_STRENGTH = 0.15  # share of the transposed-convolution pattern in the rebuilt face
 METHODS = ("FaceSwap", "LipSync", "GANUpsample", "VoiceClone", "Reenact")
 
 
@@ -45,21 +44,27 @@ def face_mask(shape: tuple[int, int], lm: np.ndarray, feather: float = 0.25) -> 
     return np.clip((1 - r) / feather, 0, 1).astype(np.float32)[..., None]
 
 
-def face_swap(target: np.ndarray, t_lm: np.ndarray, donor: np.ndarray, d_lm: np.ndarray):
-    """``donor``'s face placed on ``target`` (both already animated, photo coordinates)."""
+def face_swap(target: np.ndarray, t_lm: np.ndarray, donor: np.ndarray, d_lm: np.ndarray,
+              feather: float = 0.25, colour_match: float = 1.0) -> np.ndarray:  # fmt: skip
+    """``donor``'s face placed on ``target`` (both already animated, photo coordinates):
+    blended over a seam ``feather`` (share of the ellipse radius) wide, its colour moved
+    ``colour_match`` of the way to the target's face statistics (1 = full transfer)."""
     h, w, _ = target.shape
     warped = warp_affine(donor, similarity(d_lm, t_lm), (w, h))
-    mask = face_mask((h, w), t_lm)
+    mask = face_mask((h, w), t_lm, feather)
     inner = mask[..., 0] > 0.5
     if inner.any():  # colour transfer: the donor's face statistics onto the target's
         mu_t, sd_t = target[inner].mean(0), target[inner].std(0) + 1e-3
         mu_d, sd_d = warped[inner].mean(0), warped[inner].std(0) + 1e-3
-        warped = (warped - mu_d) / sd_d * (0.5 * sd_t + 0.5 * sd_d) + mu_t
+        matched = (warped - mu_d) / sd_d * (0.5 * sd_t + 0.5 * sd_d) + mu_t
+        warped = colour_match * matched + (1 - colour_match) * warped
     return target * (1 - mask) + warped * mask
 
 
-def gan_upsample(image: np.ndarray, lm: np.ndarray, factor: int = 4) -> np.ndarray:
-    """The face region rebuilt from 1/``factor`` resolution like a transposed convolution."""
+def gan_upsample(image: np.ndarray, lm: np.ndarray, factor: int = 4,
+                 checker: float = 0.15) -> np.ndarray:  # fmt: skip
+    """The face region rebuilt from 1/``factor`` resolution like a transposed convolution
+    (``checker``: share of the transposed-convolution pattern in the rebuilt face)."""
     h, w, _ = image.shape
     mask = face_mask((h, w), lm, feather=0.35)
     ys, xs = np.nonzero(mask[..., 0] > 0)
@@ -82,7 +87,7 @@ def gan_upsample(image: np.ndarray, lm: np.ndarray, factor: int = 4) -> np.ndarr
     pil = Image.fromarray(np.clip(small, 0, 255).astype(np.uint8))
     smooth = pil.resize((pw * factor, ph * factor), Image.Resampling.BILINEAR)
     up = np.asarray(smooth, dtype=np.float32)
-    up = up + CHECKER_STRENGTH * (stuffed - up)
+    up = up + checker * (stuffed - up)
     out = image.copy()
     region = out[y0 : y0 + up.shape[0], x0 : x0 + up.shape[1]]
     m = mask[y0 : y0 + up.shape[0], x0 : x0 + up.shape[1]]

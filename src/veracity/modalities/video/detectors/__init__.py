@@ -28,6 +28,7 @@ def model_config(params: VideoParams, audio_config: dict[str, Any]) -> dict[str,
     m = params.model
     return {
         "frame_encoder": m.frame_encoder, "frame_pretrained": m.frame_pretrained,
+        "face_norm": m.face_norm,
         "model_dim": m.model_dim, "temporal_kernel": m.temporal_kernel,
         "attention_heads": m.attention_heads, "fusion": m.fusion, "use_video": m.use_video,
         "use_audio": m.use_audio, "classifier_hidden": m.classifier_hidden,

@@ -63,6 +63,25 @@ def normalize_audio(audio: Tensor, eps: float = 1e-7) -> Tensor:
     return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
 
 
+def standardize_faces(faces: Tensor, eps: float = 1.0) -> Tensor:
+    """Per-crop, per-channel zero-mean unit-variance faces (0-255 in): a crop's level,
+    contrast and colour cast are the photograph's, not the manipulation's."""
+    x = faces.float()
+    mean = x.mean(dim=(-2, -1), keepdim=True)
+    return (x - mean) / (x.std(dim=(-2, -1), keepdim=True) + eps)
+
+
+def highpass_faces(faces: Tensor, eps: float = 1.0) -> Tensor:
+    """The crops' high-frequency residual (crop minus its 3x3 box blur), standardised per
+    crop and channel: the noise residual forensic detectors look at (checkerboards, seams,
+    resampling), without the face's identity, colour and lighting."""
+    x = faces.float()
+    shape = x.shape
+    flat = x.reshape(-1, 1, *shape[-2:])
+    blur = F.avg_pool2d(F.pad(flat, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return standardize_faces((flat - blur).reshape(shape), eps=0.1)
+
+
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``x`` [B, T, D] over the slots where ``mask`` [B, T] is 1 (all when none)."""
     w = mask.to(x.dtype).unsqueeze(-1)
@@ -119,7 +138,12 @@ class AVCrossAttentionDetector(nn.Module):
         b, t = faces.shape[:2]
         valid = mask > 0
         valid = valid | ~valid.any(1, keepdim=True)
-        x = normalize_faces(faces[valid])
+        crops = faces[valid]
+        norm = self.model_config.get("face_norm", "imagenet")
+        if norm == "highpass":
+            x = highpass_faces(crops)
+        else:
+            x = standardize_faces(crops) if norm == "per_crop" else normalize_faces(crops)
         encoded = self.frame_proj(self.frame_encoder(x))
         feats = encoded.new_zeros(b, t, encoded.shape[-1])
         feats[valid] = encoded
