@@ -23,6 +23,33 @@ from veracity.models.artifact import save_artifact
 from veracity.models.bundle import BundleContract, write_bundle_json
 
 
+def save_standin_detector(out: Path, role: str, model, architecture: str, modality: str,
+                          input_shapes: dict[str, list[int]]) -> dict:  # fmt: skip
+    """Save ``model`` as role ``role`` under ``out`` with identity calibration; return its
+    entry of the bundle contract."""
+    extra = {"mlflow_run_id": f"standin-{role}", "input_shapes": input_shapes}
+    d = save_artifact(out / role, model, architecture, modality=modality, role=role, extra=extra)
+    cal = {"temperature": 1.0, "threshold": 0.5, "threshold_mode": "eer"}
+    (d / "calibration.json").write_text(json.dumps(cal))
+    return {"dir": role, "architecture": architecture, "inputs": list(input_shapes),
+            "input_shapes": input_shapes}  # fmt: skip
+
+
+def write_standin_contract(out: Path, params, modality: str, detectors: dict[str, dict]) -> Path:
+    """bundle.json for the stand-in ``detectors`` (listed in params order, as the gate does)."""
+    roles = [r for r in params.detectors if r in detectors]
+    contract = BundleContract(
+        name=params.registered_model,
+        modality=modality,
+        dataset_version="standin",
+        roles=roles,
+        detectors={r: detectors[r] for r in roles},
+        params=params.model_dump(mode="json", by_alias=True),
+    )
+    write_bundle_json(out, contract)
+    return out
+
+
 def make_bundle(
     out: Path, cfg: Config, stage1_bias: float = 0.0, window_samples: int | None = None
 ) -> Path:
@@ -40,28 +67,10 @@ def make_bundle(
             with torch.no_grad():
                 last.weight.mul_(0.01)
                 last.bias.copy_(torch.tensor([stage1_bias / 2, -stage1_bias / 2]))
-        extra = {"mlflow_run_id": f"standin-{role}", "input_shapes": trained}
-        d = save_artifact(
-            out / role, model, det.architecture, modality="voice", role=role, extra=extra
-        )
-        cal = {"temperature": 1.0, "threshold": 0.5, "threshold_mode": "eer"}
-        (d / "calibration.json").write_text(json.dumps(cal))
-        detectors[role] = {
-            "dir": role,
-            "architecture": det.architecture,
-            "inputs": ["waveform"],
-            "input_shapes": {"waveform": [window_samples or voice.segments.window_samples]},
-        }
-    contract = BundleContract(
-        name=voice.registered_model,
-        modality="voice",
-        dataset_version="standin",
-        roles=list(detectors),
-        detectors=detectors,
-        params=voice.model_dump(mode="json", by_alias=True),
-    )
-    write_bundle_json(out, contract)
-    return out
+        entry = save_standin_detector(out, role, model, det.architecture, "voice", trained)
+        shapes = {"waveform": [window_samples or voice.segments.window_samples]}
+        detectors[role] = {**entry, "input_shapes": shapes}
+    return write_standin_contract(out, voice, "voice", detectors)
 
 
 def make_music_bundle(out: Path, cfg: Config) -> Path:
@@ -90,29 +99,8 @@ def make_music_bundle(out: Path, cfg: Config) -> Path:
         models[spec.role] = model
         arch = params.detectors[spec.role].architecture
         inputs = {name: shapes[name] for name in spec.inputs}
-        extra = {"mlflow_run_id": f"standin-{spec.role}", "input_shapes": inputs}
-        d = save_artifact(
-            out / spec.role, model, arch, modality="music", role=spec.role, extra=extra
-        )
-        cal = {"temperature": 1.0, "threshold": 0.5, "threshold_mode": "eer"}
-        (d / "calibration.json").write_text(json.dumps(cal))
-        detectors[spec.role] = {
-            "dir": spec.role,
-            "architecture": arch,
-            "inputs": list(spec.inputs),
-            "input_shapes": inputs,
-        }
-    roles = [r for r in params.detectors if r in detectors]  # params order, as the gate lists
-    contract = BundleContract(
-        name=params.registered_model,
-        modality="music",
-        dataset_version="standin",
-        roles=roles,
-        detectors={r: detectors[r] for r in roles},
-        params=params.model_dump(mode="json", by_alias=True),
-    )
-    write_bundle_json(out, contract)
-    return out
+        detectors[spec.role] = save_standin_detector(out, spec.role, model, arch, "music", inputs)
+    return write_standin_contract(out, params, "music", detectors)
 
 
 def demo_clips(cfg: Config) -> dict[str, bytes]:

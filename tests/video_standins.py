@@ -13,15 +13,13 @@ face crops the bundle's contract asks ``prepare`` for (64 px keeps CPU tests fas
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from serving_standins import save_standin_detector, write_standin_contract
 
 from veracity.config import Config
-from veracity.models.artifact import save_artifact
-from veracity.models.bundle import BundleContract, write_bundle_json
 
 
 def video_params(cfg: Config, crop_size: int | None = None):
@@ -88,20 +86,5 @@ def make_video_bundle(out: Path, cfg: Config, crop_size: int = 64, spoof_bias: f
                 last.bias.copy_(torch.tensor([spoof_bias / 2, -spoof_bias / 2]))
         arch = params.detectors[spec.role].architecture
         inputs = {name: shapes[name] for name in spec.inputs}
-        extra = {"mlflow_run_id": f"standin-{spec.role}", "input_shapes": inputs}
-        d = save_artifact(out / spec.role, model, arch, modality="video", role=spec.role,
-                          extra=extra)  # fmt: skip
-        cal = {"temperature": 1.0, "threshold": 0.5, "threshold_mode": "eer"}
-        (d / "calibration.json").write_text(json.dumps(cal))
-        detectors[spec.role] = {"dir": spec.role, "architecture": arch,
-                                "inputs": list(spec.inputs), "input_shapes": inputs}  # fmt: skip
-    contract = BundleContract(
-        name=params.registered_model,
-        modality="video",
-        dataset_version="standin",
-        roles=list(detectors),
-        detectors=detectors,
-        params=params.model_dump(mode="json", by_alias=True),
-    )
-    write_bundle_json(out, contract)
-    return out
+        detectors[spec.role] = save_standin_detector(out, spec.role, model, arch, "video", inputs)
+    return write_standin_contract(out, params, "video", detectors)
