@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from veracity.config import Config, load_config
 
@@ -30,6 +31,19 @@ def cfg() -> Config:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+def write_isolated_params(raw: dict, root: Path) -> Path:
+    """Write ``raw`` (params.yaml's mapping, changed by a test) as ``root/params.yaml`` with
+    MLflow, the approval audit log and the payload sink under ``root``: nothing a test runs
+    writes into the repository."""
+    raw["tracking"]["uri"] = f"sqlite:///{root}/mlflow.db"
+    raw["tracking"]["artifact_root"] = str(root / "mlartifacts")
+    raw["gate"]["audit_log"] = str(root / "audit.jsonl")
+    raw["monitoring"]["sink"] = str(root / "payloads")
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
 
 
 def require_shared(path: Path) -> Path:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from conftest import write_isolated_params
 
 from veracity.config import load_config
 
@@ -47,13 +48,7 @@ def music_params_file(tmp_path_factory, repo_root) -> Path:
     music["ast"].update(hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=128)  # fmt: skip
     raw["modality"] = "music"
-    raw["tracking"]["uri"] = f"sqlite:///{root}/mlflow.db"
-    raw["tracking"]["artifact_root"] = str(root / "mlartifacts")
-    raw["gate"]["audit_log"] = str(root / "audit.jsonl")
-    raw["monitoring"]["sink"] = str(root / "payloads")
-    path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return write_isolated_params(raw, root)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from conftest import write_isolated_params
 
 from veracity.config import load_config
 
@@ -70,15 +71,9 @@ def toy_params(tmp_path_factory, repo_root) -> Path:
     raw = yaml.safe_load((repo_root / "params.yaml").read_text())
     raw["modality_packages"] = {"toy": "toy_modality"}
     raw["modalities"]["toy"] = TOY_SECTION
-    raw["tracking"]["uri"] = f"sqlite:///{root / 'mlruns.db'}"
-    raw["tracking"]["artifact_root"] = str(root / "mlartifacts")
-    raw["gate"]["audit_log"] = str(root / "audit.jsonl")
-    raw["monitoring"]["sink"] = str(root / "payloads")
     # the servers get the gate's bundle directory: no registry version to check approval of
     raw["security"]["serving"]["require_approval"] = False
-    path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return write_isolated_params(raw, root)
 
 
 @pytest.fixture(scope="module")

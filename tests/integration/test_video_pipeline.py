@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from conftest import write_isolated_params
 
 from veracity.config import load_config
 
@@ -42,13 +43,7 @@ def video_params_file(tmp_path_factory, repo_root) -> Path:
     raw["modality"] = "video"
     raw["validate"]["min_rows_per_split"] = {"train": 4, "dev": 4, "eval": 4}  # tiny: 4 a split
     raw["ingest"]["max_quarantine_fraction"] = 0.5  # the bad-input corpus is a third bad
-    raw["tracking"]["uri"] = f"sqlite:///{root}/mlflow.db"
-    raw["tracking"]["artifact_root"] = str(root / "mlartifacts")
-    raw["gate"]["audit_log"] = str(root / "audit.jsonl")
-    raw["monitoring"]["sink"] = str(root / "payloads")
-    path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return write_isolated_params(raw, root)
 
 
 @pytest.fixture(scope="module")
