@@ -182,7 +182,7 @@ def test_sse_streams_increasing_progress_then_the_result(service, clips):
     assert len(set(progress)) >= 3 and progress == sorted(progress), progress
     assert all(a != b for a, b in zip(states, states[1:], strict=False)), states
     assert progress[0] == 0 and events[0][1]["status"] == "queued", events[0]
-    assert progress[-1] == 100 and "scoring" in [d["stage"] for _, d in events[:-1]]
+    assert progress[-1] == 100 and "decoding" in [d["stage"] for _, d in events[:-1]]
     _check_result(events[-1][1], job_id)
     assert svc.status(busy)["status"] == "completed"
 

@@ -32,7 +32,16 @@ from veracity.serving.process import find_free_port
 pytestmark = pytest.mark.integration
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
-VIDEO_STAGES = ["queued", "fetching", "scoring", "explaining", "writing", "done"]
+VIDEO_STAGES = [
+    "queued",
+    "fetching",
+    "decoding",
+    "faces",
+    "scoring",
+    "explaining",
+    "writing",
+    "done",
+]
 
 
 class VideoJobs:
@@ -46,7 +55,7 @@ class VideoJobs:
             f"jobs.broker_url=redis://127.0.0.1:{redis_port}/0", f"jobs.data_dir={tmp / 'jobs'}",
             f"jobs.port={port}", f"jobs.inference_urls.video={transformer_url}",
             f"jobs.queue=video-{tmp.name}",  # one Redis, one queue per store variant
-            "jobs.sse_poll_interval_s=0.05",
+            "jobs.sse_poll_interval_s=0.05", "jobs.progress_poll_interval_s=0.05",
         ):  # fmt: skip
             cmd += ["--set", item]
         env = {**os.environ, ENV_DATABASE: db_url} if db_url else None
@@ -145,7 +154,7 @@ def test_video_job_streams_its_stages_and_names_saliency_pngs(jobs, clips):
     events = read_sse(f"{jobs.url}/jobs/{job_id}/events", timeout_s=240)
     assert events[-1][0] == "result", events[-1]
     stages = [data["stage"] for name, data in events if name == "progress"]
-    assert "scoring" in stages
+    assert {"decoding", "faces"} <= set(stages)  # live from the transformer's progress board
     assert [s for s in VIDEO_STAGES if s in stages] == list(dict.fromkeys(stages))  # in order
     progress = [data["progress"] for name, data in events if name == "progress"]
     assert progress == sorted(progress)

@@ -96,6 +96,7 @@ class JobsConfig(BaseModel):
     max_retries: int = Field(ge=0)  # retries of an unavailable transformer before it fails
     retry_backoff_s: float = Field(ge=0)
     sse_poll_interval_s: float = Field(gt=0)
+    progress_poll_interval_s: float = Field(gt=0)  # the worker reads the transformer's progress
     sse_max_seconds: float = Field(gt=0)
     worker_pool: str  # celery pool: solo (one job per process) | prefork | threads
     worker_concurrency: int = Field(gt=0)

@@ -7,11 +7,11 @@ message (the outbox may publish a job twice) of a job another delivery claimed l
 (and the duplicate is dropped), or its worker was lost (and this delivery runs it); a
 redelivery after a lost worker comes later than that anyway (visibility timeout). The steps
 record their stage and progress: fetching (10) -> checking (25, s3:// media only; uploads
-were checked by the API) -> scoring (40: one synchronous call to the modality's
-transformer; for a video it decodes, detects faces, scores the windows through the video
-predictor and renders Grad-CAM, and its verdict times each of those steps) -> explaining
-(80, video: the anomalous frames' saliency PNGs are stored with the job) -> writing (90) ->
-done (100). A video the transformer finds no analysable face in completes as ``uncertain``
+were checked by the API) -> one synchronous call to the modality's transformer, whose
+progress board the worker follows live (:data:`TRANSFORMER_STAGES`): decoding (40) ->
+faces (45-65, video) -> scoring (65-80, chunk by chunk) -> explaining (80-88: Grad-CAM of
+the anomalous windows, then their saliency PNGs stored with the job) -> writing (90) ->
+done (100); the verdict times each step. A video the transformer finds no analysable face in completes as ``uncertain``
 (reason ``no_face``). Refused media fail the job with the reason; an
 unavailable transformer is retried after ``jobs.retry_backoff_s``; a job delivered more than
 ``jobs.max_attempts`` times (its workers were lost, or it kept failing transiently) fails
@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from celery import Celery
 
 from veracity.config import Config
 from veracity.errors import VeracityError
 from veracity.jobs.errors import JobBusyError, TransientJobError
-from veracity.jobs.inference import MediaRefusedError, request_verdict
+from veracity.jobs.inference import MediaRefusedError, following_progress, request_verdict
 from veracity.jobs.intake import check_media, resolve_modality
 from veracity.jobs.queue import TASK_NAME
 from veracity.jobs.result import build_result, model_version, no_face_result, validate_result
@@ -41,6 +42,23 @@ log = logging.getLogger(__name__)
 
 DONE = None  # what :meth:`JobRunner.run` returns when the delivery needs no retry
 NO_FACE = "NoFaceError"  # the video transformer's refusal of a video without a face
+# the transformer's stages (its progress board) -> the span of the job's progress bar
+TRANSFORMER_STAGES = {
+    "decoding": (40, 45),
+    "faces": (45, 65),
+    "scoring": (65, 80),
+    "explaining": (80, 85),
+}
+
+
+def job_progress(stage: str, fraction: float) -> int | None:
+    """The job's progress (0-100) when the transformer is ``fraction`` through ``stage``;
+    None for a stage the job service does not show."""
+    span = TRANSFORMER_STAGES.get(stage)
+    if span is None:
+        return None
+    low, high = span
+    return int(low + (high - low) * min(1.0, max(0.0, fraction)))
 
 
 @dataclass
@@ -100,16 +118,22 @@ class JobRunner:
             data = fetch_s3(record.video_url, self.cfg)
             self.store.set_progress(record.id, 25, "checking")
             check_media(data, job_modality, self.cfg)
-        self.store.set_progress(record.id, 40, "scoring")
+        self.store.set_progress(record.id, 40, "decoding")
         t0 = time.perf_counter()
         stages["fetching"] = t0 - started
+        request_id = f"job-{record.id}-{record.attempts}"
+        follow = following_progress(job_modality.inference_url, request_id,
+                                    self.cfg.jobs.progress_poll_interval_s,
+                                    partial(self._follow, record.id))  # fmt: skip
         try:
-            verdict = request_verdict(
-                job_modality.inference_url,
-                job_modality.model_name,
-                data,
-                self.cfg.jobs.inference_timeout_s,
-            )
+            with follow:
+                verdict = request_verdict(
+                    job_modality.inference_url,
+                    job_modality.model_name,
+                    data,
+                    self.cfg.jobs.inference_timeout_s,
+                    request_id=request_id,
+                )
         except MediaRefusedError as exc:
             if exc.error_type != NO_FACE:
                 raise
@@ -125,7 +149,7 @@ class JobRunner:
         stages["transformer"] = t1 - t0
         frames = verdict.get("anomalous_frames") or []
         if frames:
-            self.store.set_progress(record.id, 80, "explaining")
+            self.store.set_progress(record.id, 85, "explaining")
             verdict["anomalous_frames"] = self.saliency.save(record.id, frames)
         self.store.set_progress(record.id, 90, "writing")
         stages["writing"] = time.perf_counter() - t1
@@ -133,6 +157,11 @@ class JobRunner:
         result = build_result(record.id, record.modality, verdict, elapsed, record.attempts, stages)
         self._end(record, result=validate_result(result), version=model_version(verdict))
         log.info("job %s completed: %s in %.1f s", record.id, verdict["label"], elapsed)
+
+    def _follow(self, job_id: str, stage: str, fraction: float) -> None:
+        progress = job_progress(stage, fraction)
+        if progress is not None:
+            self.store.set_progress(job_id, progress, stage)
 
     @property
     def saliency(self) -> SaliencyStore:

@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     app.add_middleware(ContentTypeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.serving.max_request_bytes)
     app.add_api_route("/veracity/stats", _stats_route(stats), methods=["GET"])
+    if args.kind == "transformer":  # live progress of the requests in flight (job service)
+        app.add_api_route(
+            "/veracity/progress/{request_id}", _progress_route(model.progress), methods=["GET"]
+        )
     server = _BoundModelServer(host=host, http_port=http_port, grpc_port=grpc_port)
     log.info(
         "%s %s listening on http://%s:%d (grpc %d)", args.kind, name, host, http_port, grpc_port
@@ -141,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
 def _stats_route(stats):
     async def route() -> dict:
         return stats()
+
+    return route
+
+
+def _progress_route(board):
+    async def route(request_id: str) -> dict:
+        return board.get(request_id)
 
     return route
 

@@ -10,8 +10,10 @@ tensors over HTTP), and lets the policy ``decide``; when the modality names
 segments to explain (``explain_rows``: video's most suspicious windows), their
 explanations come from the predictor (``explain`` request) and the modality's ``explain``
 adds them to the verdict (anomalous frames with Grad-CAM overlays). ``stages_ms`` times the
-steps (decode, prepare, score, explain). The answer is the Verdict of
-:mod:`veracity.serving.report`; V2 requests get it as a BYTES output ``verdict`` (JSON)
+steps (decode, prepare, score, explain), and the progress board (:mod:`.progress`) says
+live how far each request is (decoding, the modality's own stages such as video's faces,
+scoring chunk by chunk, explaining) for ``GET /veracity/progress/{request_id}``. The answer
+is the Verdict of :mod:`veracity.serving.report`; V2 requests get it as a BYTES output ``verdict`` (JSON)
 beside ``label`` and ``score``. Each verdict is offered to the payload logger, which never
 blocks or fails the request.
 """
@@ -24,6 +26,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -40,7 +43,9 @@ from veracity.errors import (
 )
 from veracity.media.upload import decode_limits
 from veracity.modalities.base import Segments
+from veracity.progress import reporting
 from veracity.serving.payloads import extract_audio, sniff_codec
+from veracity.serving.progress import ProgressBoard
 from veracity.serving.report import StageScores, build_verdict
 from veracity.serving.v2 import make_v2_request, verdict_response
 
@@ -82,6 +87,7 @@ class VerdictTransformer(kserve.Model):
         self._client: httpx.AsyncClient | None = None
         self.contract = self.modality = self.params = None
         self.domain = None  # the guard's descriptor view; its embedding view is the predictor's
+        self.progress = ProgressBoard()
 
     def load(self) -> bool:
         """Read the bundle's contract: modality, segment settings, policy, served roles."""
@@ -110,11 +116,17 @@ class VerdictTransformer(kserve.Model):
     async def preprocess(self, payload, headers=None) -> PreparedMedia:
         started = time.perf_counter()
         request_id = (headers or {}).get("x-request-id") or getattr(payload, "id", None)
+        request_id = request_id or str(uuid.uuid4())
         data = extract_audio(payload, self.cfg.serving)
         stages_ms: dict[str, float] = {}
-        segments = await asyncio.to_thread(self._prepare, data, stages_ms)
+        self.progress.update(request_id, "decoding", 0.0)
+        try:
+            segments = await asyncio.to_thread(self._prepare, data, stages_ms, request_id)
+        except BaseException:
+            self.progress.finish(request_id)
+            raise
         return PreparedMedia(
-            request_id=request_id or str(uuid.uuid4()),
+            request_id=request_id,
             segments=segments,
             codec=sniff_codec(data),
             started=started,
@@ -122,12 +134,13 @@ class VerdictTransformer(kserve.Model):
             stages_ms=stages_ms,
         )
 
-    def _prepare(self, data: bytes, stages_ms: dict[str, float]) -> Segments:
+    def _prepare(self, data: bytes, stages_ms: dict[str, float], request_id: str) -> Segments:
         # bounded decode: duration, channels and rate are checked from the header first
         t0 = time.perf_counter()
-        media = self.modality.decode(data, self.params, decode_limits(self.cfg))
-        t1 = time.perf_counter()
-        segments = self.modality.prepare(media, self.params)
+        with reporting(partial(self.progress.update, request_id)):
+            media = self.modality.decode(data, self.params, decode_limits(self.cfg))
+            t1 = time.perf_counter()
+            segments = self.modality.prepare(media, self.params)
         stages_ms.update(decode=_ms(t1 - t0), prepare=_ms(time.perf_counter() - t1))
         seconds, limits = segments.duration_s, self.cfg.serving
         if seconds > limits.max_audio_seconds:
@@ -143,6 +156,12 @@ class VerdictTransformer(kserve.Model):
         return segments
 
     async def predict(self, payload: PreparedMedia, headers=None, response_headers=None):
+        try:
+            return await self._predict(payload)
+        finally:
+            self.progress.finish(payload.request_id)
+
+    async def _predict(self, payload: PreparedMedia):
         segments = payload.segments
         served = set(self.contract.roles)
         stages: dict[str, StageScores | None] = {}
@@ -204,6 +223,7 @@ class VerdictTransformer(kserve.Model):
         rows = self.modality.explain_rows(stage.p_spoof, self.params)
         if not rows:
             return {}
+        self.progress.update(request_id, "explaining", 0.0)
         names = self.contract.detectors[role]["inputs"]
         inputs = {k: segments.inputs[k][rows] for k in names}
         outputs = await self.call_predictor(inputs, role, request_id, explain=True)
@@ -216,8 +236,10 @@ class VerdictTransformer(kserve.Model):
 
         size = chunks.rows_per_request(inputs, self.cfg.serving.max_request_bytes)
         parts = chunks.split_rows(inputs, size)
-        answers = [await self.call_predictor(part, role, request_id, with_params=True)
-                   for part in parts]  # fmt: skip
+        answers = []
+        for done, part in enumerate(parts):
+            self.progress.update(request_id, "scoring", done / len(parts))
+            answers.append(await self.call_predictor(part, role, request_id, with_params=True))
         outputs, params, version = answers[0]
         if len(parts) > 1:
             log.info("%s: scored in %d requests of <= %d segments", role, len(parts), size)

@@ -7,6 +7,9 @@ a clear error before one frame is decoded), then streams frames at a uniform rat
 its aligned ``crop_size`` crop, and extracts the audio at 16 kHz mono through a temporary
 WAV. ``prepare`` cuts windows of ``window_s`` every ``hop_s`` (1 s, 50 % overlap: a 30 s
 video gives 59 windows) with ``T = ceil(high_res_fps * window_s)`` frame slots each.
+While the frames stream, ``decode`` reports the ``faces`` stage's progress
+(:func:`veracity.progress.report`: a no-op unless a caller listens, as the serving
+transformer does for the job service's progress bar).
 
 Segment inputs: ``faces [N, T, 3, S, S]`` uint8 (the detector normalises with ImageNet
 statistics: ``facecrop.normalize_faces``; the store keeps them as exact float16 integers),
@@ -48,6 +51,7 @@ from veracity.modalities.video.facecrop import (
     locate,
 )
 from veracity.modalities.video.params import VideoParams, VideoSegmentParams
+from veracity.progress import report
 
 log = logging.getLogger(__name__)
 FACES, FACE_MASK, AUDIO = "faces", "face_mask", "audio"
@@ -94,6 +98,7 @@ def _faces_of(path: Path, name: str, probe: VideoProbe, seg: VideoSegmentParams,
     block: list[tuple[float, np.ndarray]] = []
     keys: list[bool] = []
     before: Choice | None = None
+    expected = max(1.0, min(probe.duration_s or max_seconds, max_seconds) * fps)
 
     def detect(indices: list[int]) -> list[Choice]:
         det = [block[i][1] if small == size else
@@ -112,6 +117,7 @@ def _faces_of(path: Path, name: str, probe: VideoProbe, seg: VideoSegmentParams,
         before = choices[-1]
         block.clear()
         keys.clear()
+        report("faces", counts.frames / expected)
 
     for index, (t, frame) in enumerate(read_frames(path, name, fps=fps, size=size,
                                                    max_seconds=max_seconds, timeout_s=timeout_s)):  # fmt: skip
@@ -161,7 +167,9 @@ def _decode_path(path: Path, name: str, params: VideoParams, limits) -> VideoMed
     probe = probe_video(path, name, probe_t)
     check_header(probe, name, seg, max_s)
     fps = sample_rate_for(probe, seg)
+    report("faces", 0.0)
     counts, crops, times = _faces_of(path, name, probe, seg, fps, max_s, ffmpeg_t)
+    report("faces", 1.0)
     if not crops:
         raise NoFaceError(
             f"expected one face per frame in {name}, found none in {counts.frames} sampled "
