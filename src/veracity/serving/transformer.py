@@ -29,29 +29,26 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-import httpx
 import kserve
 import numpy as np
-from kserve.protocol.infer_type import InferRequest, InferResponse
+from kserve.protocol.infer_type import InferRequest
 
 from veracity.config import Config
 from veracity.errors import (
     AudioContentError,
     ModelArtifactError,
     PayloadTooLargeError,
-    ServingError,
 )
 from veracity.media.upload import decode_limits
 from veracity.modalities.base import Segments
 from veracity.progress import reporting
 from veracity.serving.payloads import extract_audio, sniff_codec
+from veracity.serving.predictor_client import PredictorClient
 from veracity.serving.progress import ProgressBoard
 from veracity.serving.report import StageScores, build_verdict
-from veracity.serving.v2 import make_v2_request, verdict_response
+from veracity.serving.v2 import verdict_response
 
 log = logging.getLogger(__name__)
-
-INFER_HEADER = "inference-header-content-length"
 
 
 @dataclass
@@ -82,9 +79,13 @@ class VerdictTransformer(kserve.Model):
         self.cfg = cfg
         self.bundle_dir = Path(bundle_dir)
         self.expected_modality = modality
-        self.predictor_url = f"http://{predictor_host}/v2/models/{name}/infer"
+        self.predictor = PredictorClient(
+            name,
+            f"http://{predictor_host}/v2/models/{name}/infer",
+            timeout_s=cfg.serving.request_timeout_s,
+            max_request_bytes=cfg.serving.max_request_bytes,
+        )
         self.payload_logger = payload_logger
-        self._client: httpx.AsyncClient | None = None
         self.contract = self.modality = self.params = None
         self.domain = None  # the guard's descriptor view; its embedding view is the predictor's
         self.progress = ProgressBoard()
@@ -230,74 +231,25 @@ class VerdictTransformer(kserve.Model):
         return self.modality.explain(segments, rows, stage.p_spoof, outputs, self.params)
 
     async def score_role(self, inputs: dict[str, np.ndarray], role: str, request_id: str):
-        """Ask the predictor for one detector's calibrated scores of the segment ``inputs``
-        (in several requests when they exceed its body limit: :mod:`.chunks`)."""
-        from veracity.serving import chunks
+        """One detector's calibrated scores of the segment ``inputs`` from the predictor
+        (in chunks under its body limit), each chunk a step of the ``scoring`` progress."""
+        return await self.predictor.score(
+            inputs, role, request_id,
+            calibration=partial(self._calibration, role),
+            on_chunk=partial(self.progress.update, request_id, "scoring"),
+        )  # fmt: skip
 
-        size = chunks.rows_per_request(inputs, self.cfg.serving.max_request_bytes)
-        parts = chunks.split_rows(inputs, size)
-        answers = []
-        for done, part in enumerate(parts):
-            self.progress.update(request_id, "scoring", done / len(parts))
-            answers.append(await self.call_predictor(part, role, request_id, with_params=True))
-        outputs, params, version = answers[0]
-        if len(parts) > 1:
-            log.info("%s: scored in %d requests of <= %d segments", role, len(parts), size)
-            outputs = chunks.merge_outputs([a[0] for a in answers], self._calibration(role))
-        return StageScores(
-            role=role,
-            architecture=str(_param(params.get("architecture", role))),
-            version=str(_param(params.get("version", version or "unknown"))),
-            p_spoof=np.asarray(outputs["p_spoof"], dtype=np.float64),
-            clip_p_spoof=float(np.asarray(outputs["clip_p_spoof"]).ravel()[0]),
-            domain_score=(
-                float(np.asarray(outputs["domain_score"]).ravel()[0])
-                if "domain_score" in outputs
-                else None
-            ),
-        )
+    async def call_predictor(self, inputs: dict[str, np.ndarray], role: str, request_id: str,
+                             explain: bool = False):  # fmt: skip
+        """One V2 binary request to the predictor; its outputs by name."""
+        outputs, _, _ = await self.predictor.infer(inputs, role, request_id, explain=explain)
+        return outputs
 
     def _calibration(self, role: str) -> dict:
         from veracity.storage import safe_join
 
         folder = safe_join(self.bundle_dir, str(self.contract.detectors[role]["dir"]))
         return json.loads((folder / "calibration.json").read_text())
-
-    async def call_predictor(self, inputs: dict[str, np.ndarray], role: str, request_id: str,
-                             explain: bool = False, with_params: bool = False):  # fmt: skip
-        """One V2 binary request to the predictor; its outputs by name (and, with
-        ``with_params``, the response parameters and model version)."""
-        request = make_v2_request(self.name, inputs, role, explain=explain)
-        body, json_length = request.to_rest()
-        headers = {
-            "content-type": "application/octet-stream",
-            INFER_HEADER: str(json_length),
-            "x-request-id": request_id,
-        }
-        try:
-            reply = await self._http().post(self.predictor_url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ServingError(
-                f"the predictor at {self.predictor_url} did not answer ({exc!r}); "
-                "check that it is running and ready"
-            ) from exc
-        if reply.status_code != 200:
-            raise ServingError(
-                f"the predictor answered {reply.status_code} for {role}: {reply.text[:300]}"
-            )
-        if INFER_HEADER in reply.headers:
-            response = InferResponse.from_bytes(reply.content, int(reply.headers[INFER_HEADER]))
-        else:
-            response = InferResponse.from_rest(reply.json())
-        outputs = {o.name: o.as_numpy() for o in response.outputs}
-        if with_params:
-            return outputs, response.parameters or {}, response.model_version
-        return outputs
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:  # created on the serving loop
-            self._client = httpx.AsyncClient(timeout=self.cfg.serving.request_timeout_s)
-        return self._client
 
     def _log_payload(self, verdict: dict) -> None:
         if self.payload_logger is None:
@@ -316,8 +268,3 @@ class VerdictTransformer(kserve.Model):
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 1)
-
-
-def _param(value):
-    # gRPC-style parameters arrive as objects with a string_param; REST ones as plain values.
-    return getattr(value, "string_param", value)
