@@ -39,7 +39,7 @@ from veracity.registry.tracking import (
 )
 from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
 from veracity.training.dataset import InMemorySource, SegmentSet, segment_set_from_split
-from veracity.training.trainer import EpochRecord, dev_subset, train_model
+from veracity.training.trainer import EpochRecord, build_seeded, dev_subset, train_model
 
 log = logging.getLogger(__name__)
 
@@ -186,10 +186,8 @@ def run_train(
     dev_set = segment_set_from_split(load_split(features, "dev"), spec.inputs, "dev")
     run_cfg = det.training
     base = load_upstream(cfg, spec, mod.name, upstream)
-    if base:
-        net = spec.build(params, cfg.storage, upstream={r: m.model for r, m in base.items()})
-    else:
-        net = spec.build(params, cfg.storage)
+    upstream_kw = {"upstream": {r: m.model for r, m in base.items()}} if base else {}
+    net = build_seeded(spec.build, cfg.seed, params, cfg.storage, **upstream_kw)
     if spec.precompute is not None:  # a frozen part: its outputs once, not every epoch
         train_set = precomputed_set(spec, net, train_set, run_cfg.batch_size)
         # only the dev windows the trainer will score (its fixed subset)

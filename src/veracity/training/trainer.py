@@ -89,6 +89,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def build_seeded(build: Callable[..., nn.Module], seed: int, *args, **kwargs) -> nn.Module:
+    """``build(*args, **kwargs)`` right after :func:`seed_everything`: a model's initial
+    weights belong to the run, so two runs with one seed start from the same weights
+    whatever the process drew before (decoding, augmenting, building other models).
+    :func:`train_model` seeds again for the batch order, augmentation and dropout."""
+    seed_everything(seed)
+    return build(*args, **kwargs)
+
+
 def resolve_device(setting: str) -> torch.device:
     """``auto`` picks CUDA when present; ``cuda`` without a GPU falls back to CPU loudly."""
     if setting == "cpu":
