@@ -223,6 +223,21 @@ def test_monitor_keys_rank_epochs_as_each_monitor_says():
     # an undefined EER ranks last; equal accuracy is broken by the lower loss
     assert monitor_key("dev_eer", math.nan, 0.1, 1.0) > monitor_key("dev_eer", 0.4, 9.0, 0.0)
     assert monitor_key("val_accuracy", 0.5, 0.3, 0.8) < monitor_key("val_accuracy", 0.1, 0.4, 0.8)
+    # val_auc: the higher dev AUC wins whatever the loss; equal AUC by the lower loss
+    assert monitor_key("val_auc", 0.3, 9.0, 0.5, 0.9) < monitor_key("val_auc", 0.1, 0.2, 0.9, 0.8)
+    assert monitor_key("val_auc", 0.3, 0.2, 0.5, 0.8) < monitor_key("val_auc", 0.3, 0.4, 0.5, 0.8)
+    assert monitor_key("val_auc", 0.3, 9.0, 0.5, math.nan) > monitor_key("val_auc", 0, 0, 0, 0.1)
+
+
+def test_clip_auc_scores_the_mean_logodds_of_each_clip():
+    from veracity.training.trainer import clip_auc
+
+    # clips 0 and 1 bonafide, 2 and 3 spoof; clip 1's mean ranks it below clip 2
+    data = in_memory_set({"x": torch.zeros(6, 1)}, torch.tensor([1, 1, 1, 0, 0, 0]),
+                         torch.tensor([0, 0, 1, 2, 3, 3]))  # fmt: skip
+    z = np.array([2.0, 4.0, -1.0, 0.0, -3.0, -5.0])
+    assert clip_auc(z, data) == 0.75  # 3 of the 4 bonafide/spoof pairs in order
+    assert math.isnan(clip_auc(z[:3], data.subset(torch.arange(3))))  # one class only
 
 
 def test_val_loss_monitor_keeps_the_epoch_with_the_lowest_hook_loss(cfg):
