@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -93,13 +94,16 @@ def tracked_params(cfg: Config, modality: str, role: str) -> dict:
 
 
 def _epoch_metrics(record: EpochRecord) -> dict[str, float]:
-    return {
+    out = {
         "train_loss": record.train_loss,
         "dev_loss": record.dev_loss,
         "dev_eer": record.dev_eer,
         "lr": record.lr,
         "throughput_utt_s": record.throughput_utt_s,
     }
+    if not math.isnan(record.dev_auc):  # NaN when dev lacks a class
+        out["dev_auc"] = record.dev_auc
+    return out
 
 
 def load_upstream(
