@@ -51,12 +51,12 @@ def run_quality(root, cfg) -> tuple[dict, float, int]:
     training minutes, best epoch)."""
     from veracity.modalities.video.detectors import detector_specs
     from veracity.modalities.video.report import aggregation_comparison
-    from veracity.training.trainer import evaluate_segments, train_model
+    from veracity.training.trainer import build_seeded, evaluate_segments, train_model
 
     params = cfg.modality_params("video")
     spec = detector_specs(params)[0]
     sets = segment_sets(root, params, spec.inputs)
-    model = spec.build(params, None)
+    model = build_seeded(spec.build, cfg.seed, params, None)
     t0 = time.perf_counter()
     outcome = train_model(
         model, sets["train"][0], sets["dev"][0], params.detectors["av"].training, cfg.training,

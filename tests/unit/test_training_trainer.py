@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -15,7 +17,7 @@ from veracity.training.dataset import (
     class_weights,
     in_memory_set,
 )
-from veracity.training.trainer import train_model
+from veracity.training.trainer import build_seeded, train_model
 
 L = 64
 
@@ -112,6 +114,30 @@ def test_trainer_is_reproducible_with_a_seed(cfg):
     assert all(r.train_windows == 32 for r in out.history.epochs)
 
 
+def _draw_something(n: int) -> None:
+    """What a process does before a run (decoding, augmenting, other models): ``n`` draws."""
+    random.random()
+    np.random.rand(n)
+    torch.rand(n)
+
+
+def test_two_runs_with_one_seed_are_identical_whatever_the_process_drew_before(cfg):
+    run_cfg, training_cfg = _cfgs(cfg, epochs=2, max_windows_per_epoch=32)
+
+    def run(build_with_seed: bool, draws: int):
+        _draw_something(draws)
+        model = build_seeded(_Tiny, 5) if build_with_seed else _Tiny()
+        out = train_model(model, _separable(96, 1), _separable(32, 2), run_cfg, training_cfg,
+                          seed=5, progress=False)  # fmt: skip
+        return out.last_state, [(r.train_loss, r.dev_loss, r.dev_eer) for r in out.history.epochs]
+
+    (a, hist_a), (b, hist_b) = run(True, 1), run(True, 2)
+    assert hist_a == hist_b and all(torch.equal(a[k], b[k]) for k in a)
+    # the initial weights were the source of run-to-run differences: unseeded builds differ
+    (c, _), (d, _) = run(False, 1), run(False, 2)
+    assert not all(torch.equal(c[k], d[k]) for k in c)
+
+
 def test_trainer_cosine_schedule_decays_lr(cfg):
     run_cfg, _ = _cfgs(cfg, epochs=4, patience=10)
     out = _train_tiny(cfg, _Tiny(), 64, 32, epochs=4, patience=10)
@@ -197,6 +223,21 @@ def test_monitor_keys_rank_epochs_as_each_monitor_says():
     # an undefined EER ranks last; equal accuracy is broken by the lower loss
     assert monitor_key("dev_eer", math.nan, 0.1, 1.0) > monitor_key("dev_eer", 0.4, 9.0, 0.0)
     assert monitor_key("val_accuracy", 0.5, 0.3, 0.8) < monitor_key("val_accuracy", 0.1, 0.4, 0.8)
+    # val_auc: the higher dev AUC wins whatever the loss; equal AUC by the lower loss
+    assert monitor_key("val_auc", 0.3, 9.0, 0.5, 0.9) < monitor_key("val_auc", 0.1, 0.2, 0.9, 0.8)
+    assert monitor_key("val_auc", 0.3, 0.2, 0.5, 0.8) < monitor_key("val_auc", 0.3, 0.4, 0.5, 0.8)
+    assert monitor_key("val_auc", 0.3, 9.0, 0.5, math.nan) > monitor_key("val_auc", 0, 0, 0, 0.1)
+
+
+def test_clip_auc_scores_the_mean_logodds_of_each_clip():
+    from veracity.training.trainer import clip_auc
+
+    # clips 0 and 1 bonafide, 2 and 3 spoof; clip 1's mean ranks it below clip 2
+    data = in_memory_set({"x": torch.zeros(6, 1)}, torch.tensor([1, 1, 1, 0, 0, 0]),
+                         torch.tensor([0, 0, 1, 2, 3, 3]))  # fmt: skip
+    z = np.array([2.0, 4.0, -1.0, 0.0, -3.0, -5.0])
+    assert clip_auc(z, data) == 0.75  # 3 of the 4 bonafide/spoof pairs in order
+    assert math.isnan(clip_auc(z[:3], data.subset(torch.arange(3))))  # one class only
 
 
 def test_val_loss_monitor_keeps_the_epoch_with_the_lowest_hook_loss(cfg):

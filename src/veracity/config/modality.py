@@ -40,7 +40,7 @@ class TrainRunConfig(Section):
     crop_samples: int = Field(default=0, ge=0)  # random excerpts of this length (0 = whole)
     max_dev_windows: int = Field(ge=0)
     patience: int = Field(gt=0)
-    monitor: Literal["dev_eer", "val_accuracy", "val_loss"] = "dev_eer"  # early stopping on
+    monitor: Literal["dev_eer", "val_accuracy", "val_loss", "val_auc"] = "dev_eer"  # stop on
     # intra-op threads for this role (0 = training.num_threads); a small graph head trains
     # fastest on 1: with more, every tiny op pays a thread barrier
     num_threads: int = Field(default=0, ge=0)

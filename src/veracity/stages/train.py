@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ from veracity.registry.tracking import (
 )
 from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
 from veracity.training.dataset import InMemorySource, SegmentSet, segment_set_from_split
-from veracity.training.trainer import EpochRecord, dev_subset, train_model
+from veracity.training.trainer import EpochRecord, build_seeded, dev_subset, train_model
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,16 @@ def tracked_params(cfg: Config, modality: str, role: str) -> dict:
 
 
 def _epoch_metrics(record: EpochRecord) -> dict[str, float]:
-    return {
+    out = {
         "train_loss": record.train_loss,
         "dev_loss": record.dev_loss,
         "dev_eer": record.dev_eer,
         "lr": record.lr,
         "throughput_utt_s": record.throughput_utt_s,
     }
+    if not math.isnan(record.dev_auc):  # NaN when dev lacks a class
+        out["dev_auc"] = record.dev_auc
+    return out
 
 
 def load_upstream(
@@ -186,10 +190,8 @@ def run_train(
     dev_set = segment_set_from_split(load_split(features, "dev"), spec.inputs, "dev")
     run_cfg = det.training
     base = load_upstream(cfg, spec, mod.name, upstream)
-    if base:
-        net = spec.build(params, cfg.storage, upstream={r: m.model for r, m in base.items()})
-    else:
-        net = spec.build(params, cfg.storage)
+    upstream_kw = {"upstream": {r: m.model for r, m in base.items()}} if base else {}
+    net = build_seeded(spec.build, cfg.seed, params, cfg.storage, **upstream_kw)
     if spec.precompute is not None:  # a frozen part: its outputs once, not every epoch
         train_set = precomputed_set(spec, net, train_set, run_cfg.batch_size)
         # only the dev windows the trainer will score (its fixed subset)

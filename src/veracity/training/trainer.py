@@ -45,6 +45,7 @@ class EpochRecord:
     throughput_utt_s: float
     train_windows: int
     seconds: float
+    dev_auc: float = math.nan
 
 
 @dataclass
@@ -87,6 +88,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+def build_seeded(build: Callable[..., nn.Module], seed: int, *args, **kwargs) -> nn.Module:
+    """``build(*args, **kwargs)`` right after :func:`seed_everything`: a model's initial
+    weights belong to the run, so two runs with one seed start from the same weights
+    whatever the process drew before (decoding, augmenting, building other models).
+    :func:`train_model` seeds again for the batch order, augmentation and dropout."""
+    seed_everything(seed)
+    return build(*args, **kwargs)
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -152,10 +162,29 @@ def evaluate_segments(
     return total / max(len(data), 1), float(eer), z, accuracy
 
 
-def monitor_key(monitor: str, dev_eer: float, dev_loss: float, dev_accuracy: float) -> tuple:
+def clip_auc(z: np.ndarray, data: SegmentSet) -> float:
+    """Clip-level ROC AUC of segment log-odds ``z`` (clip score = mean ``z``; bonafide
+    positive); NaN when ``data`` lacks a class."""
+    from sklearn.metrics import roc_auc_score
+
+    uniq, inverse = np.unique(data.clip_index.numpy(), return_inverse=True)
+    clip_z = np.bincount(inverse, weights=z) / np.bincount(inverse)
+    target = np.zeros(len(uniq), dtype=np.int64)
+    target[inverse] = data.targets.numpy()
+    return float(roc_auc_score(target, clip_z)) if 0 < target.sum() < len(target) else math.nan
+
+
+def monitor_key(
+    monitor: str, dev_eer: float, dev_loss: float, dev_accuracy: float, dev_auc: float = math.nan
+) -> tuple:
     """The (lower is better) key of an epoch under ``monitor``: its main value, then a
-    tie-break. A NaN EER (dev without both classes) ranks last, so the loss decides."""
+    tie-break. A NaN EER (dev without both classes) ranks last, so the loss decides.
+    ``val_auc`` ranks by clip-level dev AUC: threshold-free like the EER but finer (every
+    bonafide/spoof pair counts, not one crossing point), and blind to a dev-wide logit
+    offset that calibration removes but that makes the dev loss jump between epochs."""
     eer = dev_eer if not math.isnan(dev_eer) else math.inf
+    if monitor == "val_auc":
+        return (-dev_auc if not math.isnan(dev_auc) else math.inf, dev_loss)
     if monitor == "val_loss":
         return (dev_loss, eer)
     if monitor == "val_accuracy":
@@ -260,7 +289,7 @@ def train_model(
             seen += len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
         train_s = time.perf_counter() - t0
-        dev_loss, dev_eer, _, dev_acc = evaluate_segments(
+        dev_loss, dev_eer, dev_z, dev_acc = evaluate_segments(
             model, dev, run_cfg.batch_size, device, criterion, loss_fn
         )
         record = EpochRecord(
@@ -273,21 +302,24 @@ def train_model(
             throughput_utt_s=seen / max(train_s, 1e-9),
             train_windows=seen,
             seconds=time.perf_counter() - t0,
+            dev_auc=clip_auc(dev_z, dev),
         )
         history.epochs.append(record)
         log.info(
-            "epoch %d: train loss %.4f, dev loss %.4f, dev EER %.4f, dev accuracy %.3f, %.1f utt/s",
+            "epoch %d: train loss %.4f, dev loss %.4f, dev EER %.4f, dev AUC %.3f, dev accuracy "
+            "%.3f, %.1f utt/s",
             epoch,
             record.train_loss,
             dev_loss,
             dev_eer,
+            record.dev_auc,
             dev_acc,
             record.throughput_utt_s,
         )
         if on_epoch is not None:
             on_epoch(record)
 
-        key = monitor_key(monitor, dev_eer, dev_loss, dev_acc)
+        key = monitor_key(monitor, dev_eer, dev_loss, dev_acc, record.dev_auc)
         better = key < best_key
         since_best = (
             0 if key[0] < best_key[0] or (better and math.isinf(key[0])) else since_best + 1
