@@ -66,9 +66,12 @@ def test_cpu_demo_schedule_changes_only_its_keys():
     raw = demo.model_dump(mode="json", by_alias=True)
     with pytest.raises(ValidationError, match="training_schedule"):
         MusicParams.model_validate({**raw, "training_schedule": "nope"})
-    bad = {**raw["schedules"], "cpu_demo": {"nope": {"epochs": 1}}}
-    with pytest.raises(ValidationError, match="nope"):
+    bad = {**raw["schedules"], "cpu_demo": {"cnn": {"epochs": 0}}}
+    with pytest.raises(ValidationError, match="epochs"):
         MusicParams.model_validate({**raw, "schedules": bad})
+    # optional roles left out of detectors: their schedule entries are skipped
+    fewer = {r: d for r, d in raw["detectors"].items() if r not in ("ae_mlp", "hybrid_concat")}
+    assert set(MusicParams.model_validate({**raw, "detectors": fewer}).detectors) == set(fewer)
 
 
 def test_strict_validation_names_the_problem():

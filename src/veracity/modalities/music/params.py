@@ -195,7 +195,8 @@ def apply_schedule(data: dict) -> dict:
 
     ``detectors.<role>.training`` holds seed 001's schedule; ``schedules.<name>.<role>`` lists
     what a named schedule changes (``seed001: {}`` changes nothing), ``training_schedule``
-    picks one. Merging is idempotent, so a dumped and re-read section stays the same.
+    picks one; a schedule's entry for a role that is not configured is skipped (optional
+    roles may be left out). Merging is idempotent: a dumped and re-read section is the same.
     """
     name = data.get("training_schedule")
     schedules = data.get("schedules") or {}
@@ -205,10 +206,9 @@ def apply_schedule(data: dict) -> dict:
         raise ValueError(f"training_schedule {name!r}: expected one of {sorted(schedules)}")
     changes = schedules[name] or {}
     detectors = dict(data.get("detectors") or {})
-    unknown = sorted(set(changes) - set(detectors))
-    if unknown:
-        raise ValueError(f"schedules.{name} names roles {unknown} that are not detectors")
     for role, update in changes.items():
+        if role not in detectors:  # an optional role left out of detectors: nothing to change
+            continue
         det = detectors[role]
         det = dict(det) if isinstance(det, dict) else det.model_dump(by_alias=True)
         training = det.get("training") or {}
