@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from music_params import music_params
 from pydantic import ValidationError
 
+from veracity.config import load_config
 from veracity.modalities import MODALITIES, load_modality
 from veracity.modalities.music import MODALITY
 from veracity.modalities.music.params import MusicParams
 
+REPO_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+
+
+def seed001_params() -> MusicParams:
+    """params.yaml with seed 001's own training schedule selected."""
+    cfg = load_config(REPO_PARAMS, ["modalities.music.training_schedule=seed001"])
+    return cfg.modality_params("music")
+
 
 def test_seed_numbers():
-    p = music_params()
+    p = seed001_params()
+    assert p.training_schedule == "seed001"
     assert p.registered_model == "veracity-music"
     seg = p.segments
     assert (seg.sample_rate, seg.segment_s, seg.n_mels, seg.n_fft, seg.hop_length) == (
@@ -30,6 +42,36 @@ def test_seed_numbers():
     assert p.policy.min_confidence == 0.6 and p.policy.deciding_role == "hybrid"
     assert (p.model.latent_dim, p.model.embed_dim) == (256, 512)
     assert p.model.recon_weight == 1.0 and p.model.cls_weight == 0.5
+
+
+def test_cpu_demo_schedule_changes_only_its_keys():
+    """The demo's schedule is the default; it changes epochs, Adam rate, patience and threads
+    of the roles it names, never the architecture, batch size or early-stopping monitor."""
+    demo, seed = music_params(), seed001_params()
+    assert demo.training_schedule == "cpu_demo" and seed.schedules["seed001"] == {}
+    changes = demo.schedules["cpu_demo"]
+    assert set(changes) == set(demo.detectors)
+    for role, det in demo.detectors.items():
+        assert set(changes[role]) <= {"epochs", "lr", "patience", "num_threads"}
+        assert det.architecture == seed.detectors[role].architecture
+        kept = ("batch_size", "monitor", "weight_decay", "max_windows_per_epoch")
+        for key in kept:
+            assert getattr(det.training, key) == getattr(seed.detectors[role].training, key)
+        for key, value in changes[role].items():
+            assert getattr(det.training, key) == value
+        assert det.training.epochs <= seed.detectors[role].training.epochs
+    # dumped and read again (a bundle's params): the same section
+    again = MusicParams.model_validate(demo.model_dump(mode="json", by_alias=True))
+    assert again == demo
+    raw = demo.model_dump(mode="json", by_alias=True)
+    with pytest.raises(ValidationError, match="training_schedule"):
+        MusicParams.model_validate({**raw, "training_schedule": "nope"})
+    bad = {**raw["schedules"], "cpu_demo": {"cnn": {"epochs": 0}}}
+    with pytest.raises(ValidationError, match="epochs"):
+        MusicParams.model_validate({**raw, "schedules": bad})
+    # optional roles left out of detectors: their schedule entries are skipped
+    fewer = {r: d for r, d in raw["detectors"].items() if r not in ("ae_mlp", "hybrid_concat")}
+    assert set(MusicParams.model_validate({**raw, "detectors": fewer}).detectors) == set(fewer)
 
 
 def test_strict_validation_names_the_problem():

@@ -132,6 +132,10 @@ class MusicDemoParams(Section):
     """The offline demo corpus (music21 scores -> FluidSynth -> AI reconstructions)."""
 
     sizes: dict[str, tuple[int, int]]  # size -> (pieces, segments per piece)
+    # the demo corpus's own group split (train, dev, eval): larger dev and eval than seed
+    # 001's 70/15/15 (``split``, for corpora without splits), so the calibrated threshold and
+    # the verdict rates are not measured on a handful of songs
+    split_fractions: tuple[float, float, float]
     composers: tuple[str, ...]
     soundfont: str
     render_sample_rate: int = Field(gt=0)
@@ -185,9 +189,43 @@ class MusicReportParams(Section):
     balanced_margin: float = Field(0.05, ge=0.0, le=0.5)
 
 
+def apply_schedule(data: dict) -> dict:
+    """``data`` (the raw ``modalities.music`` mapping) with the chosen training schedule's
+    per-role changes merged into ``detectors.<role>.training``.
+
+    ``detectors.<role>.training`` holds seed 001's schedule; ``schedules.<name>.<role>`` lists
+    what a named schedule changes (``seed001: {}`` changes nothing), ``training_schedule``
+    picks one; a schedule's entry for a role that is not configured is skipped (optional
+    roles may be left out). Merging is idempotent: a dumped and re-read section is the same.
+    """
+    name = data.get("training_schedule")
+    schedules = data.get("schedules") or {}
+    if name is None:
+        return data
+    if name not in schedules:
+        raise ValueError(f"training_schedule {name!r}: expected one of {sorted(schedules)}")
+    changes = schedules[name] or {}
+    detectors = dict(data.get("detectors") or {})
+    for role, update in changes.items():
+        if role not in detectors:  # an optional role left out of detectors: nothing to change
+            continue
+        det = detectors[role]
+        det = dict(det) if isinstance(det, dict) else det.model_dump(by_alias=True)
+        training = det.get("training") or {}
+        if not isinstance(training, dict):
+            training = training.model_dump(by_alias=True)
+        det["training"] = {**training, **dict(update or {})}
+        detectors[role] = det
+    return {**data, "detectors": detectors}
+
+
 class MusicParams(ModalityParams):
     """``modalities.music``: ingest, split, segments, models, detectors, policy, demo."""
 
+    # seed 001's schedule is detectors.<role>.training; a named schedule changes parts of it
+    # (the CPU demo's shorter one); ``training_schedule`` picks which one trains
+    training_schedule: str
+    schedules: dict[str, dict[str, dict[str, float | int | str]]]
     segments: MusicSegmentParams
     split: MusicSplitParams
     model: MusicModelParams
@@ -196,6 +234,11 @@ class MusicParams(ModalityParams):
     demo: MusicDemoParams
     shifts: MusicShiftParams
     report: MusicReportParams
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule(cls, data):
+        return apply_schedule(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _check(self) -> MusicParams:
@@ -218,4 +261,4 @@ class MusicParams(ModalityParams):
         return self
 
 
-__all__ = ["ARCHITECTURES", "DetectorParams", "MusicParams"]
+__all__ = ["ARCHITECTURES", "DetectorParams", "MusicParams", "apply_schedule"]

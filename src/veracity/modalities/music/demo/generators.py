@@ -15,6 +15,8 @@ Each takes a mono float32 segment and returns one of the same length, RMS-normal
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 import torchaudio
@@ -47,15 +49,23 @@ def _mel_fb(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
     return torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, sr / 2, n_mels, sr)
 
 
+@lru_cache(maxsize=8)
+def _mel_pinv(sr: int, n_fft: int, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mel filterbank and its pseudo-inverse, computed once per rate (every segment of
+    the demo shares the render rate)."""
+    fb = _mel_fb(sr, n_fft, n_mels)
+    return fb, torch.linalg.pinv(fb.T)
+
+
 def griffinlim(x: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     torch.manual_seed(int(rng.integers(2**31)))
     n_fft, hop, n_mels = 1024, 256, 80
     xt = torch.from_numpy(_norm(x))
     window = torch.hann_window(n_fft)
     mag = torch.stft(xt, n_fft, hop, window=window, return_complex=True).abs()  # [F, T]
-    fb = _mel_fb(sr, n_fft, n_mels)  # [F, M]
+    fb, pinv = _mel_pinv(sr, n_fft, n_mels)  # [F, M], [F, M]
     mel = fb.T @ mag
-    inv = torch.clamp(torch.linalg.pinv(fb.T) @ mel, min=0.0)
+    inv = torch.clamp(pinv @ mel, min=0.0)
     gl = torchaudio.transforms.GriffinLim(
         n_fft=n_fft, hop_length=hop, power=1.0, n_iter=int(rng.integers(4, 17))
     )
