@@ -28,12 +28,13 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from veracity.data.splits import interleaved_order, stratified_group_split
 from veracity.errors import ConfigError
 from veracity.media.shifts import codec_roundtrip
 from veracity.modalities.music.demo.generators import GENERATORS
 from veracity.modalities.music.demo.render import check_tools, list_pieces, render_piece
 from veracity.modalities.music.params import MusicDemoParams, MusicParams, MusicSplitParams
-from veracity.modalities.music.readers import SPLITS_FILE, group_split
+from veracity.modalities.music.readers import SPLITS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ def _generate(out: Path, size: str, seed: int, params: MusicParams) -> Path:
     n_pieces, n_segments = demo.sizes[size]
     out.mkdir(parents=True, exist_ok=True)
     pieces = list_pieces(demo.composers)
-    order = np.random.default_rng(seed).permutation(len(pieces))
+    # composers dealt in turn, so the corpus holds each as evenly as music21's corpus allows
+    order = interleaved_order([composer for composer, _ in pieces], seed)
     sr = demo.render_sample_rate
     window = int(max(demo.duration_s) * sr) + 1
     rendered: list[tuple[str, str, np.ndarray, np.random.Generator]] = []
@@ -154,7 +156,11 @@ def _generate(out: Path, size: str, seed: int, params: MusicParams) -> Path:
         raise ConfigError(f"music demo: only {len(rendered)} of {n_pieces} scores rendered")
     # the demo's own split fractions (validated like ``split``), seed 001's split seed
     demo_split = MusicSplitParams(fractions=demo.split_fractions, seed=params.split.seed)
-    splits = group_split([g for _, g, _, _ in rendered], demo_split)
+    # split within each composer: dev fits the deciding threshold, and a dev split of
+    # another repertoire than eval's moved it (docs/music.md)
+    splits = stratified_group_split(
+        {g: composer for composer, g, _, _ in rendered}, demo_split.fractions, demo_split.seed
+    )
     seen = [g for g in demo.generators if g not in demo.eval_only_generators]
     records: list[DemoFile] = []
     for composer, group, audio, rng in rendered:
