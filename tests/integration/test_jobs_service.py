@@ -92,7 +92,7 @@ class Service:
     def status(self, job_id: str) -> dict:
         return httpx.get(f"{self.url}/jobs/{job_id}", timeout=10).json()
 
-    def wait_done(self, job_id: str, timeout_s: float = 60) -> dict:
+    def wait_done(self, job_id: str, timeout_s: float = 180) -> dict:
         return wait_for(lambda: (s := self.status(job_id))["status"] in ("completed", "failed")
                         and s, timeout_s, f"job {job_id} to end")  # fmt: skip
 
