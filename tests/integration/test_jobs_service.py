@@ -87,7 +87,7 @@ class Service:
     def submit(self, data: bytes, name: str = "clip.wav", **fields) -> httpx.Response:
         files = {"file": (name, data, "audio/wav")}
         return httpx.post(self.url + "/analyze", files=files,
-                          data={"modality": "voice", **fields}, timeout=30)  # fmt: skip
+                          data={"modality": "voice", **fields}, timeout=120)  # fmt: skip
 
     def status(self, job_id: str) -> dict:
         return httpx.get(f"{self.url}/jobs/{job_id}", timeout=10).json()
