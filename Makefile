@@ -37,7 +37,7 @@ demo: setup
 	$(BIN)/veracity demo
 
 test: setup
-	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -q --durations=25 $(PYTEST_ARGS)
 
 test-all: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
