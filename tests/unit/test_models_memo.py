@@ -84,3 +84,23 @@ def test_music_ast_copies_score_alike_and_once():
             shared = hybrid(batch)["logits"]
     assert calls == [3]  # the hybrid's AST branch read the ast_mlp's rows
     assert torch.allclose(plain, shared, atol=1e-5)
+
+
+def test_rows_outlive_the_step_through_the_cache_dir(tmp_path):
+    a = Branch().eval()
+    x = torch.randn(5, 3)
+    with torch.no_grad():
+        with shared_outputs(tmp_path):  # e.g. ast_mlp's calibrate
+            first = a(x)["embedding"]
+        assert a.rows == 5 and len(list(tmp_path.rglob("*.safetensors"))) == 1
+        b = copy.deepcopy(a)
+        b.rows = 0
+        with shared_outputs(tmp_path):  # a later step process, another copy of the branch
+            again = b(x[1:])["embedding"]
+            b(x[:1] * 2.0)  # a row no step computed yet
+        assert b.rows == 1
+        assert torch.allclose(again, first[1:])
+        assert len(list(tmp_path.rglob("*.safetensors"))) == 2  # one new file per scope
+        with shared_outputs(None):  # no cache dir: nothing read from disk
+            b(x)
+        assert b.rows == 6

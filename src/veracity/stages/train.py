@@ -31,6 +31,7 @@ from veracity.errors import DataError, InputError
 from veracity.modalities import load_modality
 from veracity.modalities.base import spec_by_role
 from veracity.models.artifact import LoadedModel, load_artifact, save_artifact
+from veracity.models.memo import rows_dir, shared_outputs
 from veracity.registry.tracking import (
     configure_tracking,
     current_git_commit,
@@ -203,10 +204,11 @@ def run_train(
     net = build_seeded(spec.build, cfg.seed, params, cfg.storage, **upstream_kw)
     if spec.precompute is not None:  # a frozen part: its outputs once, not every epoch
         cache = Path(cfg.training.frozen_cache_dir) if cfg.training.frozen_cache_dir else None
-        train_set = precomputed_set(spec, net, train_set, run_cfg.batch_size, cache)
-        # only the dev windows the trainer will score (its fixed subset)
-        dev_set = dev_subset(dev_set, run_cfg.max_dev_windows, cfg.seed)
-        dev_set = precomputed_set(spec, net, dev_set, run_cfg.batch_size, cache)
+        with shared_outputs(rows_dir(cfg)):  # branch rows other steps computed (music's AST)
+            train_set = precomputed_set(spec, net, train_set, run_cfg.batch_size, cache)
+            # only the dev windows the trainer will score (its fixed subset)
+            dev_set = dev_subset(dev_set, run_cfg.max_dev_windows, cfg.seed)
+            dev_set = precomputed_set(spec, net, dev_set, run_cfg.batch_size, cache)
     git_commit = current_git_commit()
 
     stale = out / "calibration.json"
