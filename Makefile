@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
-STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+# "pyc": the environment is installed with its bytecode (see setup)
+STAMP := $(VENV)/.installed-pyc-$(shell sha256sum $(LOCK) pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
@@ -23,8 +24,10 @@ $(STAMP): $(LOCK) pyproject.toml
 	@command -v fluidsynth >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth timgm6mb-soundfont >/dev/null) || echo "warning: fluidsynth missing; the music demo corpus needs it (apt-get install fluidsynth timgm6mb-soundfont)"; }
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null) || echo "warning: chromium missing; the job page's browser test is skipped (apt-get install chromium chromium-driver)"; }
 	@[ -x $(BIN)/python ] || uv venv -q --python 3.11 $(VENV)
-	uv pip sync -q --python $(BIN)/python $(LOCK)
-	uv pip install -q --python $(BIN)/python --no-deps -e .
+	@# bytecode at install time: with PYTHONDONTWRITEBYTECODE set (common in containers) every
+	@# step process would compile torch, MLflow and the rest from source, ~12 CPU-s each
+	uv pip sync -q --compile-bytecode --python $(BIN)/python $(LOCK)
+	uv pip install -q --compile-bytecode --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -34,6 +37,7 @@ lock:
 	printf 'facenet-pytorch==2.6.0\n    # added by hand, installed without its dependencies (docs/video.md)\n' >> $(LOCK)
 
 demo: setup
+	@$(BIN)/python -m compileall -q -j 0 src components pipelines >/dev/null  # the repo's own bytecode
 	$(BIN)/veracity demo
 
 test: setup

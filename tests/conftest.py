@@ -35,12 +35,13 @@ def repo_root() -> Path:
 
 def write_isolated_params(raw: dict, root: Path) -> Path:
     """Write ``raw`` (params.yaml's mapping, changed by a test) as ``root/params.yaml`` with
-    MLflow, the approval audit log and the payload sink under ``root``: nothing a test runs
+    MLflow, the approval audit log, the payload sink and the frozen-export cache under ``root``: nothing a test runs
     writes into the repository."""
     raw["tracking"]["uri"] = f"sqlite:///{root}/mlflow.db"
     raw["tracking"]["artifact_root"] = str(root / "mlartifacts")
     raw["gate"]["audit_log"] = str(root / "audit.jsonl")
     raw["monitoring"]["sink"] = str(root / "payloads")
+    raw["training"]["frozen_cache_dir"] = str(root / "frozen-cache")
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path

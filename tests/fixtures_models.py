@@ -47,10 +47,12 @@ class TinyModels:
 
 
 def tracking_overrides(tracking_dir: Path) -> dict[str, str]:
-    """Config overrides that put the MLflow store (db + artifacts) inside ``tracking_dir``."""
+    """Config overrides that put the MLflow store (db + artifacts) and the frozen-export
+    cache inside ``tracking_dir``."""
     return {
         "tracking.uri": f"sqlite:///{tracking_dir.resolve() / 'mlruns.db'}",
         "tracking.artifact_root": str(tracking_dir.resolve() / "mlartifacts"),
+        "training.frozen_cache_dir": str(tracking_dir.resolve() / "frozen-cache"),
     }
 
 

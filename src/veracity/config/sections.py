@@ -106,6 +106,7 @@ class TrainingConfig(Section):
     num_threads: int = Field(gt=0)
     optimizer: Literal["adam", "adamw"]
     class_weights: str
+    frozen_cache_dir: str  # frozen-part exports shared by roles and tasks ("" = off)
 
 
 class TrackingConfig(Section):

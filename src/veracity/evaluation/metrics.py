@@ -10,7 +10,6 @@ Classification metrics decide "spoof" when ``p_spoof >= threshold``.
 from __future__ import annotations
 
 import numpy as np
-from sklearn import metrics as skm
 
 from veracity.errors import MetricError
 
@@ -97,11 +96,26 @@ def compute_eer(bonafide_scores, spoof_scores) -> tuple[float, float]:
     return float((frr[i] + far[i]) / 2.0), float(thresholds[i])
 
 
+def roc_auc(targets, scores) -> float:
+    """ROC AUC of ``scores`` for ``targets`` (1 = positive), ties counted half: the
+    Mann-Whitney statistic, as ``sklearn.metrics.roc_auc_score`` (numpy only, so the train
+    and calibrate steps need not import scikit-learn); NaN when a class is absent."""
+    y = np.asarray(targets).reshape(-1).astype(bool)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based, ties averaged
+    rank_sum = float(mean_rank[inverse.reshape(-1)][y].sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
 def compute_roc_auc(targets, bonafide_scores) -> float:
     """Area under the ROC curve (symmetric in which class is called positive)."""
     y = check_targets(targets)
     s = check_scores(bonafide_scores, "clip")
-    return float(skm.roc_auc_score(y, s))
+    return roc_auc(y, s)
 
 
 def fpr_at_tpr(targets, p_spoof, tpr: float = 0.95) -> float:
@@ -111,6 +125,8 @@ def fpr_at_tpr(targets, p_spoof, tpr: float = 0.95) -> float:
     """
     y = check_targets(targets)
     p = check_scores(p_spoof, "p_spoof")
+    from sklearn import metrics as skm  # evaluate only: not imported by train/calibrate
+
     fpr, tpr_curve, _ = skm.roc_curve(1 - y, p)
     return float(fpr[int(np.searchsorted(tpr_curve, tpr, side="left"))])
 
@@ -124,6 +140,8 @@ def compute_classification(targets, p_spoof, threshold: float) -> dict[str, floa
     """Accuracy, precision/recall/F1 per class ("ai" = spoof, "human" = bonafide), macro F1."""
     y = check_targets(targets)
     pred = classify(check_scores(p_spoof, "p_spoof"), threshold)
+    from sklearn import metrics as skm
+
     prec, rec, f1, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
     return {
         "accuracy": float(skm.accuracy_score(y, pred)),
@@ -141,6 +159,8 @@ def compute_confusion(targets, p_spoof, threshold: float) -> dict[str, int]:
     """Confusion counts with spoof (AI) as the positive class."""
     y = check_targets(targets)
     pred = classify(check_scores(p_spoof, "p_spoof"), threshold)
+    from sklearn import metrics as skm
+
     (tp, fn), (fp, tn) = skm.confusion_matrix(y, pred, labels=[0, 1])
     return {
         "ai_as_ai": int(tp),
@@ -176,7 +196,8 @@ def compute_ece(targets, p_spoof, n_bins: int) -> float:
 def compute_brier(targets, p_spoof) -> float:
     """Mean squared error of ``p_spoof`` against the spoof label."""
     y = np.asarray(targets).reshape(-1)
-    return float(skm.brier_score_loss(1 - y, check_scores(p_spoof, "p_spoof"), pos_label=1))
+    p = check_scores(p_spoof, "p_spoof")
+    return float(np.mean((p - (1 - y)) ** 2))
 
 
 def compute_nll(targets, p_spoof) -> float:

@@ -15,8 +15,6 @@ matplotlib.use("Agg")  # headless: pipelines and CI have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from scipy.stats import norm  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
 
 from veracity.evaluation.metrics import compute_det_curve, reliability_bins  # noqa: E402
 
@@ -33,6 +31,9 @@ def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
 
 def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
     """ROC curves, spoof (AI) as positive: ``curves[name] = (targets, p_spoof)``."""
+    # imported here: the calibrate step draws only reliability diagrams (start-up CPU)
+    from sklearn.metrics import roc_curve
+
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, (targets, p_spoof) in curves.items():
         fpr, tpr, _ = roc_curve(1 - np.asarray(targets), p_spoof)
@@ -52,6 +53,8 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
 
 def plot_det(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
     """DET curves on probit axes: ``curves[name] = (bonafide_scores, spoof_scores)``."""
+    from scipy.stats import norm  # here, not at import: scipy.stats costs start-up CPU
+
     fig, ax = plt.subplots(figsize=(5, 5))
     lo, hi = 0.001, 0.5
     for name, (bona, spoof) in curves.items():

@@ -95,6 +95,9 @@ class DetectorSpec:
     module keeps their weights frozen. ``precompute(model, batch)`` then returns the
     frozen part's outputs as extra inputs (e.g. ``latent``), computed once per segment
     before training, which the module's ``forward`` uses instead of running that part.
+    ``frozen_parts``: the state-dict prefixes ``precompute`` reads (e.g. ``encoder.``);
+    when set, the train step keeps the export on disk (``training.frozen_cache_dir``),
+    keyed by those weights' digest, so roles on the same frozen weights export once.
 
     ``explain(model, batch)`` returns per-segment explanations (first axis = segment, e.g.
     Grad-CAM ``saliency`` maps); the predictor runs it when a request asks for them.
@@ -110,6 +113,7 @@ class DetectorSpec:
     required: bool = True
     trains_on: tuple[str, ...] = ()
     precompute: Callable[[nn.Module, dict[str, Tensor]], dict[str, Tensor]] | None = None
+    frozen_parts: tuple[str, ...] = ()
     explain: Callable[[nn.Module, dict[str, Tensor]], dict[str, Tensor]] | None = None
 
 

@@ -61,13 +61,15 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     from veracity.evaluation.model_card import render_model_card
     from veracity.evaluation.scoring import score_clips
     from veracity.models.artifact import load_artifact
+    from veracity.models.memo import rows_dir, shared_outputs
     from veracity.registry.runs import log_to_model_run
     from veracity.segment_store import load_split
 
     model_dir, features, out = Path(model_dir), Path(features), Path(out)
     loaded = load_artifact(model_dir, cfg.modality_packages)
     dev = load_split(features, "dev")
-    scores = score_clips(loaded, dev, cfg.evaluation.batch_size, desc=f"dev {loaded.role}")
+    with shared_outputs(rows_dir(cfg)):  # a branch other steps ran on dev (music's AST)
+        scores = score_clips(loaded, dev, cfg.evaluation.batch_size, desc=f"dev {loaded.role}")
     if scores.empty:
         raise CalibrationError(f"the dev split of {features} has no clips; calibration needs them")
     calibration = calibrate_scores(

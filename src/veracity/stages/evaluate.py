@@ -91,7 +91,19 @@ def run_evaluate(
 
     Also runs the modality's verdict policy over the eval clips (verdicts.json).
     ``asv_scores``: optional ASVspoof 2019 ASV score file; with it min t-DCF is reported.
+    Frozen parts the models share (music's AST branch) run once per segment for the whole
+    step and the run: scores, domain guard, robustness and the modality report read rows
+    computed before (:mod:`veracity.models.memo`).
     """
+    from veracity.models.memo import rows_dir, shared_outputs
+
+    with shared_outputs(rows_dir(cfg)):
+        return _evaluate(cfg, model_dirs, features, out, asv_scores)
+
+
+def _evaluate(
+    cfg, model_dirs: list[Path], features: Path, out: Path, asv_scores: Path | None
+) -> EvaluationResult:
     import numpy as np
 
     from veracity.evaluation import plots

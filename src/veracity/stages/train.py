@@ -31,6 +31,7 @@ from veracity.errors import DataError, InputError
 from veracity.modalities import load_modality
 from veracity.modalities.base import spec_by_role
 from veracity.models.artifact import LoadedModel, load_artifact, save_artifact
+from veracity.models.memo import rows_dir, shared_outputs
 from veracity.registry.tracking import (
     configure_tracking,
     current_git_commit,
@@ -39,6 +40,7 @@ from veracity.registry.tracking import (
     log_run_tags,
 )
 from veracity.segment_store import REFERENCE_FILE, load_split, read_features_json
+from veracity.training import frozen_cache
 from veracity.training.dataset import InMemorySource, SegmentSet, segment_set_from_split
 from veracity.training.trainer import EpochRecord, build_seeded, dev_subset, train_model
 
@@ -130,25 +132,33 @@ def load_upstream(
     return found
 
 
-def precomputed_set(spec, model: nn.Module, data: SegmentSet, batch_size: int) -> SegmentSet:
+def precomputed_set(
+    spec, model: nn.Module, data: SegmentSet, batch_size: int, cache_dir: Path | None = None
+) -> SegmentSet:
     """``data`` with the frozen part's outputs as inputs, computed once (in memory).
 
     The hook runs in eval mode (frozen BatchNorm statistics, no dropout) without gradients,
-    and the model's mode is restored after, so no hook handles either.
+    and the model's mode is restored after, so no hook handles either. With ``cache_dir``
+    and a spec that names its ``frozen_parts``, the export is shared on disk with every
+    role and task on the same frozen weights and segments (:mod:`veracity.training.frozen_cache`).
     """
-    parts: dict[str, list] = {}
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in tqdm(range(0, len(data), batch_size), desc=f"{spec.role}: export",
-                              leave=False):  # fmt: skip
-                index = torch.arange(start, min(start + batch_size, len(data)))
-                for name, value in spec.precompute(model, data.batch(index)).items():
-                    parts.setdefault(name, []).append(value.detach().cpu())
-    finally:
-        model.train(was_training)
-    inputs = {name: torch.cat(values) for name, values in parts.items()}
+
+    def export() -> dict[str, torch.Tensor]:
+        parts: dict[str, list] = {}
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for start in tqdm(range(0, len(data), batch_size), desc=f"{spec.role}: export",
+                                  leave=False):  # fmt: skip
+                    index = torch.arange(start, min(start + batch_size, len(data)))
+                    for name, value in spec.precompute(model, data.batch(index)).items():
+                        parts.setdefault(name, []).append(value.detach().cpu())
+        finally:
+            model.train(was_training)
+        return {name: torch.cat(values) for name, values in parts.items()}
+
+    inputs = frozen_cache.export_once(spec, model, data, cache_dir, export)
     return SegmentSet(
         InMemorySource(inputs),
         torch.arange(len(data)),
@@ -193,10 +203,12 @@ def run_train(
     upstream_kw = {"upstream": {r: m.model for r, m in base.items()}} if base else {}
     net = build_seeded(spec.build, cfg.seed, params, cfg.storage, **upstream_kw)
     if spec.precompute is not None:  # a frozen part: its outputs once, not every epoch
-        train_set = precomputed_set(spec, net, train_set, run_cfg.batch_size)
-        # only the dev windows the trainer will score (its fixed subset)
-        dev_set = dev_subset(dev_set, run_cfg.max_dev_windows, cfg.seed)
-        dev_set = precomputed_set(spec, net, dev_set, run_cfg.batch_size)
+        cache = Path(cfg.training.frozen_cache_dir) if cfg.training.frozen_cache_dir else None
+        with shared_outputs(rows_dir(cfg)):  # branch rows other steps computed (music's AST)
+            train_set = precomputed_set(spec, net, train_set, run_cfg.batch_size, cache)
+            # only the dev windows the trainer will score (its fixed subset)
+            dev_set = dev_subset(dev_set, run_cfg.max_dev_windows, cfg.seed)
+            dev_set = precomputed_set(spec, net, dev_set, run_cfg.batch_size, cache)
     git_commit = current_git_commit()
 
     stale = out / "calibration.json"

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from veracity.config import TrainingConfig, TrainRunConfig
 from veracity.errors import TrainingError
-from veracity.evaluation.metrics import compute_eer
+from veracity.evaluation.metrics import compute_eer, roc_auc
 from veracity.modalities.base import default_loss, no_augment
 from veracity.training.dataset import SegmentSet, balanced_subset, class_weights
 
@@ -165,13 +165,11 @@ def evaluate_segments(
 def clip_auc(z: np.ndarray, data: SegmentSet) -> float:
     """Clip-level ROC AUC of segment log-odds ``z`` (clip score = mean ``z``; bonafide
     positive); NaN when ``data`` lacks a class."""
-    from sklearn.metrics import roc_auc_score
-
     uniq, inverse = np.unique(data.clip_index.numpy(), return_inverse=True)
     clip_z = np.bincount(inverse, weights=z) / np.bincount(inverse)
     target = np.zeros(len(uniq), dtype=np.int64)
     target[inverse] = data.targets.numpy()
-    return float(roc_auc_score(target, clip_z)) if 0 < target.sum() < len(target) else math.nan
+    return roc_auc(target, clip_z)
 
 
 def monitor_key(

@@ -63,6 +63,15 @@ UPSTREAM: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
+# the state-dict prefixes each export hook reads: its cache key (hybrid and hybrid_concat on
+# the same trained encoders share one export, training.frozen_cache_dir)
+FROZEN_PARTS: dict[str, tuple[str, ...]] = {
+    "ae_mlp": ("encoder.",),
+    "hybrid_attention": ("ae_encoder.", "trans_encoder."),
+    "hybrid_concat": ("ae_encoder.", "trans_encoder."),
+}
+
+
 def build_on(architecture: str, params: MusicParams, upstream: dict[str, nn.Module]) -> nn.Module:
     """``architecture`` on trained upstream models (``{role: module}``), their encoders
     copied and frozen (seed 001: MLPs and the hybrid read the AE latents and AST embeddings)."""
@@ -136,9 +145,10 @@ def detector_specs(params: MusicParams) -> list[DetectorSpec]:
                 f"{list(det.trains_on)} ({list(upstream_archs)}); name those roles, or [] to "
                 "train it end to end"
             )
-        precompute = None
+        precompute, frozen = None, ()
         if det.trains_on:
             precompute = precompute_latent if arch == "ae_mlp" else precompute_branches
+            frozen = FROZEN_PARTS[arch]
         specs.append(
             DetectorSpec(
                 role=role,
@@ -149,6 +159,7 @@ def detector_specs(params: MusicParams) -> list[DetectorSpec]:
                 required=det.required,
                 trains_on=tuple(det.trains_on),
                 precompute=precompute,
+                frozen_parts=frozen,
             )
         )
     return specs

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from veracity.modalities.music.detectors.cnn import ConvEncoder
 from veracity.modalities.music.detectors.mlp import EmbeddingMLP
 from veracity.modalities.music.params import ASTParams, MusicModelParams
+from veracity.models.memo import memoized
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,11 @@ class ASTEncoder(nn.Module):
         ).to(waveform.device)
 
     def forward(self, waveform: Tensor) -> dict[str, Tensor]:
+        # copies of this branch (ast_mlp, both hybrids) share rows inside an evaluate pass
+        return memoized(self, waveform, self.encode)
+
+    def encode(self, waveform: Tensor) -> dict[str, Tensor]:
+        """``{"cls", "embedding"}`` of a waveform batch (no memo)."""
         x = self.fbank(waveform)
         if self.kind == "cnn_fallback":
             cls = self.backbone(x)
