@@ -11,6 +11,7 @@ KFP outputs live in a tmp dir.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -154,6 +155,16 @@ def test_failed_validation_stops_at_validate_and_registers_nothing(pipeline_env,
     assert "features" not in status or status["features"] == "skipped"
     assert len(_versions(tmp)) == before
     assert "nothing was registered" in Path(summary["summary_path"]).with_suffix(".md").read_text()
+    # the task log is closed: no logging handler may still write to it (the demo printed
+    # "I/O operation on closed file" tracebacks for every later log line)
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    closed = [
+        (getattr(lg, "name", "root"), h)
+        for lg in loggers
+        for h in getattr(lg, "handlers", [])
+        if getattr(getattr(h, "stream", None), "closed", False)
+    ]
+    assert not closed, closed
 
 
 @pytest.mark.slow  # trains two detectors: minutes on 2 shared cores

@@ -110,6 +110,19 @@ def ensure_workspace_dvc(local_root: Path) -> None:
         Repo.init(str(local_root), no_scm=True)
 
 
+def _drop_handlers_on(stream) -> None:
+    """Remove logging handlers a library attached while stdout was the task log: once the
+    log closes they raise "I/O operation on closed file" on every later record (seen
+    after the demo's pipeline run, on the approval and drift lines)."""
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if getattr(handler, "stream", None) is stream:
+                logger.removeHandler(handler)
+
+
 def run_local(
     cfg: Config,
     params_yaml: str,
@@ -180,6 +193,7 @@ def run_local(
                 model_name=model_name,
                 summary_root=str(local_root),
             )
+        _drop_handlers_on(task_log)
     jobs = sorted(set(os.listdir(pipeline_root)) - before - {".kfp_cache"})
     run_id = jobs[-1] if jobs else "unknown"
     tasks = [t for t in tracker.results() if _is_step_task(t["task"])]
