@@ -229,3 +229,24 @@ def test_video_job_on_postgresql(stack, repo_root, clips):
     finally:
         svc.stop()
         stop_postgres(pg)
+
+
+def test_demo_sends_the_eval_videos_through_the_job_api(stack, clips, cfg, repo_root, tmp_path):
+    """``veracity demo``'s video step 3b (cli/demo_jobs.py): its own job service (embedded
+    Redis + SQLite, ``jobs serve --with-worker``) in front of the served transformer; every
+    eval clip submitted, polled to its verdict, counted in the matrix."""
+    from veracity.cli.demo_jobs import run_jobs_demo
+
+    _, _, transformer_url = stack
+    eval_clips = {}
+    for label in ("bonafide", "spoof"):
+        path = tmp_path / "clips" / f"{label}.mp4"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(clips["real"])
+        eval_clips[label] = [path]
+    metrics = run_jobs_demo(cfg, repo_root / "params.yaml", [], {"eval": eval_clips},
+                            tmp_path / "run", transformer_url)  # fmt: skip
+    assert metrics["failed"] == [], (tmp_path / "run" / "jobs.log").read_text()[-3000:]
+    assert metrics["n_clips"] == 2
+    counts = {truth: sum(row.values()) for truth, row in metrics["matrix"].items()}
+    assert counts == {"bonafide": 1, "spoof": 1}, metrics["matrix"]

@@ -62,9 +62,8 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_tiny_corpus_is_fast_and_in_the_faceforensics_layout(corpus, params):
-    root, seconds = corpus
-    assert seconds < 60  # < 30 s on an idle core; the bound leaves room for a busy machine
+def test_tiny_corpus_is_in_the_faceforensics_layout(corpus, params):
+    root, _ = corpus  # its generation time belongs in a benchmark, not an assertion
     listing = read_faceforensics(root)
     assert not listing.problems
     entries = listing.entries
