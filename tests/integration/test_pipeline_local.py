@@ -155,8 +155,9 @@ def test_failed_validation_stops_at_validate_and_registers_nothing(pipeline_env,
     assert "features" not in status or status["features"] == "skipped"
     assert len(_versions(tmp)) == before
     assert "nothing was registered" in Path(summary["summary_path"]).with_suffix(".md").read_text()
-    # the task log is closed: no logging handler may still write to it (the demo printed
-    # "I/O operation on closed file" tracebacks for every later log line)
+    # the task log is closed: no logging handler may still write to it (the music demo
+    # printed "I/O operation on closed file" tracebacks for every later log line; this
+    # voice run does not reproduce that case, it guards this path against it)
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     closed = [
         (getattr(lg, "name", "root"), h)
