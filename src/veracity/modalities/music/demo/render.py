@@ -94,7 +94,9 @@ def _synthesize(midi: Path, sample_rate: int, soundfont: str, max_seconds: float
     cmd = ["fluidsynth", "-ni", "-g", "0.5", "-r", str(sample_rate), "-T", "raw", "-O", "s16",
            "-E", "little", "-F", "-", soundfont, str(midi)]  # fmt: skip
     need = int(max_seconds * sample_rate) * 2 * 2  # frames x stereo x int16
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stderr to a file: a pipe nobody reads while stdout is drained could fill and block
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
     stalled = threading.Event()
 
     def stop() -> None:  # a render that stalls: never a silently shorter piece
@@ -110,13 +112,19 @@ def _synthesize(midi: Path, sample_rate: int, soundfont: str, max_seconds: float
             got += len(chunk)
     finally:
         watchdog.cancel()
+        ended_alone = proc.poll() is not None  # before we stop it: its own exit status
         proc.kill()
-        _, err = proc.communicate()
+        proc.wait()
+        errors.seek(0)
+        err = errors.read()[-300:]
+        errors.close()
     if stalled.is_set():
         raise DataError(f"fluidsynth took over {RENDER_TIMEOUT_S} s on {midi.name}")
+    if ended_alone and proc.returncode != 0:
+        raise DataError(f"fluidsynth failed on {midi.name} ({proc.returncode}): {err!r}")
     pcm = b"".join(chunks)
     pcm = pcm[: len(pcm) // 4 * 4]
     if not pcm:
-        raise DataError(f"fluidsynth rendered nothing from {midi.name}: {err[-300:]!r}")
+        raise DataError(f"fluidsynth rendered nothing from {midi.name}: {err!r}")
     stereo = np.frombuffer(pcm, dtype="<i2").reshape(-1, 2).astype(np.float32) / 32768.0
     return stereo.mean(axis=1)
