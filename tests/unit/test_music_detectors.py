@@ -310,3 +310,19 @@ def test_trains_on_is_checked_when_params_load():
         load_config(
             REPO / "params.yaml", ["modalities.music.detectors.hybrid_concat.trains_on=[hybrid]"]
         )
+
+
+def test_batched_kaldi_fbank_equals_torchaudio_per_segment():
+    import torchaudio.compliance.kaldi as ta_kaldi
+
+    waves = (
+        torch.from_numpy(np.random.default_rng(1).standard_normal((3, 5000)).astype(np.float32))
+        * 0.3
+    )
+    ours = kaldi_fbank(waves, 16000, 128, 40)
+    for row, wave in zip(ours, waves, strict=True):
+        ref = ta_kaldi.fbank(
+            wave[None], sample_frequency=16000, window_type="hanning", num_mel_bins=128
+        )
+        ref = torch.nn.functional.pad(ref, (0, 0, 0, 40 - ref.shape[0]))  # 30 frames, padded
+        assert torch.allclose(row, (ref - -4.2677393) / (4.5689974 * 2), atol=1e-5)
