@@ -6,7 +6,6 @@ import io
 import resource
 import shutil
 import subprocess
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,20 +38,17 @@ def test_flac_bomb_is_refused_from_its_header_without_decoding(limits):
     seconds = int(2 * limits.max_seconds)  # twice the longest upload serving accepts
     bomb = _bytes(np.zeros((48000 * seconds, 2), dtype=np.int16), 48000, "FLAC")
     assert len(bomb) < 200_000  # minutes of silence compress to almost nothing
-    before, t0 = _peak_mb(), time.perf_counter()
+    before = _peak_mb()
     with pytest.raises(PayloadTooLargeError, match=f"{float(seconds)} s"):
         decode_upload(bomb, limits)
-    assert time.perf_counter() - t0 < 1.0
     assert _peak_mb() - before < 50  # decoding it whole takes ~880 MB
 
 
-def test_odd_sample_rate_is_refused_quickly_with_422(limits):
+def test_odd_sample_rate_is_refused_with_422(limits):
     odd = _bytes(np.zeros(int(16001 * 0.3), dtype=np.int16), 16001)
-    t0 = time.perf_counter()
     with pytest.raises(AudioContentError, match="16001 Hz") as info:
         decode_upload(odd, limits)
     assert info.value.http_status == 422
-    assert time.perf_counter() - t0 < 1.0
 
 
 @pytest.mark.parametrize("rate", [8000, 11025, 22050, 24000, 32000, 44100, 48000])
