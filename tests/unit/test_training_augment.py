@@ -9,7 +9,7 @@ import torch
 
 from veracity.config import AugmentConfig
 from veracity.errors import InputError
-from veracity.training.augment import add_noise, apply_gain, augment_batch, band_limit
+from veracity.training.augment import add_noise, apply_gain, augment_batch, band_limit, low_cut
 
 SR = 16000
 
@@ -31,6 +31,8 @@ def _cfg(**kw) -> AugmentConfig:
         gain_db=(-6.0, 6.0),
         bandlimit_prob=0.0,
         bandlimit_hz=(3400.0, 7000.0),
+        lowcut_prob=0.0,
+        lowcut_hz=(100.0, 400.0),
     )
     base.update(kw)
     return AugmentConfig(**base)
@@ -73,6 +75,27 @@ def test_band_limit_at_nyquist_is_identity():
     assert torch.equal(band_limit(x, torch.tensor([8000.0]), SR), x)
 
 
+def test_low_cut_removes_the_low_end_only():
+    x = torch.stack([_sine(60.0), _sine(2000.0)])
+    y = low_cut(x, torch.tensor([300.0, 300.0]), SR)
+    core = slice(2000, -1000)  # ignore the filter's start-up
+    drop = _power_db(x[:, core]) - _power_db(y[:, core])
+    assert drop[0] > 25.0, f"60 Hz hum only dropped {drop[0]:.1f} dB"
+    assert abs(drop[1]) < 0.5, f"2 kHz tone changed by {drop[1]:.2f} dB"
+
+
+def test_low_cut_fires_with_its_probability_only():
+    x = torch.randn(6, 4000) * 0.1
+    on = dict(noise_prob=1.0, gain_prob=1.0, bandlimit_prob=0.5)
+    plain = augment_batch(x, _cfg(**on), torch.Generator().manual_seed(3), SR)
+    zero = augment_batch(
+        x, _cfg(**on, lowcut_hz=(300.0, 300.0)), torch.Generator().manual_seed(3), SR
+    )
+    cut = augment_batch(x, _cfg(**on, lowcut_prob=1.0), torch.Generator().manual_seed(3), SR)
+    assert torch.equal(plain, zero)
+    assert not torch.equal(plain, cut)
+
+
 def test_augment_batch_zero_probabilities_is_identity():
     x = torch.randn(4, 4000)
     y = augment_batch(x, _cfg(), torch.Generator().manual_seed(1), SR)
@@ -82,7 +105,7 @@ def test_augment_batch_zero_probabilities_is_identity():
 def test_augment_batch_always_on_changes_every_row_and_is_reproducible():
     x = torch.randn(4, 4000) * 0.1
     before = x.clone()
-    cfg = _cfg(noise_prob=1.0, gain_prob=1.0, bandlimit_prob=1.0)
+    cfg = _cfg(noise_prob=1.0, gain_prob=1.0, bandlimit_prob=1.0, lowcut_prob=1.0)
     a = augment_batch(x, cfg, torch.Generator().manual_seed(7), SR)
     b = augment_batch(x, cfg, torch.Generator().manual_seed(7), SR)
     c = augment_batch(x, cfg, torch.Generator().manual_seed(8), SR)

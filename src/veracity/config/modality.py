@@ -55,6 +55,8 @@ class AugmentConfig(Section):
     gain_db: tuple[float, float]
     bandlimit_prob: float = Field(ge=0, le=1)
     bandlimit_hz: tuple[float, float]
+    lowcut_prob: float = Field(ge=0, le=1)
+    lowcut_hz: tuple[float, float]
 
 
 class ShiftsConfig(Section):

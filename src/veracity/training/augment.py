@@ -1,14 +1,14 @@
-"""Waveform augmentations for training: additive noise, random gain, band-limiting.
+"""Waveform augmentations for training: additive noise, random gain, band-limiting, low cut.
 
 All functions are pure torch on batches ``[B, L]`` and never modify their input.
 Randomness comes only from the ``torch.Generator`` passed in, so a seeded generator
 reproduces the same augmented batch. Probabilities and ranges come from
 ``params.yaml`` ``training.augment``.
 
-Why these three: real uploads differ from the training corpus mainly in background
-noise, recording level and channel bandwidth (telephone and VoIP codecs cut everything
-above 3.4–7 kHz). Teaching the detectors to ignore those keeps them on the synthesis
-artefacts.
+Why these: real uploads differ from the training corpus mainly in background noise,
+recording level and channel bandwidth (telephone and VoIP codecs cut everything above
+3.4–7 kHz, and the telephone network everything below ~300 Hz). Teaching the detectors to
+ignore those keeps them on the synthesis artefacts.
 """
 
 from __future__ import annotations
@@ -73,6 +73,15 @@ def band_limit(waves: torch.Tensor, cutoff_hz: torch.Tensor, sample_rate: int) -
     return out
 
 
+def low_cut(waves: torch.Tensor, cutoff_hz: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """A channel that drops the low end, as the telephone network does below ~300 Hz: a
+    second-order high-pass (biquad) per row at ``cutoff_hz[i]``."""
+    out = waves.clone()
+    for i, cutoff in enumerate(cutoff_hz.tolist()):
+        out[i] = AF.highpass_biquad(waves[i], sample_rate, float(cutoff))
+    return out
+
+
 def _uniform(n: int, bounds: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
     low, high = float(bounds[0]), float(bounds[1])
     return low + (high - low) * torch.rand(n, generator=generator)
@@ -87,7 +96,8 @@ def augment_batch(
     """Augment a batch of windows ``[B, L]`` (CPU tensor); returns a new tensor.
 
     Each row independently gets band-limiting (``bandlimit_prob``, cutoff uniform in
-    ``bandlimit_hz``), then additive noise (``noise_prob``, SNR uniform in
+    ``bandlimit_hz``) and a low cut (``lowcut_prob``, cutoff uniform in ``lowcut_hz``),
+    then additive noise (``noise_prob``, SNR uniform in
     ``noise_snr_db``), then a gain (``gain_prob``, uniform in ``gain_db``). Noise is
     added after the channel so the noise floor is broadband, as a microphone's is.
     """
@@ -103,11 +113,17 @@ def augment_batch(
     snrs = _uniform(n, augment_cfg.noise_snr_db, generator)
     do_gain = torch.rand(n, generator=generator) < augment_cfg.gain_prob
     gains = _uniform(n, augment_cfg.gain_db, generator)
+    do_low = torch.rand(n, generator=generator) < augment_cfg.lowcut_prob
+    low_cutoffs = _uniform(n, augment_cfg.lowcut_hz, generator)
 
     if do_band.any():
         idx = do_band.nonzero().squeeze(1)
         out = out.clone()
         out[idx] = band_limit(out[idx], cutoffs[idx], sample_rate)
+    if do_low.any():
+        idx = do_low.nonzero().squeeze(1)
+        out = out.clone()
+        out[idx] = low_cut(out[idx], low_cutoffs[idx], sample_rate)
     if do_noise.any():
         # Rows without noise get an infinite SNR, i.e. zero added noise.
         snr = torch.where(do_noise, snrs, torch.full_like(snrs, float("inf")))
