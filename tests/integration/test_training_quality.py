@@ -125,3 +125,6 @@ def test_the_telephone_band_costs_stage1_something(small_features, repo_root, tm
     clean, phone = rows["clean"]["eer_stage1"], rows["telephone"]["eer_stage1"]
     log.warning("stage1 robustness EER: %s", {c: r["eer_stage1"] for c, r in rows.items()})
     assert phone > clean, f"telephone EER {phone} is not worse than clean {clean}"
+    # ... but not upside down: before the low-cut augmentation stage 1 called every real
+    # telephone clip AI (real_as_ai 1.00 on the demo's schedule; docs/evaluation.md)
+    assert rows["telephone"]["real_as_ai"] <= 0.5, rows["telephone"]
