@@ -29,6 +29,7 @@ import torch
 import torchaudio.compliance.kaldi as ta_kaldi
 from torch import Tensor, nn
 
+from veracity.errors import InputError
 from veracity.modalities.music.detectors.cnn import ConvEncoder
 from veracity.modalities.music.detectors.mlp import EmbeddingMLP
 from veracity.modalities.music.params import ASTParams, MusicModelParams
@@ -50,8 +51,8 @@ _MEL_BANKS: dict[tuple[int, int, int], Tensor] = {}
 
 
 def _mel_banks(num_mel_bins: int, padded: int, sample_rate: int) -> Tensor:
-    """Kaldi's triangular mel banks ``[num_mel_bins, padded // 2 + 1]`` (built once per shape;
-    torchaudio rebuilds them on every call, which cost as much as the FFT per segment)."""
+    """Kaldi's triangular mel banks ``[num_mel_bins, padded // 2 + 1]``, built once per shape
+    (torchaudio's ``fbank`` rebuilds them on every call)."""
     key = (num_mel_bins, padded, sample_rate)
     if key not in _MEL_BANKS:
         banks, _ = ta_kaldi.get_mel_banks(
@@ -74,13 +75,16 @@ def kaldi_fbank(
 
     The whole batch at once, bit-identical to ``torchaudio.compliance.kaldi.fbank`` with the
     extractor's settings (25 ms Hanning windows every 10 ms, edges snipped, DC removed,
-    pre-emphasis 0.97, power spectrum, no dither); per-segment calls were half of the music
-    evaluate step's CPU."""
+    pre-emphasis 0.97, power spectrum, no dither). Measured: ~4 ms per 5 s segment either
+    way; the FFT and the mel product dominate, not the per-call overhead."""
     size, shift = int(sample_rate * 0.025), int(sample_rate * 0.010)
     padded = 1 << (size - 1).bit_length()
     wave = waveform.float()
     if wave.shape[-1] < size:
-        raise ValueError(f"kaldi_fbank needs at least {size} samples (25 ms), got {wave.shape[-1]}")
+        raise InputError(
+            f"expected at least {size} samples (25 ms) per segment for AST's fbank, got "
+            f"{wave.shape[-1]}; segments come from modalities.music.segments"
+        )
     with torch.no_grad():
         frames = wave.unfold(-1, size, shift)  # [B, frames, size]
         frames = frames - frames.mean(dim=-1, keepdim=True)
