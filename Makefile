@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
-# glibc otherwise hands large activations back to the OS after every forward pass (see DESIGN.md)
+# glibc otherwise hands large activations back to the OS after every forward pass: the values of
+# veracity/allocator.py, which pipeline steps and the predictor also apply to themselves
 export MALLOC_MMAP_MAX_ ?= 0
 export MALLOC_TRIM_THRESHOLD_ ?= 17179869184
 

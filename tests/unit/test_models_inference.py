@@ -90,5 +90,5 @@ def test_other_models_pass_through_in_eval_mode(cfg):
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc-only")
 def test_tune_allocator_applies_on_glibc():
     # in a child process: the setting is process-wide and would outlive this test
-    code = "from veracity.modalities.voice.detectors.aasist_fast import tune_allocator; assert tune_allocator(1 << 30)"
+    code = "from veracity.allocator import tune_allocator; assert tune_allocator(1 << 30)"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -149,3 +149,16 @@ def test_flatten_numbers_keeps_numbers_only():
     assert flatten_numbers(
         {"a": {"eer": 0.1, "n": 3, "ok": True, "s": "x", "nan": float("nan")}}
     ) == {"a.eer": 0.1, "a.n": 3.0, "a.ok": 1.0}
+
+
+def test_every_step_entry_point_tunes_the_allocator(monkeypatch):
+    # a step without it page-faulted its activations afresh on every pass (veracity.allocator)
+    import veracity.allocator
+    from veracity.cli import steps
+
+    calls = []
+    monkeypatch.setattr(veracity.allocator, "tune_allocator", lambda *a: calls.append("tuned"))
+    load_step_config((Path(__file__).parents[2] / "params.yaml").read_text(), [])
+    assert calls == ["tuned"]
+    assert steps._batch(lambda args, cfg: calls.append("step") or 0)(None, None) == 0
+    assert calls == ["tuned", "tuned", "step"]  # tuned before the step runs

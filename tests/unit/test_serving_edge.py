@@ -43,7 +43,8 @@ def test_json_bytes_are_parsed_as_json_not_audio(cfg):
 
 
 def test_only_the_predictor_runs_with_the_allocator_tuning(monkeypatch):
-    from veracity.serving.process import _MALLOC_ENV, server_env
+    from veracity.allocator import ALLOCATOR_ENV as _MALLOC_ENV
+    from veracity.serving.process import server_env
 
     for key in _MALLOC_ENV:
         monkeypatch.delenv(key, raising=False)

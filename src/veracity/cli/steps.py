@@ -16,6 +16,18 @@ from veracity.cli.options import add_modality, modality_of
 log = logging.getLogger(__name__)
 
 
+def _batch(step):
+    """``step`` as a batch command: the allocator tuned first (veracity.allocator)."""
+
+    def run(args, cfg):
+        from veracity.allocator import tune_allocator
+
+        tune_allocator()
+        return step(args, cfg)
+
+    return run
+
+
 def _report(result) -> int:
     print(json.dumps(result.to_dict(), indent=2, default=str))
     return 0
@@ -105,13 +117,13 @@ def register(sub) -> None:
     )
     p.add_argument("--out", required=True, help="DVC-tracked corpus directory to write")
     add_modality(p)
-    p.set_defaults(func=_ingest)
+    p.set_defaults(func=_batch(_ingest))
 
     p = sub.add_parser("validate", help="run the data-validation suite over a manifest")
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True, help="directory for the JSON/HTML report")
     add_modality(p)
-    p.set_defaults(func=_validate)
+    p.set_defaults(func=_batch(_validate))
 
     p = sub.add_parser(
         "features", help="cut every clip into its modality's segments (cached, sharded)"
@@ -119,7 +131,7 @@ def register(sub) -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True)
     add_modality(p)
-    p.set_defaults(func=_features)
+    p.set_defaults(func=_batch(_features))
 
     p = sub.add_parser("train", help="train one detector and track it in MLflow")
     p.add_argument("--features", required=True)
@@ -135,7 +147,7 @@ def register(sub) -> None:
         help="trained model dir (or a dir of them) of a role this one trains_on; repeatable",
     )
     add_modality(p)
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_batch(_train))
 
     p = sub.add_parser(
         "calibrate", help="fit temperature scaling and the operating threshold on dev"
@@ -143,7 +155,7 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, help="model artifact directory")
     p.add_argument("--features", required=True)
     p.add_argument("--out", required=True)
-    p.set_defaults(func=_calibrate)
+    p.set_defaults(func=_batch(_calibrate))
 
     p = sub.add_parser("evaluate", help="evaluate calibrated models on the eval split")
     p.add_argument(
@@ -159,7 +171,7 @@ def register(sub) -> None:
         default=None,
         help="ASVspoof 2019 ASV score file; with it min t-DCF is reported",
     )
-    p.set_defaults(func=_evaluate)
+    p.set_defaults(func=_batch(_evaluate))
 
     p = sub.add_parser("gate", help="check quality gates; on pass register the challenger")
     p.add_argument(
@@ -170,4 +182,4 @@ def register(sub) -> None:
     )
     p.add_argument("--eval", required=True, help="evaluate step output directory")
     p.add_argument("--out", required=True, help="bundle directory to write (what gets registered)")
-    p.set_defaults(func=_gate)
+    p.set_defaults(func=_batch(_gate))

@@ -34,11 +34,14 @@ def load_step_config(params_yaml: str, overrides: list[str] | None) -> Config:
     """Build ``cfg`` from the params.yaml text and ``key=value`` overrides the run passed.
 
     This is where every KFP component starts, so it also sets up logging (a container's
-    INFO logs are what an operator reads).
+    INFO logs are what an operator reads) and tunes the allocator (a step is batch work
+    that returns its memory when it exits; ``veracity.allocator``).
     """
+    from veracity.allocator import tune_allocator
     from veracity.logs import configure_logging
 
     configure_logging()
+    tune_allocator()
     if not params_yaml or not params_yaml.strip():
         raise ConfigError(
             "the pipeline parameter params_yaml is empty; expected the text of params.yaml. "

@@ -22,11 +22,10 @@ from pathlib import Path
 
 import httpx
 
+from veracity.allocator import ALLOCATOR_ENV
 from veracity.config import Config
 from veracity.errors import ServingError
 
-# glibc would otherwise hand large activations back to the OS after every forward pass.
-_MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "17179869184"}
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -56,9 +55,9 @@ def find_free_port(host: str = "127.0.0.1") -> int:
 def server_env(kind: str) -> dict[str, str]:
     """The environment a ``kind`` server process runs with: this one's, plus the allocator
     tuning for the predictor (unless already set), minus it for any other kind."""
-    env = {**os.environ, **{k: v for k, v in _MALLOC_ENV.items() if k not in os.environ}}
+    env = {**os.environ, **{k: v for k, v in ALLOCATOR_ENV.items() if k not in os.environ}}
     if kind != "predictor":  # the allocator tuning is the predictor's; a transformer that
-        for key in _MALLOC_ENV:  # keeps every decode's memory would never give it back
+        for key in ALLOCATOR_ENV:  # keeps every decode's memory would never give it back
             env.pop(key, None)
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     return env

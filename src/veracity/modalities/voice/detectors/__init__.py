@@ -76,10 +76,8 @@ def _augment(
 
 def _optimize(model: nn.Module, params: VoiceParams) -> nn.Module:
     """AASIST's fused serving forward, with the allocator setting it was measured with."""
-    from veracity.modalities.voice.detectors.aasist_fast import (
-        optimize_for_inference,
-        tune_allocator,
-    )
+    from veracity.allocator import tune_allocator
+    from veracity.modalities.voice.detectors.aasist_fast import optimize_for_inference
 
     # benchmarks/bench_aasist.py: keep large activations in the heap between forwards
     tune_allocator(params.fastpath.malloc_trim_threshold)

@@ -16,16 +16,14 @@ which pays a thread-pool barrier. :class:`FastAASIST` computes the same function
   path, and run in time tiles so its 60 MB of activations stay in cache;
 * the graph-attention stage run on one intra-op thread, where barrier cost dominates.
 
-:func:`tune_allocator` keeps freed activations in the heap instead of returning them to
-the OS after every forward pass (``MALLOC_MMAP_MAX_=0``, ``MALLOC_TRIM_THRESHOLD_``).
+``veracity.allocator.tune_allocator`` keeps freed activations in the heap instead of
+returning them to the OS after every forward pass (the predictor calls it).
 Logits equal the eager model's within 1e-4 (``tests/unit/test_models_fastpath.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 from collections.abc import Mapping
 
@@ -45,29 +43,6 @@ from veracity.modalities.voice.params import FastPathConfig
 log = logging.getLogger(__name__)
 
 DEFAULT_TILE_COLUMNS = 3072  # params.yaml models.fastpath.tile_columns
-
-# glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-
-
-def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
-    """Keep large activations in the glibc heap (no mmap/munmap per forward pass).
-
-    Same effect as ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<trim_threshold>`` in the
-    environment; affects the whole process, so only servers and benchmarks call it.
-    Returns False (and changes nothing) where the C library is not glibc.
-    """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
-        log.info("allocator tuning skipped: no glibc mallopt in this process")
-        return False
-    ok = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)) == 1
-    log.info("glibc allocator tuned (mmap off, trim threshold %d): %s", trim_threshold, ok)
-    return ok
 
 
 @contextlib.contextmanager
