@@ -74,10 +74,11 @@ def test_tiny_corpus_is_in_the_faceforensics_layout(corpus, params):
     for e in entries:
         split_of_group.setdefault(e.group, set()).add(e.split)
     assert all(len(s) == 1 for s in split_of_group.values())  # identity-disjoint
+    persons = {s: {e.group.rsplit("-", 1)[0] for e in entries if e.split == s}
+               for s in ("train", "dev", "eval")}  # fmt: skip
+    assert persons["eval"] and not persons["eval"] & (persons["train"] | persons["dev"])
+    assert persons["dev"] == persons["train"]  # dev_split "variants": held-out variants
     for split in ("train", "dev", "eval"):
-        here = {e.group.rsplit("-", 1)[0] for e in entries if e.split == split}
-        others = {e.group.rsplit("-", 1)[0] for e in entries if e.split != split}
-        assert here and not here & others  # and person-disjoint
         assert {e.label for e in entries if e.split == split} == {"bonafide", "spoof"}
     eval_only = set(params.demo.eval_only_manipulations)
     assert eval_only <= {e.attack for e in entries if e.split == "eval"}

@@ -1,7 +1,7 @@
 """The offline talking-face demo corpus in the FaceForensics++ layout.
 
-Identities (faces.py) are split by person: the pseudo-identities of the first photograph
-are train, of the second dev, of the third eval, so no split sees a person of another. Each identity speaks
+Identities (faces.py) are split by ``assign_splits``: eval is a person no other split
+sees; dev holds held-out pseudo-identities of the train persons. Each identity speaks
 ``clips_per_identity`` real clips (speech from the voice demo generator drives the
 mouth). Clips of a split are paired as FF++ does (``splits/*.json``); each real clip
 ``a`` of pair ``[a, b]`` yields one fake ``a_b`` made from ``a`` with donor ``b`` by the
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from veracity.errors import ConfigError
 from veracity.modalities.video.demo import animate, manipulate
 from veracity.modalities.video.demo.encode import encode_mp4
 from veracity.modalities.video.demo.faces import Identity, fit_frame, load_identities, soften
@@ -50,19 +51,43 @@ class ClipPlan:
     method: str = ""
 
 
-def assign_splits(identities: list[Identity]) -> dict[int, str]:
-    """Identity index -> split by person: the first photograph's identities are train, the
-    second's dev, the third's eval (every split is a different real person)."""
+def assign_splits(identities: list[Identity], dev_split: str = "variants") -> dict[int, str]:
+    """Identity index -> split. The last photograph's identities are eval, always: eval is
+    a person no other split sees.
+
+    ``dev_split="person"``: the first photograph's identities are train, the second's dev
+    (every split a different person). On the demo's photographs dev is then the cameraman
+    in profile alone, at chance in every epoch, so it chose epochs and temperatures blind.
+    ``"variants"`` (default): the last pseudo-identity of every other photograph is dev,
+    the rest train, so train and dev both hold every non-eval person (dev shares persons
+    with train, not identities: its figures are optimistic; eval's are not).
+    """
     persons = list(dict.fromkeys(i.person for i in identities))
-    order = dict(zip(persons, FFPP_SPLIT_FILES, strict=False))
-    return {k: order.get(ident.person, "train") for k, ident in enumerate(identities)}
+    if dev_split == "person":
+        order = dict(zip(persons, FFPP_SPLIT_FILES, strict=False))
+        return {k: order.get(ident.person, "train") for k, ident in enumerate(identities)}
+    if dev_split != "variants":
+        raise ConfigError(f"demo.dev_split: expected 'person' or 'variants', got {dev_split!r}")
+    last = {i.person: i.name for i in identities}  # each person's last pseudo-identity
+    if len(persons) < 2 or any(
+        sum(i.person == p for i in identities) < 2 for p in persons[:-1]
+    ):  # fmt: skip
+        raise ConfigError(
+            "demo.dev_split 'variants' needs at least 2 photographs and 2 pseudo-identities "
+            f"per photograph; got {len(persons)} photographs, identities "
+            f"{[i.name for i in identities]}. Set identities_per_photo >= 2 or dev_split: person."
+        )
+    return {
+        k: "eval" if i.person == persons[-1] else "dev" if i.name == last[i.person] else "train"
+        for k, i in enumerate(identities)
+    }
 
 
 def plan_corpus(size: VideoDemoSize, demo: VideoDemoParams, seed: int,
                 identities: list[Identity]) -> list[ClipPlan]:  # fmt: skip
     """Every real clip with its pair partner and manipulation (deterministic for ``seed``)."""
     rng = np.random.default_rng(seed)
-    split_of = assign_splits(identities)
+    split_of = assign_splits(identities, demo.dev_split)
     plans: list[ClipPlan] = []
     turn = 0  # the manipulations rotate across splits, so small corpora still get each
     for split in FFPP_SPLIT_FILES:

@@ -6,7 +6,7 @@ docs/video.md). Three people are fewer than the six identities the demo needs, s
 photograph yields ``identities_per_photo`` pseudo-identities: variant 0 is the photograph
 as it is, later variants are mirrored, re-toned (skin/hair hue and contrast) and
 geometrically stretched. They are different-looking faces of the same person; the demo
-gives each person a split of their own (see ``corpus.py``).
+keeps the last person for eval alone (see ``corpus.assign_splits``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from PIL import Image
 
 PHOTOS_DIR = Path(__file__).with_name("photos")
 PHOTOS_JSON = "photos.json"
-PHOTO_ORDER = ("grace_hopper", "cameraman", "eileen_collins")  # train, dev, eval person
+PHOTO_ORDER = ("grace_hopper", "cameraman", "eileen_collins")  # the last is the eval person
 
 
 @dataclass(frozen=True)
