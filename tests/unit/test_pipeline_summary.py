@@ -145,6 +145,23 @@ def test_progress_tracker_reads_kfp_log_lines():
     assert "train-aasist" in out.getvalue() and "failed" in out.getvalue()
 
 
+def test_progress_tracker_times_each_iteration_of_a_loop_on_its_own(monkeypatch):
+    # a ParallelFor runs "train" once per role: the second must not count from the first's start
+    now = [1.0]
+    monkeypatch.setattr("veracity.orchestration.progress.time.monotonic", lambda: now[0])
+    tracker = ProgressTracker({}, stream=io.StringIO())
+    for t, status in (
+        (5.0, "running"),
+        (105.0, "succeeded"),
+        (115.0, "running"),
+        (145.0, "succeeded"),
+    ):
+        now[0] = t
+        tracker._event("train", status, "")
+    got = [(t["task"], t["name"], t["duration_s"]) for t in tracker.results()]
+    assert got == [("train", "train", 100.0), ("train", "train #2", 30.0)]
+
+
 def test_flatten_numbers_keeps_numbers_only():
     assert flatten_numbers(
         {"a": {"eer": 0.1, "n": 3, "ok": True, "s": "x", "nan": float("nan")}}

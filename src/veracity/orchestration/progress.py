@@ -55,7 +55,8 @@ class ProgressTracker(logging.Filter):
         self.display = display
         self.stream = stream or sys.stdout
         self.quiet_kfp = quiet_kfp
-        self.tasks: dict[str, TaskProgress] = {}
+        self.tasks: dict[str, TaskProgress] = {}  # by kfp task name; a loop's repeats "name#2"
+        self.current: dict[str, str] = {}  # kfp task name -> its latest entry
         self.order: list[str] = []
         self._live = self.stream.isatty()
         self._lock = threading.Lock()
@@ -76,11 +77,21 @@ class ProgressTracker(logging.Filter):
     def _event(self, task: str, status: str, key: str) -> None:
         with self._lock:
             now = time.monotonic()
-            item = self.tasks.get(task)
+            slot = self.current.get(task, task)
+            item = self.tasks.get(slot)
+            if item is not None and status == "running" and item.status != "running":
+                # a loop's next iteration runs a task of the same name: a new entry, or its
+                # time would count from the first iteration's start (tasks run one at a time)
+                n = sum(t.task == task for t in self.tasks.values()) + 1
+                slot, item = f"{task}#{n}", None
             if item is None:
-                item = TaskProgress(task=task, name=self.display.get(task, task), started=now)
-                self.tasks[task] = item
-                self.order.append(task)
+                name = self.display.get(task, task) + (
+                    f" #{slot.rsplit('#', 1)[1]}" if "#" in slot else ""
+                )
+                item = TaskProgress(task=task, name=name, started=now)
+                self.tasks[slot] = item
+                self.order.append(slot)
+                self.current[task] = slot
             item.status = status
             item.cache_key = key or item.cache_key
             if status != "running":
