@@ -83,7 +83,7 @@ class VideoDemoParams(Section):
 
     sizes: dict[str, VideoDemoSize]
     identities_per_photo: int = Field(gt=0)  # pseudo-identities made from each photograph
-    dev_split: Literal["person", "variants"] = "variants"  # see demo/corpus.assign_splits
+    dev_split: Literal["person", "variants"] = "person"  # see demo/corpus.assign_splits
     train_manipulations: list[str]
     eval_only_manipulations: list[str]
     crf: tuple[int, int]  # x264 CRF range, sampled per clip for real and fake alike

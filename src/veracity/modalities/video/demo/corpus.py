@@ -1,7 +1,7 @@
 """The offline talking-face demo corpus in the FaceForensics++ layout.
 
 Identities (faces.py) are split by ``assign_splits``: eval is a person no other split
-sees; dev holds held-out pseudo-identities of the train persons. Each identity speaks
+sees, dev another person (or held-out pseudo-identities of the train persons). Each identity speaks
 ``clips_per_identity`` real clips (speech from the voice demo generator drives the
 mouth). Clips of a split are paired as FF++ does (``splits/*.json``); each real clip
 ``a`` of pair ``[a, b]`` yields one fake ``a_b`` made from ``a`` with donor ``b`` by the
@@ -51,14 +51,14 @@ class ClipPlan:
     method: str = ""
 
 
-def assign_splits(identities: list[Identity], dev_split: str = "variants") -> dict[int, str]:
+def assign_splits(identities: list[Identity], dev_split: str = "person") -> dict[int, str]:
     """Identity index -> split. The last photograph's identities are eval, always: eval is
     a person no other split sees.
 
-    ``dev_split="person"``: the first photograph's identities are train, the second's dev
-    (every split a different person). On the demo's photographs dev is then the cameraman
-    in profile alone, at chance in every epoch, so it chose epochs and temperatures blind.
-    ``"variants"`` (default): the last pseudo-identity of every other photograph is dev,
+    ``dev_split="person"`` (default): the first photograph's identities are train, the
+    second's dev (every split a different person). On the demo's photographs dev is then
+    the cameraman in profile alone, at chance in every epoch, so it chooses epochs and
+    temperatures blind. ``"variants"``: the last pseudo-identity of every other photograph is dev,
     the rest train, so train and dev both hold every non-eval person (dev shares persons
     with train, not identities: its figures are optimistic; eval's are not).
     """
