@@ -160,6 +160,12 @@ def test_progress_tracker_times_each_iteration_of_a_loop_on_its_own(monkeypatch)
         tracker._event("train", status, "")
     got = [(t["task"], t["name"], t["duration_s"]) for t in tracker.results()]
     assert got == [("train", "train", 100.0), ("train", "train #2", 30.0)]
+    for t, status in ((150.0, "running"), (160.0, "running"), (200.0, "succeeded"),
+                      (230.0, "succeeded")):  # fmt: skip
+        now[0] = t  # two iterations side by side: two entries, matched first in first out
+        tracker._event("train", status, "")
+    got = [(t["name"], t["status"], t["duration_s"]) for t in tracker.results()[2:]]
+    assert got == [("train #3", "succeeded", 50.0), ("train #4", "succeeded", 70.0)]
 
 
 def test_flatten_numbers_keeps_numbers_only():

@@ -56,7 +56,7 @@ class ProgressTracker(logging.Filter):
         self.stream = stream or sys.stdout
         self.quiet_kfp = quiet_kfp
         self.tasks: dict[str, TaskProgress] = {}  # by kfp task name; a loop's repeats "name#2"
-        self.current: dict[str, str] = {}  # kfp task name -> its latest entry
+        self.running: dict[str, list[str]] = {}  # kfp task name -> its running entries
         self.order: list[str] = []
         self._live = self.stream.isatty()
         self._lock = threading.Lock()
@@ -77,21 +77,21 @@ class ProgressTracker(logging.Filter):
     def _event(self, task: str, status: str, key: str) -> None:
         with self._lock:
             now = time.monotonic()
-            slot = self.current.get(task, task)
-            item = self.tasks.get(slot)
-            if item is not None and status == "running" and item.status != "running":
-                # a loop's next iteration runs a task of the same name: a new entry, or its
-                # time would count from the first iteration's start (tasks run one at a time)
+            running = self.running.setdefault(task, [])
+            if status == "running" or not running:
+                # every start is an entry of its own: a loop's iterations run a task of one
+                # name, one after another or side by side, and each must be timed from its
+                # own start (a finish without a start: a cache hit or a skip)
                 n = sum(t.task == task for t in self.tasks.values()) + 1
-                slot, item = f"{task}#{n}", None
-            if item is None:
-                name = self.display.get(task, task) + (
-                    f" #{slot.rsplit('#', 1)[1]}" if "#" in slot else ""
-                )
-                item = TaskProgress(task=task, name=name, started=now)
-                self.tasks[slot] = item
+                slot = task if n == 1 else f"{task}#{n}"
+                name = self.display.get(task, task) + (f" #{n}" if n > 1 else "")
+                self.tasks[slot] = TaskProgress(task=task, name=name, started=now)
                 self.order.append(slot)
-                self.current[task] = slot
+                if status == "running":
+                    running.append(slot)
+            else:  # kfp does not say which iteration finished: first in, first out
+                slot = running.pop(0)
+            item = self.tasks[slot]
             item.status = status
             item.cache_key = key or item.cache_key
             if status != "running":
