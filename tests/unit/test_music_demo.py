@@ -27,7 +27,10 @@ pytestmark = pytest.mark.skipif(
 pytest.importorskip("music21", reason="the music demo needs music21 (pip install music21)")
 
 # 3 pieces x 1 segment: every split gets one group, so eval holds the unseen generator
-MINI = replace(music_params(), demo={"sizes": {"tiny": (3, 1)}, "composers": ("bach",)})
+MINI = replace(
+    music_params(),
+    demo={"sizes": {"tiny": (3, 1)}, "composers": ("bach",), "workers_min_pieces": 1},
+)
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -66,9 +69,13 @@ def test_layout_groups_and_unseen_generator(mini):
 
 
 def test_deterministic_for_a_seed(mini, tmp_path):
-    generate(tmp_path / "again", "tiny", 7, MINI)
+    assert MINI.demo.workers > 1 and MINI.demo.workers_min_pieces <= 3  # mini: worker processes
+    one = replace(MINI, demo={"workers": 1})
+    generate(tmp_path / "again", "tiny", 7, one)
     assert digest(tmp_path / "again") == digest(mini)
-    generate(tmp_path / "other", "tiny", 8, MINI)
+    again = json.loads((tmp_path / "again" / "demo.json").read_text())
+    assert again == json.loads((mini / "demo.json").read_text())
+    generate(tmp_path / "other", "tiny", 8, one)
     assert digest(tmp_path / "other") != digest(mini)
 
 

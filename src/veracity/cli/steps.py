@@ -6,6 +6,7 @@ so the step logic exists once.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 def _batch(step):
     """``step`` as a batch command: the allocator tuned first (veracity.allocator)."""
 
+    @functools.wraps(step)
     def run(args, cfg):
         from veracity.allocator import tune_allocator
 

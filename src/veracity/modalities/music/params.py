@@ -152,6 +152,8 @@ class MusicDemoParams(Section):
     lowpass_prob: float = Field(ge=0, le=1)
     mp3_prob: float = Field(ge=0, le=1)
     mp3_bitrates: tuple[str, ...]
+    workers: int = Field(default=2, ge=1)  # processes rendering and writing pieces side by side
+    workers_min_pieces: int = Field(default=16, ge=1)  # fewer pieces: one process (spawn costs)
 
 
 class MusicShiftParams(Section):

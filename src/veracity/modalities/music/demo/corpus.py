@@ -20,7 +20,12 @@ import json
 import logging
 import re
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from itertools import islice
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +108,11 @@ def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> Path
     ``seed``. Returns the corpus root (the contract's ``generate_demo``); one record per
     written file is in ``demo.json``.
 
-    Runs on one torch thread: the segments are short, and on shared cores a second
-    thread's spin-waiting made Griffin-Lim ~20x dearer in CPU time (2.5 s vs 0.13 s a
-    segment); one thread also keeps the bytes independent of the core count.
+    Pieces are independent (each draws from its own generator), so ``demo.workers``
+    processes render and write them side by side; the bytes do not depend on the count.
+    Every process runs one torch thread: the segments are short, and on shared cores a
+    second thread's spin-waiting made Griffin-Lim ~20x dearer in CPU time (2.5 s vs 0.13 s
+    a segment); one thread also keeps the bytes independent of the core count.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -113,6 +120,52 @@ def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> Path
         return _generate(Path(out), size, seed, params)
     finally:
         torch.set_num_threads(threads)
+
+
+def _one_thread() -> None:
+    """A worker's initializer: one torch and one BLAS thread. Two workers whose BLAS
+    pools spin on the same two cores took as long as one process (116 s) for twice the CPU."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+
+
+def _in_order(pool: Executor | None, fn: Callable, jobs: Iterator[tuple], window: int):
+    """``fn(*job)`` for each job, yielded in job order with at most ``window`` in flight
+    (a generator, so the caller may stop early); in this process when ``pool`` is None."""
+    if pool is None:
+        yield from (fn(*job) for job in jobs)
+        return
+    pending = deque(pool.submit(fn, *job) for job in islice(jobs, window))
+    while pending:
+        done = pending.popleft().result()
+        nxt = next(jobs, None)
+        if nxt is not None:
+            pending.append(pool.submit(fn, *nxt))
+        yield done
+
+
+def _render_job(path: Path, args: tuple) -> tuple[np.ndarray | None, str]:
+    """One piece's audio, or None and why not (a worker's exceptions are data here)."""
+    try:
+        return render_piece(path, *args), ""
+    except Exception as exc:  # noqa: BLE001 - badly formed repeats, empty parts, ...
+        return None, str(exc)
+
+
+def _candidates(pieces, order, seed: int, demo: MusicDemoParams, n_segments: int):
+    """``(index, rng, (path, render args))`` per piece in ``order``; the piece's generator
+    has drawn its instruments, tempo and key (in this order) before it is rendered."""
+    sr = demo.render_sample_rate
+    for index in order:
+        composer, path = pieces[int(index)]
+        rng = np.random.default_rng([seed, int(index)])  # per piece: independent of others
+        programs = [int(p) for p in rng.choice(demo.programs, size=int(rng.integers(1, 3)))]
+        args = (programs, float(rng.uniform(*demo.tempo_bpm)),
+                int(rng.integers(demo.transpose[0], demo.transpose[1] + 1)), sr,
+                demo.soundfont, START_S + n_segments * max(demo.duration_s) + 1.0)  # fmt: skip
+        yield int(index), rng, (path, args)
 
 
 def _generate(out: Path, size: str, seed: int, params: MusicParams) -> Path:
@@ -128,23 +181,60 @@ def _generate(out: Path, size: str, seed: int, params: MusicParams) -> Path:
     order = interleaved_order([composer for composer, _ in pieces], seed)
     sr = demo.render_sample_rate
     window = int(max(demo.duration_s) * sr) + 1
+    pool = None  # a worker costs ~5 s of imports: worth it for the small corpus, not tiny
+    if demo.workers > 1 and n_pieces >= demo.workers_min_pieces:
+        pool = ProcessPoolExecutor(demo.workers, get_context("spawn"), initializer=_one_thread)
+    try:
+        rendered = _render_all(pool, pieces, order, seed, demo, n_pieces, n_segments, window)
+        # the demo's own split fractions (validated like ``split``), seed 001's split seed
+        demo_split = MusicSplitParams(fractions=demo.split_fractions, seed=params.split.seed)
+        # split within each composer: dev fits the deciding threshold, and a dev split of
+        # another repertoire than eval's moved it (docs/music.md)
+        splits = stratified_group_split(
+            {g: composer for composer, g, _, _ in rendered}, demo_split.fractions, demo_split.seed
+        )
+        seen = [g for g in demo.generators if g not in demo.eval_only_generators]
+        jobs = (
+            (out, composer, group, audio, rng, splits[group],
+             list(demo.generators) if splits[group] == "eval" else seen, window, demo)
+            for composer, group, audio, rng in rendered
+        )  # fmt: skip
+        records = [r for done in _in_order(pool, _write_piece, jobs, 2 * demo.workers)
+                   for r in done]  # fmt: skip
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    (out / SPLITS_FILE).write_text(
+        "group,split\n" + "".join(f"{g},{splits[g]}\n" for g in sorted(splits)), encoding="utf-8"
+    )
+    meta = {"size": size, "seed": seed, "files": [asdict(r) for r in records]}
+    (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    log.info("music demo corpus: %d files in %s (%.1f s, %s)", len(records), out,
+             time.perf_counter() - started,
+             f"{demo.workers} worker processes" if pool else "one process")  # fmt: skip
+    return out
+
+
+def _render_all(pool, pieces, order, seed, demo, n_pieces, n_segments, window) -> list:
+    """``(composer, group, audio, rng)`` of the first ``n_pieces`` scores in ``order`` that
+    render (a score music21 cannot export is skipped for the next one)."""
+    sr = demo.render_sample_rate
+    candidates = _candidates(pieces, order, seed, demo, n_segments)
+    rngs: deque = deque()
+
+    def jobs():
+        for index, rng, job in candidates:
+            rngs.append((index, rng))
+            yield job
+
     rendered: list[tuple[str, str, np.ndarray, np.random.Generator]] = []
-    for index in order:  # a score music21 cannot export is skipped for the next one
-        if len(rendered) == n_pieces:
-            break
-        composer, path = pieces[int(index)]
-        if _group_name(composer, path) in {g for _, g, _, _ in rendered}:
+    for audio, why in _in_order(pool, _render_job, jobs(), 2 * demo.workers):
+        index, rng = rngs.popleft()
+        composer, path = pieces[index]
+        if why:
+            log.info("music demo: skipping %s (%s)", path.name, why)
             continue
-        rng = np.random.default_rng([seed, int(index)])  # per piece: independent of others
-        programs = [int(p) for p in rng.choice(demo.programs, size=int(rng.integers(1, 3)))]
-        try:
-            audio = render_piece(
-                path, programs, float(rng.uniform(*demo.tempo_bpm)),
-                int(rng.integers(demo.transpose[0], demo.transpose[1] + 1)), sr,
-                demo.soundfont, START_S + n_segments * max(demo.duration_s) + 1.0,
-            )  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - badly formed repeats, empty parts, ...
-            log.info("music demo: skipping %s (%s)", path.name, exc)
+        if _group_name(composer, path) in {g for _, g, _, _ in rendered}:
             continue
         audio = audio[int(START_S * sr) :]
         if np.sqrt(np.mean(audio**2)) < 1e-4:
@@ -152,42 +242,34 @@ def _generate(out: Path, size: str, seed: int, params: MusicParams) -> Path:
         if audio.size < window * n_segments:
             audio = np.tile(audio, int(np.ceil(window * n_segments / max(audio.size, 1))))
         rendered.append((composer, _group_name(composer, path), audio[: window * n_segments], rng))
+        if len(rendered) == n_pieces:
+            break
     if len(rendered) < n_pieces:
         raise ConfigError(f"music demo: only {len(rendered)} of {n_pieces} scores rendered")
-    # the demo's own split fractions (validated like ``split``), seed 001's split seed
-    demo_split = MusicSplitParams(fractions=demo.split_fractions, seed=params.split.seed)
-    # split within each composer: dev fits the deciding threshold, and a dev split of
-    # another repertoire than eval's moved it (docs/music.md)
-    splits = stratified_group_split(
-        {g: composer for composer, g, _, _ in rendered}, demo_split.fractions, demo_split.seed
-    )
-    seen = [g for g in demo.generators if g not in demo.eval_only_generators]
+    return rendered
+
+
+def _write_piece(out: Path, composer: str, group: str, audio: np.ndarray, rng,
+                 split: str, allowed: list[str], window: int,
+                 demo: MusicDemoParams) -> list[DemoFile]:  # fmt: skip
+    """Every segment of one piece, human and AI, through the shared channel."""
+    sr = demo.render_sample_rate
     records: list[DemoFile] = []
-    for composer, group, audio, rng in rendered:
-        split = splits[group]
-        allowed = list(demo.generators) if split == "eval" else seen
-        offset = int(rng.integers(len(allowed)))
-        for k in range(n_segments):
-            seg = audio[k * window : (k + 1) * window]
-            name = f"{group}_seg{k + 1}.wav"
-            records.append(
-                _write(out, f"{HUMAN_ROOT}/music21_{composer}/{name}", seg, sr, demo, rng,
-                       label="bonafide", group=group, generator="-", split=split, mix=0.0)
-            )  # fmt: skip
-            generator = allowed[(offset + k) % len(allowed)]
-            recon = GENERATORS[generator](seg, sr, rng)
-            mix = float(rng.uniform(*demo.mix))
-            base = seg / (np.sqrt(np.mean(seg.astype(np.float64) ** 2)) + 1e-9)
-            fake = (mix * recon + (1.0 - mix) * base).astype(np.float32)
-            records.append(
-                _write(out, f"{AI_ROOT}/{generator}/{name}", fake, sr, demo, rng,
-                       label="spoof", group=group, generator=generator, split=split, mix=mix)
-            )  # fmt: skip
-    (out / SPLITS_FILE).write_text(
-        "group,split\n" + "".join(f"{g},{splits[g]}\n" for g in sorted(splits)), encoding="utf-8"
-    )
-    meta = {"size": size, "seed": seed, "files": [asdict(r) for r in records]}
-    (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    log.info("music demo corpus: %d files in %s (%.1f s)", len(records), out,
-             time.perf_counter() - started)  # fmt: skip
-    return out
+    offset = int(rng.integers(len(allowed)))
+    for k in range(audio.size // window):
+        seg = audio[k * window : (k + 1) * window]
+        name = f"{group}_seg{k + 1}.wav"
+        records.append(
+            _write(out, f"{HUMAN_ROOT}/music21_{composer}/{name}", seg, sr, demo, rng,
+                   label="bonafide", group=group, generator="-", split=split, mix=0.0)
+        )  # fmt: skip
+        generator = allowed[(offset + k) % len(allowed)]
+        recon = GENERATORS[generator](seg, sr, rng)
+        mix = float(rng.uniform(*demo.mix))
+        base = seg / (np.sqrt(np.mean(seg.astype(np.float64) ** 2)) + 1e-9)
+        fake = (mix * recon + (1.0 - mix) * base).astype(np.float32)
+        records.append(
+            _write(out, f"{AI_ROOT}/{generator}/{name}", fake, sr, demo, rng,
+                   label="spoof", group=group, generator=generator, split=split, mix=mix)
+        )  # fmt: skip
+    return records
