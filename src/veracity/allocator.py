@@ -3,9 +3,10 @@ predictor.
 
 With glibc's defaults every activation above the mmap threshold (128 KiB, rising to
 32 MiB) is ``mmap``-ed and ``munmap``-ed again on free, so each forward and backward
-pass page-faults its activations afresh. On the voice demo's AASIST steps that was most
-of the work: the calibrate step took 297 s (sys time 402 s for the whole demo, 119 M
-minor page faults) against 47 s with the tuning (docs/training.md, "Allocator").
+pass page-faults its activations afresh. The voice demo's AASIST-L calibrate took 87.7 s
+untuned (73 s of it sys time) against 47.2 s tuned, and the whole demo spent 402 s in sys
+time (119 M minor page faults) before its steps tuned themselves (docs/training.md,
+"Allocator").
 ``MALLOC_MMAP_MAX_=0`` keeps large blocks in the heap and a high trim threshold keeps
 freed heap memory for the next pass. A batch step gives everything back when it exits;
 a long-lived server that decodes untrusted uploads (the transformer) must not keep the
