@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 
@@ -18,10 +19,11 @@ from veracity.modalities.music.detectors.ast import (
     kaldi_fbank,
 )
 from veracity.modalities.music.detectors.autoencoder import MultiTaskAutoencoder, multitask_loss
-from veracity.modalities.music.detectors.cnn import CNNDetector
+from veracity.modalities.music.detectors.cnn import CNNDetector, use_memory_format
 from veracity.modalities.music.detectors.hybrid import HybridAttention, HybridConcat, hybrid_config
 from veracity.modalities.music.detectors.mlp import EmbeddingMLP, LatentMLP
 from veracity.modalities.music.params import MusicParams
+from veracity.models.artifact import WEIGHTS_FILE, save_artifact
 
 P = music_params()
 TINY_AST = P.ast.model_copy(update=dict(
@@ -90,6 +92,35 @@ def test_autoencoder_shapes_and_layout():
     # seed size: 128 mel x 157 frames reconstructs to the same shape
     big = MultiTaskAutoencoder().eval()
     assert big({"logmel": torch.randn(1, 128, 157)})["reconstruction"].shape == (1, 128, 157)
+
+
+@pytest.mark.parametrize("build", [CNNDetector, lambda: MultiTaskAutoencoder(n_mels=16)])
+def test_channels_last_conv_stacks_compute_what_nchw_computes(build, tmp_path):
+    torch.manual_seed(0)
+    model = build().eval()
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    nchw = use_memory_format(copy.deepcopy(model), torch.contiguous_format)
+    assert all(m.weight.is_contiguous() for m in nchw.modules() if isinstance(m, type(convs[0])))
+    x = batch()
+    with torch.no_grad():
+        fast, slow = model(x), nchw(x)
+    for key in fast:
+        assert torch.allclose(fast[key], slow[key], atol=1e-5), key
+    # the saved weights are plain contiguous tensors and load back into a channels-last model
+    save_artifact(tmp_path, model, model.architecture, modality="music", role="r")
+    again = type(model).from_config(model.model_config).eval()
+    again.load_state_dict(load_artifact_state(tmp_path))
+    with torch.no_grad():
+        assert torch.equal(again(x)["logits"], fast["logits"])
+
+
+def load_artifact_state(path):
+    from safetensors.torch import load_file
+
+    state = load_file(str(path / WEIGHTS_FILE))
+    assert all(t.is_contiguous() for t in state.values())
+    return state
 
 
 def test_autoencoder_loss_is_mse_plus_half_ce():

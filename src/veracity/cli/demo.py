@@ -66,26 +66,30 @@ def reference_like_sample(clips: dict[str, dict[str, list[Path]]], n: int, seed:
 
 
 def serve_eval_split(
-    clips: dict[str, dict[str, list[Path]]], url: str, model_name: str, timeout_s: float
+    clips: dict[str, dict[str, list[Path]]],
+    url: str,
+    model_name: str,
+    timeout_s: float,
+    concurrency: int = 1,
 ) -> dict:
     """Every eval clip through the served stack; the verdict matrix of what came back."""
     import numpy as np
-    from tqdm import tqdm
 
-    from veracity.errors import VeracityError
     from veracity.evaluation.verdicts import verdict_metrics
     from veracity.modalities.base import Decision
-    from veracity.serving.client import predict_file
+    from veracity.serving.client import predict_files
 
     targets, decisions, failed = [], [], []
     items = [
         (p, 1 if label == "bonafide" else 0) for label, ps in clips["eval"].items() for p in ps
     ]
-    for path, target in tqdm(items, desc="eval clips -> served stack", unit="clip", disable=None):
-        try:
-            v = predict_file(path, url, model_name, timeout_s)
-        except VeracityError as exc:  # counted and reported, never silently dropped
-            failed.append(f"{path.name}: {exc}")
+    answers = predict_files(
+        [p for p, _ in items], url, model_name, timeout_s,
+        concurrency=concurrency, desc="eval clips -> served stack",
+    )  # fmt: skip
+    for (path, target), v in zip(items, answers, strict=True):
+        if isinstance(v, Exception):  # counted and reported, never silently dropped
+            failed.append(f"{path.name}: {v}")
             continue
         targets.append(target)
         decisions.append(
@@ -166,7 +170,9 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
     url = f"http://{cfg.serving.host}:{cfg.serving.transformer_port}"
     try:
         clips = clips_by_split(cfg, modality, corpus)
-        served = serve_eval_split(clips, url, name, cfg.serving.request_timeout_s)
+        served = serve_eval_split(
+            clips, url, name, cfg.serving.request_timeout_s, cfg.serving.client_concurrency
+        )
         (run_dir / "served_eval_verdicts.json").write_text(json.dumps(served, indent=2))
         if served.get("matrix"):
             print(format_matrix(served))

@@ -134,6 +134,7 @@ class ServingConfig(Section):
     max_batch_size: int = Field(gt=0)
     max_latency_ms: float = Field(ge=0)
     request_timeout_s: float = Field(gt=0)
+    client_concurrency: int = Field(gt=0)
     num_threads: int = Field(gt=0)
     model_cache_dir: str
     default_model: str

@@ -46,3 +46,38 @@ def predict_file(path: str | Path, url: str, model_name: str, timeout_s: float =
             message = reply.text
         raise ServingError(f"{endpoint} answered {reply.status_code}: {message}")
     return reply.json()
+
+
+def predict_files(
+    paths: list[Path],
+    url: str,
+    model_name: str,
+    timeout_s: float = 60.0,
+    *,
+    concurrency: int = 1,
+    desc: str = "clips -> served stack",
+) -> list[dict | ServingError | InputError]:
+    """:func:`predict_file` for every path, ``concurrency`` requests in flight at a time.
+
+    Results come back in the order of ``paths``: the Verdict dict, or the
+    :class:`ServingError` / :class:`InputError` that clip raised (one bad clip never stops
+    the others; the caller counts and reports them). With more than one request in flight
+    the transformer prepares one clip while the predictor scores another, and the
+    predictor's batcher can group their segments.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    if concurrency < 1:
+        raise InputError(f"expected concurrency >= 1, got {concurrency}")
+
+    def one(path: Path) -> dict | ServingError | InputError:
+        try:
+            return predict_file(path, url, model_name, timeout_s)
+        except (ServingError, InputError) as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = pool.map(one, paths)
+        return list(tqdm(results, total=len(paths), desc=desc, unit="clip", disable=None))

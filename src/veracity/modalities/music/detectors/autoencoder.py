@@ -16,7 +16,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from veracity.modalities.music.detectors.cnn import ConvEncoder
+from veracity.modalities.music.detectors.cnn import MEMORY_FORMAT, ConvEncoder
 
 
 class ConvDecoder(nn.Module):
@@ -36,10 +36,12 @@ class ConvDecoder(nn.Module):
                 layers += [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
             c_in = c_out
         self.deconv = nn.Sequential(*layers)
+        self.memory_format = MEMORY_FORMAT  # like the encoder's (cnn.py)
+        self.deconv.to(memory_format=self.memory_format)
 
     def forward(self, latent: Tensor, shape: tuple[int, int]) -> Tensor:
         x = self.seed(latent).view(latent.shape[0], -1, *self.grid)
-        x = self.deconv(x)
+        x = self.deconv(x.contiguous(memory_format=self.memory_format))
         if tuple(x.shape[-2:]) != tuple(shape):
             x = F.interpolate(x, size=shape, mode="bilinear", align_corners=False)
         return x.squeeze(1)
