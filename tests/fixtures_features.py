@@ -86,13 +86,28 @@ def tiny_features_manifest(request, tmp_path_factory) -> Path:
         return write_synthetic_corpus(tmp_path_factory.mktemp("features-corpus"))
 
 
+ROBUSTNESS_CLIPS = 8  # eval clips per deployment shift in tiny_features
+
+
 @pytest.fixture(scope="session")
-def tiny_features(cfg, tiny_features_manifest, tmp_path_factory) -> Path:
-    """The features dir of the tiny corpus, made by the real features step."""
+def tiny_features_cfg(cfg):
+    """The config ``tiny_features`` was made with (a features run on it is a cache hit)."""
+    from veracity.config import parse_config
+
+    return parse_config(cfg.to_dict(), {"features.robustness_max_clips": ROBUSTNESS_CLIPS})
+
+
+@pytest.fixture(scope="session")
+def tiny_features(tiny_features_cfg, tiny_features_manifest, tmp_path_factory) -> Path:
+    """The features dir of the tiny corpus, made by the real features step.
+
+    Its robustness splits hold 8 of the 16 eval clips per shift (params: 24, i.e. all):
+    every evaluate on these features scores each detector on all 5 shifted splits.
+    """
     from veracity.stages.features import run_features
 
     out = tmp_path_factory.mktemp("tiny-features") / "features"
-    run_features(cfg, tiny_features_manifest, out)
+    run_features(tiny_features_cfg, tiny_features_manifest, out)
     return out
 
 

@@ -25,7 +25,7 @@ from veracity.stages.train import run_train
 from veracity.training.dataset import segment_set_from_split
 from veracity.training.trainer import evaluate_segments
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~95 s: `make test-all`
 
 # chance is 0.5; the official start weights score 0.33 on these clips, trained 0.07
 MAX_EVAL_EER = 0.25

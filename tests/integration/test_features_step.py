@@ -25,7 +25,10 @@ def store_files(out):
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 
-def test_features_dir_follows_the_contract(cfg, tiny_features, tiny_features_manifest):
+def test_features_dir_follows_the_contract(
+    tiny_features_cfg, tiny_features, tiny_features_manifest
+):
+    cfg = tiny_features_cfg
     manifest = pd.read_parquet(tiny_features_manifest)
     voice = cfg.modality_params("voice")
     length = voice.segments.window_samples
@@ -82,12 +85,12 @@ def _shard_sizes(shards):
 
 
 def test_second_run_is_a_cache_hit_that_touches_no_data(
-    cfg, tiny_features, tiny_features_manifest, tmp_path
+    tiny_features_cfg, tiny_features, tiny_features_manifest, tmp_path
 ):
     out = tmp_path / "features"
     shutil.copytree(tiny_features, out)
     before = {p: p.stat().st_mtime_ns for p in store_files(out) if p.name != "features.json"}
-    result = run_features(cfg, tiny_features_manifest, out)
+    result = run_features(tiny_features_cfg, tiny_features_manifest, out)
     assert result.cache_hit is True
     assert json.loads((out / "features.json").read_text())["cache_hit"] is True
     after = {p: p.stat().st_mtime_ns for p in store_files(out) if p.name != "features.json"}

@@ -92,3 +92,20 @@ def test_tune_allocator_applies_on_glibc():
     # in a child process: the setting is process-wide and would outlive this test
     code = "from veracity.allocator import tune_allocator; assert tune_allocator(1 << 30)"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_steps_score_the_form_that_serves(cfg, aasist_l, tmp_path):
+    """calibrate and evaluate load AASIST as the predictor runs it (fused), other detectors
+    as trained; the fused logits equal the eager ones."""
+    from veracity.models.artifact import load_artifact, load_for_scoring, save_artifact
+
+    save_artifact(tmp_path / "aasist", aasist_l, "aasist", modality="voice", role="aasist")
+    fused, eager = load_for_scoring(cfg, tmp_path / "aasist"), load_artifact(tmp_path / "aasist")
+    assert isinstance(fused.model, FastAASIST) and not isinstance(eager.model, FastAASIST)
+    wave = {"waveform": 0.1 * torch.randn(2, 64600, generator=torch.Generator().manual_seed(0))}
+    np.testing.assert_allclose(
+        predict_logits(fused.model, wave, 2), predict_logits(eager.model, wave, 2), atol=1e-4
+    )
+    stage1 = build_architecture("stage1", cfg.modality_params("voice"))
+    save_artifact(tmp_path / "stage1", stage1, "stage1", modality="voice", role="stage1")
+    assert type(load_for_scoring(cfg, tmp_path / "stage1").model) is type(stage1)

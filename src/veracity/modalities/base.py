@@ -274,6 +274,15 @@ def lazy(module: str, name: str) -> Callable[..., Any]:
     return call
 
 
+def serving_form(spec: DetectorSpec | None, model: nn.Module, params: Any) -> nn.Module:
+    """``model`` as the predictor runs it: its spec's ``optimize`` hook (e.g. voice's fused
+    AASIST), else the model itself. Calibrate and evaluate score with the same form, so
+    the temperature, threshold and gate figures are measured on what serves."""
+    if spec is not None and spec.optimize is not None:
+        return spec.optimize(model, params)
+    return model
+
+
 def spec_by_role(specs: list[DetectorSpec], role: str) -> DetectorSpec:
     """The spec of ``role`` (a clear error naming the roles there are)."""
     for spec in specs:

@@ -107,6 +107,22 @@ def read_json_object(path: Path, what: str, fix: str) -> dict[str, Any]:
     return data
 
 
+def load_for_scoring(cfg, artifact_dir: Path) -> LoadedModel:
+    """:func:`load_artifact`, with ``model`` in the form the predictor serves
+    (:func:`~veracity.modalities.base.serving_form` with ``cfg``'s modality params): what
+    the calibrate and evaluate steps score."""
+    from veracity.modalities import load_modality
+    from veracity.modalities.base import serving_form
+
+    loaded = load_artifact(artifact_dir, cfg.modality_packages)
+    params = cfg.modality_params(loaded.modality)
+    specs = {
+        s.role: s for s in load_modality(loaded.modality, cfg.modality_packages).detectors(params)
+    }
+    loaded.model = serving_form(specs.get(loaded.role), loaded.model, params)
+    return loaded
+
+
 def load_artifact(artifact_dir: Path, modality_packages: dict | None = None) -> LoadedModel:
     """Rebuild the detector of an artifact directory and load its weights strictly.
 

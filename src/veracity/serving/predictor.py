@@ -73,6 +73,7 @@ class DetectorPredictor(kserve.Model):
     def load(self) -> bool:
         """Load the bundle's detectors, checked against its contract, in their serving form."""
         from veracity.modalities import load_modality
+        from veracity.modalities.base import serving_form
         from veracity.models.bundle import load_bundle
 
         contract, bundle = load_bundle(self.bundle_dir, self.cfg.modality_packages)
@@ -94,9 +95,7 @@ class DetectorPredictor(kserve.Model):
                     "calibrated bundle (veracity calibrate, then veracity gate)"
                 )
             spec = specs.get(role)
-            model = loaded.model
-            if spec is not None and spec.optimize is not None:
-                model = spec.optimize(model, params)
+            model = serving_form(spec, loaded.model, params)
             config = loaded.config if isinstance(loaded.config, dict) else {}
             version = config.get("mlflow_run_id") or config.get("dataset_version") or "unknown"
             shapes = contract.detectors[role].get("input_shapes") or {}

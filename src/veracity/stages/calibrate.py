@@ -60,13 +60,13 @@ def run_calibrate(cfg, model_dir: Path, features: Path, out: Path) -> Calibratio
     from veracity.evaluation.calibration import apply_calibration
     from veracity.evaluation.model_card import render_model_card
     from veracity.evaluation.scoring import score_clips
-    from veracity.models.artifact import load_artifact
+    from veracity.models.artifact import load_for_scoring
     from veracity.models.memo import rows_dir, shared_outputs
     from veracity.registry.runs import log_to_model_run
     from veracity.segment_store import load_split
 
     model_dir, features, out = Path(model_dir), Path(features), Path(out)
-    loaded = load_artifact(model_dir, cfg.modality_packages)
+    loaded = load_for_scoring(cfg, model_dir)  # the form that serves (voice: fused AASIST)
     dev = load_split(features, "dev")
     with shared_outputs(rows_dir(cfg)):  # a branch other steps ran on dev (music's AST)
         scores = score_clips(loaded, dev, cfg.evaluation.batch_size, desc=f"dev {loaded.role}")

@@ -117,7 +117,7 @@ def _evaluate(
     from veracity.evaluation.verdicts import evaluate_verdicts, format_matrix
     from veracity.modalities import load_modality
     from veracity.modalities.base import EvaluatedModel
-    from veracity.models.artifact import load_artifact
+    from veracity.models.artifact import load_for_scoring
     from veracity.registry.runs import log_to_model_run
     from veracity.segment_store import load_split, read_clips, read_features_json
 
@@ -143,7 +143,7 @@ def _evaluate(
     loaded_by_role: dict = {}
     evaluated: list = []
     for model_dir in expand_model_dirs(model_dirs):
-        loaded = load_artifact(model_dir, cfg.modality_packages)
+        loaded = load_for_scoring(cfg, model_dir)  # the form that serves (voice: fused AASIST)
         if loaded.modality != modality.name:
             raise InputError(
                 f"model {model_dir} is a {loaded.modality} detector but {features} holds "
