@@ -132,3 +132,22 @@ def load_bundle(
         check_detector(contract, role, loaded)
         models[role] = loaded
     return contract, models
+
+
+def serving_forms(
+    contract: BundleContract, models: dict[str, LoadedModel], modality_packages: dict | None = None
+) -> dict[str, Any]:
+    """Put every detector of a loaded bundle into the form the predictor serves
+    (:func:`~veracity.modalities.base.serving_form`, with the bundle's own params: what was
+    approved); returns the detector specs by role. The predictor and the gate's champion
+    re-scoring use it, so a champion is scored as it serves and as the challenger was."""
+    from veracity.modalities import load_modality
+    from veracity.modalities.base import serving_form
+
+    params = contract.typed_params(modality_packages)
+    specs = {
+        s.role: s for s in load_modality(contract.modality, modality_packages).detectors(params)
+    }
+    for role, loaded in models.items():
+        loaded.model = serving_form(specs.get(role), loaded.model, params)
+    return specs

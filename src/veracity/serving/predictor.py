@@ -72,9 +72,7 @@ class DetectorPredictor(kserve.Model):
 
     def load(self) -> bool:
         """Load the bundle's detectors, checked against its contract, in their serving form."""
-        from veracity.modalities import load_modality
-        from veracity.modalities.base import serving_form
-        from veracity.models.bundle import load_bundle
+        from veracity.models.bundle import load_bundle, serving_forms
 
         contract, bundle = load_bundle(self.bundle_dir, self.cfg.modality_packages)
         if self.expected_modality and contract.modality != self.expected_modality:
@@ -83,9 +81,7 @@ class DetectorPredictor(kserve.Model):
                 f"{self.bundle_dir} is a {contract.modality} bundle; deploy it as "
                 f"veracity-{contract.modality}"
             )
-        modality = load_modality(contract.modality, self.cfg.modality_packages)
-        params = contract.typed_params(self.cfg.modality_packages)
-        specs = {s.role: s for s in modality.detectors(params)}
+        specs = serving_forms(contract, bundle, self.cfg.modality_packages)
         self.contract = contract
         self.model_version = str(contract.dataset_version or "unknown")
         for role, loaded in bundle.items():
@@ -95,7 +91,6 @@ class DetectorPredictor(kserve.Model):
                     "calibrated bundle (veracity calibrate, then veracity gate)"
                 )
             spec = specs.get(role)
-            model = serving_form(spec, loaded.model, params)
             config = loaded.config if isinstance(loaded.config, dict) else {}
             version = config.get("mlflow_run_id") or config.get("dataset_version") or "unknown"
             shapes = contract.detectors[role].get("input_shapes") or {}
@@ -104,7 +99,7 @@ class DetectorPredictor(kserve.Model):
                 architecture=str(loaded.architecture),
                 version=str(version),
                 inputs={k: tuple(int(x) for x in v) for k, v in shapes.items()},
-                model=model,
+                model=loaded.model,
                 calibration=loaded.calibration,
                 explain=spec.explain if spec is not None else None,
             )

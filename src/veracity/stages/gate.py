@@ -71,7 +71,7 @@ def _champion_checks(
     """Re-score the champion bundle on the eval clips; paired bootstrap per role."""
     from veracity.evaluation.bootstrap import paired_bootstrap_eer
     from veracity.evaluation.scoring import score_clips
-    from veracity.models.bundle import load_bundle
+    from veracity.models.bundle import load_bundle, serving_forms
     from veracity.registry.models import resolve_artifact_uri
     from veracity.segment_store import load_split
     from veracity.storage import fetch_to_local
@@ -80,7 +80,8 @@ def _champion_checks(
     split = load_split(features, "eval")
     with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
         local = fetch_to_local(resolve_artifact_uri(champion.source, cfg.gate), tmp, cfg.storage)
-        bundle = load_bundle(Path(local), cfg.modality_packages)[1]
+        contract, bundle = load_bundle(Path(local), cfg.modality_packages)
+        serving_forms(contract, bundle, cfg.modality_packages)  # as the challenger was scored
         for role, chall in chall_scores.items():
             if role not in bundle:
                 notes.append(f"champion has no {role} model: no regression check for it")
