@@ -198,11 +198,15 @@ class Modality(Protocol):
     ``explain_rows(p_spoof, params)`` names the segments to explain (default: none) and
     ``explain(segments, rows, p_spoof, outputs, params)`` turns the detector's explanations
     of those rows (:attr:`DetectorSpec.explain`) into verdict fields.
+    ``warm_imports`` names the modules its steps import (its detectors and the libraries
+    they import on first use, e.g. transformers): the local runner imports them once in
+    the process its tasks fork from (``veracity.orchestration.warm``).
     """
 
     name: str
     params_model: type[BaseModel]
     readers: Mapping[str, Callable[..., Any]]
+    warm_imports: tuple[str, ...]
 
     def detectors(self, params: Any) -> list[DetectorSpec]: ...
 
@@ -321,6 +325,7 @@ class ModalityPackage:
     explain_rows_fn: Callable[[Any, Any], list[int]] | None = None
     explain_fn: Callable[..., dict] | None = None
     probe_fn: Callable[[bytes, str, Any], dict] | None = None
+    warm_imports: tuple[str, ...] = ()
 
     def probe(self, data: bytes, name: str, params: Any) -> dict | None:
         """What the ingest step records of one corpus file from its header (``sample_rate``,

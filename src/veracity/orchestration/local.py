@@ -139,12 +139,43 @@ def run_local(
 ) -> dict[str, Any]:
     """Run a modality's compiled pipeline (pipelines/retrain-<m>.yaml) locally; returns the
     run summary (also in runs/<run_id>/summary.json)."""
-    from kfp import components, local
-
-    from veracity.orchestration.compile import compiled_path, find_repo_root
+    from veracity.orchestration.compile import find_repo_root
 
     root = repo_root or find_repo_root()
     modality = modality or cfg.modality
+    with contextlib.ExitStack() as stack:
+        if cfg.pipeline.local_warm_start:  # the server imports while the corpus is prepared
+            from veracity.modalities import load_modality
+            from veracity.orchestration.warm import PLATFORM_IMPORTS, warm_task_starts
+
+            mod = load_modality(modality, cfg.modality_packages)
+            modules = [*PLATFORM_IMPORTS, *getattr(mod, "warm_imports", ())]
+            stack.enter_context(warm_task_starts(modules))
+        return _run_pipeline(
+            cfg, params_yaml, overrides, root, modality, source=source, fmt=fmt,
+            data_version=data_version, model_name=model_name, progress_stream=progress_stream,
+            quiet=quiet,
+        )  # fmt: skip
+
+
+def _run_pipeline(
+    cfg: Config,
+    params_yaml: str,
+    overrides: list[str],
+    root: Path,
+    modality: str,
+    *,
+    source: str | None,
+    fmt: str,
+    data_version: str,
+    model_name: str,
+    progress_stream,
+    quiet: bool,
+) -> dict[str, Any]:
+    from kfp import components, local
+
+    from veracity.orchestration.compile import compiled_path
+
     params_yaml = canonical_params(params_yaml)
     if not source:
         source = str(ensure_demo_corpus(cfg, root, modality))

@@ -32,6 +32,14 @@ MODALITY = ModalityPackage(
     fit_policy_fn=lazy(f"{_PKG}.policy", "fit_policy"),
     shift_fn=lazy(f"{_PKG}.shifts", "shift"),
     report_fn=lazy(f"{_PKG}.report_inputs", "report"),
+    warm_imports=(
+        f"{_PKG}.detectors",
+        f"{_PKG}.segments",
+        f"{_PKG}.policy",
+        f"{_PKG}.report_inputs",
+        # the AST branch imports transformers on first use (~6 s here)
+        "transformers.models.audio_spectrogram_transformer.modeling_audio_spectrogram_transformer",
+    ),
 )
 
 __all__ = ["MODALITY"]

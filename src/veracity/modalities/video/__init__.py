@@ -33,4 +33,5 @@ MODALITY = ModalityPackage(
     check_fn=lazy(f"{_PKG}.readers", "check"),
     explain_rows_fn=lazy(f"{_PKG}.saliency", "explain_rows"),
     explain_fn=lazy(f"{_PKG}.saliency", "explain"),
+    warm_imports=(f"{_PKG}.detectors", f"{_PKG}.segments", f"{_PKG}.policy", "timm"),
 )

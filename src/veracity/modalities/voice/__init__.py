@@ -28,4 +28,5 @@ MODALITY = ModalityPackage(
     fit_policy_fn=lazy(f"{_PKG}.human_features", "fit_human_features"),
     policy_diagnostics_fn=lazy(f"{_PKG}.human_features", "human_feature_diagnostics"),
     shift_fn=lazy(f"{_PKG}.shifts", "shift"),
+    warm_imports=(f"{_PKG}.detectors", f"{_PKG}.segments", f"{_PKG}.policy"),
 )
