@@ -94,3 +94,14 @@ def test_only_lightweight_component_launchers_are_taken_over():
     assert args == ["--executor_input", "{}"]
     assert parse_launch([sys.executable, "-c", "print(1)"]) is None
     assert parse_launch(["sh", "-c", "echo kfp.dsl.executor_main", "x"]) is None
+
+
+def test_an_inner_block_reuses_the_outer_server(local_runner):
+    with warm_task_starts(PRELOAD):
+        pid = forkserver._forkserver._forkserver_pid
+        with warm_task_starts(["json"]):
+            assert forkserver._forkserver._forkserver_pid == pid
+            seen = json.loads(where_am_i(marker=MARKER, env_name="HOME").output)
+        assert seen["preloaded"]
+        assert forkserver._forkserver._forkserver_pid == pid  # the inner end stopped nothing
+    assert forkserver._forkserver._forkserver_pid is None

@@ -128,18 +128,19 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
     the candidate (nothing served), None when a step failed."""
     from veracity.cli.demo_drift import run_drift_demo
     from veracity.evaluation.verdicts import format_matrix
-    from veracity.orchestration.local import ensure_demo_corpus, run_local
+    from veracity.orchestration.local import ensure_demo_corpus, run_local, task_starts
     from veracity.orchestration.summary import format_summary
     from veracity.registry.approval import approve
     from veracity.registry.models import resolve_model_uri
     from veracity.serving.process import start_stack, stop_server
 
     params = cfg.modality_params(modality)
-    corpus = ensure_demo_corpus(cfg, root, modality)
-    _banner(modality, 1, f"retraining pipeline retrain-{modality} on the demo corpus {corpus}")
-    summary = run_local(
-        cfg, params_yaml, overrides, source=str(corpus), quiet=True, modality=modality
-    )
+    with task_starts(cfg, modality):  # its imports overlap the corpus generation
+        corpus = ensure_demo_corpus(cfg, root, modality)
+        _banner(modality, 1, f"retraining pipeline retrain-{modality} on the demo corpus {corpus}")
+        summary = run_local(
+            cfg, params_yaml, overrides, source=str(corpus), quiet=True, modality=modality
+        )
     print(format_summary(summary))
     registered = summary.get("registered") or {}
     if summary.get("stopped_at") == "gate":

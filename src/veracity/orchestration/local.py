@@ -123,6 +123,19 @@ def _drop_handlers_on(stream) -> None:
                 logger.removeHandler(handler)
 
 
+def task_starts(cfg: Config, modality: str):
+    """How local tasks start: forks of one warm process (``pipeline.local_warm_start``,
+    :mod:`veracity.orchestration.warm`) or kfp's fresh interpreter per task. Callers that
+    prepare data first (the demo's corpus) open it early so the imports overlap."""
+    if not cfg.pipeline.local_warm_start:
+        return contextlib.nullcontext()
+    from veracity.modalities import load_modality
+    from veracity.orchestration.warm import PLATFORM_IMPORTS, warm_task_starts
+
+    mod = load_modality(modality, cfg.modality_packages)
+    return warm_task_starts([*PLATFORM_IMPORTS, *getattr(mod, "warm_imports", ())])
+
+
 def run_local(
     cfg: Config,
     params_yaml: str,
@@ -143,14 +156,7 @@ def run_local(
 
     root = repo_root or find_repo_root()
     modality = modality or cfg.modality
-    with contextlib.ExitStack() as stack:
-        if cfg.pipeline.local_warm_start:  # the server imports while the corpus is prepared
-            from veracity.modalities import load_modality
-            from veracity.orchestration.warm import PLATFORM_IMPORTS, warm_task_starts
-
-            mod = load_modality(modality, cfg.modality_packages)
-            modules = [*PLATFORM_IMPORTS, *getattr(mod, "warm_imports", ())]
-            stack.enter_context(warm_task_starts(modules))
+    with task_starts(cfg, modality):  # the warm process imports while the corpus is prepared
         return _run_pipeline(
             cfg, params_yaml, overrides, root, modality, source=source, fmt=fmt,
             data_version=data_version, model_name=model_name, progress_stream=progress_stream,

@@ -135,8 +135,13 @@ def warm_task_starts(modules: Sequence[str]) -> Iterator[None]:
     global _kfp_run_local_subprocess
     from kfp.local import subprocess_task_handler
 
+    if _kfp_run_local_subprocess is not None:  # an outer block already started the server
+        yield
+        return
     started = time.monotonic()
-    forkserver.set_forkserver_preload(list(modules))
+    # "__main__" first, as multiprocessing's default: a child then does not re-run the
+    # entry script (e.g. the `veracity` console script importing the CLI) before its task
+    forkserver.set_forkserver_preload(["__main__", *modules])
     forkserver.ensure_running()
     _kfp_run_local_subprocess = subprocess_task_handler.run_local_subprocess
     subprocess_task_handler.run_local_subprocess = run_warm
