@@ -140,3 +140,19 @@ def test_refuses_to_overwrite_a_foreign_directory(cfg, synthetic_corpus, tmp_pat
     with pytest.raises(InputError, match="previous features dir"):
         run_features(cfg, synthetic_corpus, out)
     assert (out / "thesis.txt").exists()
+
+
+def test_the_store_is_the_same_for_any_worker_count(cfg, synthetic_corpus, tmp_path):
+    stores = {}
+    for workers in (1, 3):
+        c = parse_config(cfg.to_dict(), {"features.workers": workers})
+        out = tmp_path / f"features-{workers}"
+        run_features(c, synthetic_corpus, out)
+        stores[workers] = {
+            p.relative_to(out): p.read_bytes()
+            for p in store_files(out)
+            if p.name != "features.json"
+        }
+    assert stores[1].keys() == stores[3].keys()
+    assert any(str(name).endswith(".safetensors") for name in stores[1])
+    assert stores[1] == stores[3]

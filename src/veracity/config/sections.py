@@ -97,6 +97,7 @@ class FeaturesConfig(Section):
     storage_dtype: Literal["float16", "float32"]
     batch_clips: int = Field(gt=0)
     num_threads: int = Field(gt=0)
+    workers: int = Field(gt=0)  # clips prepared side by side (threads)
     shard_segments: int = Field(gt=0)
     robustness_max_clips: int = Field(ge=0)  # eval clips prepared per shift (0 = all)
 

@@ -15,8 +15,12 @@ import json
 import logging
 import shutil
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 REFERENCE_SPLITS = ("train", "eval")
 _TARGETS = {"bonafide": 1, "spoof": 0}
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -133,6 +139,24 @@ def _load_clip(modality, params, root: Path, row):
         ) from exc
 
 
+def in_order(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``fn(item)`` for every item, in input order, ``workers`` threads computing ahead (at
+    most ``workers`` results waiting). Decoding waits on ffmpeg and the heavy torch/NumPy
+    ops release the GIL, so clips prepare side by side; each result is what one thread
+    would have computed, so the store is the same for any count."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="features") as pool:
+        ahead: deque = deque()
+        for item in items:
+            ahead.append(pool.submit(fn, item))
+            if len(ahead) > workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
 def _featurize(cfg: Config, modality, df: pd.DataFrame, root: Path, work: Path) -> dict:
     """Prepare every clip, stream its segments into shards; write clips and reference."""
     params = cfg.modality_params(modality.name)
@@ -141,10 +165,15 @@ def _featurize(cfg: Config, modality, df: pd.DataFrame, root: Path, work: Path) 
     records: list[dict] = []
     writers: dict[str, ShardWriter] = {}
     shapes: dict[str, list[int]] = {}
-    for row_idx, row in enumerate(
-        tqdm(df.itertuples(index=False), total=len(df), desc="features", unit="clip")
+    rows = list(df.itertuples(index=False))
+    prepared = in_order(
+        lambda row: modality.prepare(_load_clip(modality, params, root, row), params),
+        rows,
+        cfg.features.workers,
+    )
+    for row_idx, (row, segments) in enumerate(
+        tqdm(zip(rows, prepared, strict=True), total=len(rows), desc="features", unit="clip")
     ):
-        segments = modality.prepare(_load_clip(modality, params, root, row), params)
         writer = writers.setdefault(
             row.split, ShardWriter(work, row.split, cfg.features.shard_segments, dtype)
         )
@@ -200,9 +229,16 @@ def _shifted_eval(cfg, modality, params, df, root, work, dtype) -> dict:
         split = robustness_split(name)
         writer = ShardWriter(work, split, cfg.features.shard_segments, dtype)
         described = []
-        for row_idx in tqdm(rows, desc=f"robustness {name}", unit="clip", disable=None):
+        # decoding runs ahead on the pool; the seeded shifts are drawn in order, here
+        decoded = in_order(
+            lambda i: _load_clip(modality, params, root, df.iloc[i]), rows, cfg.features.workers
+        )
+        for row_idx, clip in tqdm(
+            zip(rows, decoded, strict=True), total=len(rows), desc=f"robustness {name}",
+            unit="clip", disable=None,
+        ):  # fmt: skip
             row = df.iloc[row_idx]
-            media = modality.shift(name, _load_clip(modality, params, root, row), params, rng)
+            media = modality.shift(name, clip, params, rng)
             segments = modality.prepare(media, params)
             writer.add(int(row_idx), segments.inputs, segments.starts_s, segments.ends_s)
             described.append({"utt_id": row.utt_id, **segments.descriptors})
