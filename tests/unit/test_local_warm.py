@@ -3,6 +3,7 @@
 # no `from __future__ import annotations`: KFP reads the real type annotations
 
 import json
+import os
 import sys
 from multiprocessing import forkserver
 
@@ -105,3 +106,17 @@ def test_an_inner_block_reuses_the_outer_server(local_runner):
         assert seen["preloaded"]
         assert forkserver._forkserver._forkserver_pid == pid  # the inner end stopped nothing
     assert forkserver._forkserver._forkserver_pid is None
+
+
+def test_leaving_the_block_does_not_wait_for_an_unfinished_preload(tmp_path, monkeypatch):
+    marker = tmp_path / "preload_finished"
+    (tmp_path / "slow_preload_module.py").write_text(
+        f"import time\ntime.sleep(30)\nopen({str(marker)!r}, 'w').close()\n"
+    )
+    # the server is a new interpreter: it finds the module through its environment
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    with warm_task_starts(["slow_preload_module"]):
+        pass  # e.g. a run that failed before its first task
+    assert forkserver._forkserver._forkserver_pid is None
+    # the server was stopped mid-preload, not waited for (that would have written the marker)
+    assert not marker.exists()

@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -150,7 +151,13 @@ def warm_task_starts(modules: Sequence[str]) -> Iterator[None]:
     finally:
         subprocess_task_handler.run_local_subprocess = _kfp_run_local_subprocess
         _kfp_run_local_subprocess = None
-        # the server holds every preloaded library: stop it now rather than at exit
-        forkserver._forkserver._stop()  # noqa: SLF001 - the stdlib's own stop
+        # the server holds every preloaded library: stop it now rather than at exit. Its
+        # own stop waits until the preload is over (a run that failed in seconds would wait
+        # for it); no task runs any more, so it is terminated first
+        server = forkserver._forkserver  # noqa: SLF001 - the stdlib's singleton
+        if server._forkserver_pid is not None:  # noqa: SLF001
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server._forkserver_pid, signal.SIGTERM)  # noqa: SLF001
+        server._stop()  # noqa: SLF001 - the stdlib's own stop (closes the socket, reaps)
         forkserver.set_forkserver_preload(["__main__"])  # multiprocessing's default
         log.debug("warm task starts: server stopped after %.1f s", time.monotonic() - started)
