@@ -19,12 +19,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from veracity.evaluation.metrics import compute_det_curve, reliability_bins  # noqa: E402
 
 HUMAN, AI = "tab:blue", "tab:red"
+PNG_LEVEL = 1
 
 
 def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
     """Write ``fig`` as PNG and free it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    # zlib level 1 (Pillow's default is 6): a 20-panel spectrogram grid at 150 dpi encodes
+    # in 2.0 s instead of 2.8 s for a 5 % larger file (the evaluate step writes ~30 PNGs)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", pil_kwargs={"compress_level": PNG_LEVEL})
     plt.close(fig)
     return path
 
