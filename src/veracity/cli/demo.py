@@ -126,16 +126,19 @@ def check_demo_store(cfg, root: Path) -> str:
 def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], params_yaml):
     """One modality through the loop: its served model name, False when the gate refused
     the candidate (nothing served), None when a step failed."""
-    from veracity.cli.demo_drift import run_drift_demo
-    from veracity.evaluation.verdicts import format_matrix
     from veracity.orchestration.local import ensure_demo_corpus, run_local, task_starts
-    from veracity.orchestration.summary import format_summary
-    from veracity.registry.approval import approve
-    from veracity.registry.models import resolve_model_uri
-    from veracity.serving.process import start_stack, stop_server
 
     params = cfg.modality_params(modality)
-    with task_starts(cfg, modality):  # its imports overlap the corpus generation
+    # the warm process (local tasks fork from it) imports the step libraries while this
+    # process imports its own and then generates the corpus: both cores stay busy
+    with task_starts(cfg, modality):
+        from veracity.cli.demo_drift import run_drift_demo
+        from veracity.evaluation.verdicts import format_matrix
+        from veracity.orchestration.summary import format_summary
+        from veracity.registry.approval import approve
+        from veracity.registry.models import resolve_model_uri
+        from veracity.serving.process import start_stack, stop_server
+
         corpus = ensure_demo_corpus(cfg, root, modality)
         _banner(modality, 1, f"retraining pipeline retrain-{modality} on the demo corpus {corpus}")
         summary = run_local(
