@@ -8,9 +8,10 @@ about 10 s on one core of this machine before 1-2 s of work, and a music run has
 tasks. Here the tasks run the same executor (``kfp.dsl.executor_main``, same component
 source, same executor input, same environment and working directory, output into the task
 log) in a child forked from a :mod:`multiprocessing` forkserver that imported those
-modules once. The server imports but never computes: no thread pool, CUDA context, MLflow
-client or database connection exists before the fork. A command of another shape (not a
-lightweight component) runs the way kfp runs it.
+modules once. The server imports but never computes: no torch/OpenMP pool, CUDA context,
+MLflow client or database connection exists before the fork (the OpenBLAS threads NumPy's
+import starts are stopped and restarted around a fork by OpenBLAS itself). A command of
+another shape (not a lightweight component) runs the way kfp runs it.
 
 On a cluster every task is its own container; nothing here runs there (docs/pipeline.md).
 """
