@@ -168,7 +168,7 @@ class PipelineConfig(Section):
     source_uri: str
     local_root: str
     enable_caching: bool
-    local_warm_start: bool = True
+    local_warm_start: bool
     accelerator_type: str
     accelerator_limit: int = Field(ge=0)
     train_cpu_limit: str

@@ -133,7 +133,7 @@ def task_starts(cfg: Config, modality: str):
     from veracity.orchestration.warm import PLATFORM_IMPORTS, warm_task_starts
 
     mod = load_modality(modality, cfg.modality_packages)
-    return warm_task_starts([*PLATFORM_IMPORTS, *getattr(mod, "warm_imports", ())])
+    return warm_task_starts([*PLATFORM_IMPORTS, *mod.warm_imports])
 
 
 def run_local(
