@@ -10,6 +10,7 @@ per-task timing to the summary the exit handler wrote.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -123,6 +124,23 @@ def _drop_handlers_on(stream) -> None:
                 logger.removeHandler(handler)
 
 
+@contextlib.contextmanager
+def print_restored():
+    """Give ``builtins.print`` back as it was when the block began.
+
+    kfp.local indents a task's output by swapping ``builtins.print`` for the length of the
+    task (``logging_utils.indented_print``). Two tasks of a ParallelFor run on threads, so
+    each restores the print the other swapped in, and the later one leaves print indented
+    for the rest of the process (seen: every line the demo printed after its pipeline began
+    with 12 spaces).
+    """
+    saved = builtins.print
+    try:
+        yield
+    finally:
+        builtins.print = saved
+
+
 def task_starts(cfg: Config, modality: str):
     """How local tasks start: forks of one warm process (``pipeline.local_warm_start``,
     :mod:`veracity.orchestration.warm`) or kfp's fresh interpreter per task. Callers that
@@ -220,7 +238,7 @@ def _run_pipeline(
         # accelerators/limits are for the cluster; docs/pipeline.md lists what local ignores
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
         redirect = contextlib.redirect_stdout(task_log) if quiet else contextlib.nullcontext()
-        with redirect:
+        with redirect, print_restored():
             pipeline(
                 params_yaml=params_yaml,
                 **split_overrides(list(overrides)),

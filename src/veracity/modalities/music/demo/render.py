@@ -61,7 +61,7 @@ def render_piece(
     """Mono float32 audio of the score at ``path`` (at most ``max_seconds``)."""
     from music21 import corpus, instrument, meter, tempo
 
-    score = corpus.parse(str(path))
+    score = corpus.parse(str(path), forceSource=True)
     # keep only the bars needed (rendering a whole mass takes seconds)
     signatures = list(score.recurse().getElementsByClass(meter.TimeSignature))
     bar = float(signatures[0].barDuration.quarterLength) if signatures else 4.0
