@@ -49,8 +49,7 @@ def stack(cfg, tmp_path_factory, repo_root):
         "transformer": transformer,
         "name": cfg.modality_params("voice").registered_model,
     }
-    stop_server(transformer)
-    stop_server(predictor)
+    stop_server(transformer, predictor)
 
 
 @pytest.fixture(scope="module")

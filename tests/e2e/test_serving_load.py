@@ -22,8 +22,7 @@ def test_load_8_clients_60_s(cfg, tmp_path, repo_root):
             url, demo_clips(cfg)["spoof"], clients=8, duration_s=60.0, max_requests=5000
         )
     finally:
-        stop_server(transformer)
-        stop_server(predictor)
+        stop_server(transformer, predictor)
     print(json.dumps(report, indent=2))  # the percentiles, in the test log
     assert report["errors"] == 0, report["first_error"]
     assert report["requests"] >= 8

@@ -113,8 +113,7 @@ def test_fuzz_transformer_never_answers_5xx(cfg, repo_root, tmp_path_factory, ca
         after = _rss_kb(transformer.pid)
     finally:
         client.close()
-        stop_server(transformer)
-        stop_server(predictor)
+        stop_server(transformer, predictor)
     total = sum(statuses.values())
     growth_mb = (after["VmHWM"] - before["VmHWM"]) / 1024
     with capsys.disabled():

@@ -155,4 +155,5 @@ def test_the_store_is_the_same_for_any_worker_count(cfg, synthetic_corpus, tmp_p
         }
     assert stores[1].keys() == stores[3].keys()
     assert any(str(name).endswith(".safetensors") for name in stores[1])
+    assert any("eval-" in str(name) for name in stores[1])  # the shifts ran side by side
     assert stores[1] == stores[3]

@@ -76,8 +76,7 @@ def test_transformer_rows_and_drift_demo(cfg, tmp_path, repo_root):
             model_name=cfg.modality_params("voice").registered_model, modality="voice",
         )  # fmt: skip
     finally:
-        stop_server(transformer)
-        stop_server(predictor)
+        stop_server(transformer, predictor)
 
     assert result.sent == {"clean": N_CLIPS, "shifted": N_CLIPS}, result.failed
     rows = read_payloads(sink, cfg.storage)

@@ -192,5 +192,4 @@ def test_music_served_wav_mp3_v2_and_bad_input(music_run, music_params_file, tmp
         again = httpx.post(url, content=wav, headers={"content-type": "audio/wav"}, timeout=120)
         assert again.status_code == 200  # serving continues
     finally:
-        stop_server(transformer)
-        stop_server(predictor)
+        stop_server(transformer, predictor)

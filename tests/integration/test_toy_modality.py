@@ -147,8 +147,7 @@ def test_toy_modality_end_to_end(toy_run, toy_params, tmp_path, monkeypatch):
         bad = httpx.post(url, content=b"not audio", headers=wav, timeout=30)
         assert 400 <= bad.status_code < 500
     finally:
-        stop_server(transformer)
-        stop_server(predictor)
+        stop_server(transformer, predictor)
 
 
 def test_gate_pass_approve_and_rescored_champion(toy_run, tmp_path):

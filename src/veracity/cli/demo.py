@@ -207,8 +207,7 @@ def _demo_modality(args, cfg, modality: str, root: Path, overrides: list[str], p
         for note in result.notes:
             print(f"  note: {note}")
     finally:
-        stop_server(transformer)
-        stop_server(predictor)
+        stop_server(transformer, predictor)
     return name
 
 

@@ -61,8 +61,7 @@ def _serve_until_stopped(args, cfg) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        stop_server(transformer)
-        stop_server(predictor)
+        stop_server(transformer, predictor)
 
 
 def _storage_uri(args, cfg) -> tuple[str, str, str]:

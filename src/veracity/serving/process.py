@@ -110,16 +110,20 @@ def wait_ready(server: ServerProcess, timeout_s: float) -> None:
     )
 
 
-def stop_server(server: ServerProcess, grace_s: float = 10.0) -> None:
-    """SIGTERM the server's pid, SIGKILL it after ``grace_s`` seconds."""
-    if server.proc.poll() is not None:
-        return
-    server.proc.terminate()
-    try:
-        server.proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait(timeout=grace_s)
+def stop_server(*servers: ServerProcess, grace_s: float = 10.0) -> None:
+    """SIGTERM every server's pid, then SIGKILL those still running ``grace_s`` seconds
+    later. All are signalled before any is waited for, so a stack shuts down in the time
+    of its slowest server, not the sum."""
+    running = [s for s in servers if s.proc.poll() is None]
+    for server in running:
+        server.proc.terminate()
+    deadline = time.monotonic() + grace_s
+    for server in running:
+        try:
+            server.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(timeout=grace_s)
 
 
 def start_stack(
@@ -170,9 +174,7 @@ def start_stack(
         wait_ready(predictor, s.ready_timeout_s)
         wait_ready(transformer, s.ready_timeout_s)
     except BaseException:
-        for server in (transformer, predictor):
-            if server is not None:
-                stop_server(server)
+        stop_server(*(srv for srv in (transformer, predictor) if srv is not None))
         raise
     return predictor, transformer
 

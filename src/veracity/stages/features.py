@@ -219,12 +219,17 @@ def robustness_clips(df: pd.DataFrame, cap: int, seed: int) -> np.ndarray:
 
 def _shifted_eval(cfg, modality, params, df, root, work, dtype) -> dict:
     """Eval clips under each deployment shift of ``params.robustness``, as extra splits
-    ``eval-<shift>`` (the evaluate step's robustness table scores them)."""
+    ``eval-<shift>`` (the evaluate step's robustness table scores them).
+
+    Each shift draws from its own seeded generator and writes its own split, so the shifts
+    run side by side (``features.workers`` at a time; music's MP3 shift mostly waits on
+    ffmpeg) and the store is the same as one after the other."""
     if not params.robustness:
         return {}
     rows = robustness_clips(df, cfg.features.robustness_max_clips, cfg.seed)
-    out = {}
-    for i, name in enumerate(params.robustness):
+
+    def one_shift(item: tuple[int, str]) -> tuple[str, dict]:
+        i, name = item
         rng = np.random.default_rng([cfg.seed, i])
         split = robustness_split(name)
         writer = ShardWriter(work, split, cfg.features.shard_segments, dtype)
@@ -242,10 +247,12 @@ def _shifted_eval(cfg, modality, params, df, root, work, dtype) -> dict:
             segments = modality.prepare(media, params)
             writer.add(int(row_idx), segments.inputs, segments.starts_s, segments.ends_s)
             described.append({"utt_id": row.utt_id, **segments.descriptors})
-        out[name] = {"split": split, "clips": len(rows), "segments": writer.close()}
+        done = {"split": split, "clips": len(rows), "segments": writer.close()}
         # the shifted clips' own descriptors (the domain guard's descriptor view reads them)
         pd.DataFrame(described).to_parquet(split_dir(work, split) / DESCRIPTORS_FILE, index=False)
-    return out
+        return name, done
+
+    return dict(in_order(one_shift, enumerate(params.robustness), cfg.features.workers))
 
 
 def _check_out(out: Path) -> None:
