@@ -107,3 +107,20 @@ def test_no_trivial_cue_on_the_small_corpus(tmp_path):
     params = music_params()
     generate(tmp_path, "small", 0, params)
     assert trivial_cue_eer(tmp_path, params) >= 0.35
+
+
+def test_rendering_writes_nothing_into_music21s_scratch_dir(tmp_path, monkeypatch):
+    # music21 pickles every parsed score into its scratch dir (and reads it back) unless
+    # told not to: a file outside the run, and ~0.5 s a piece of freezing and thawing
+    from music21 import environment
+
+    from veracity.modalities.music.demo.render import list_pieces, render_piece
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(environment.Environment, "getRootTempDir", lambda self: scratch)
+    demo = MINI.demo
+    _, path = list_pieces(("bach",))[0]
+    audio = render_piece(path, [0], 100.0, 0, demo.render_sample_rate, demo.soundfont, 2.0)
+    assert audio.size > 0
+    assert list(scratch.iterdir()) == []
