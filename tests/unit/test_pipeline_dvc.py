@@ -198,10 +198,37 @@ def test_step_scoped_sections_are_read_by_that_step_only():
         ]
         assert readers == [section], f"params section {section} is read by {readers}"
     split = split_overrides(
-        ["gate.max_eer_regression=0.1", "validate.min_duration_s=1", "training.seed=1"]
-    )
+        ["gate.max_eer_regression=0.1", "validate.min_duration_s=1", "training.seed=1",
+         "modalities.voice.detectors.stage1.gate.max_eer=0.2",
+         "modalities.music.verdict_gate.max_inconclusive=0.5",
+         "modalities.voice.detectors.stage1.training.epochs=2",
+         "modalities.voice.detectors.stage1.gateway=1"]
+    )  # fmt: skip
     assert split == {
-        "overrides": ["training.seed=1"],
+        "overrides": [
+            "training.seed=1",
+            "modalities.voice.detectors.stage1.training.epochs=2",
+            "modalities.voice.detectors.stage1.gateway=1",
+        ],
         "validate_overrides": ["validate.min_duration_s=1"],
-        "gate_overrides": ["gate.max_eer_regression=0.1"],
+        "gate_overrides": [
+            "gate.max_eer_regression=0.1",
+            "modalities.voice.detectors.stage1.gate.max_eer=0.2",
+            "modalities.music.verdict_gate.max_inconclusive=0.5",
+        ],
     }
+
+
+def test_modality_gate_bounds_are_read_by_the_gate_step_only():
+    # their overrides go to the gate alone (GATE_SCOPED_KEYS): no other step may read them
+    pattern = re.compile(r"\.verdict_gate\b|\]\.gate\b|\bdetectors\.\w+\.gate\b")
+    readers = sorted(
+        p.relative_to(REPO / "src").as_posix()
+        for p in (REPO / "src" / "veracity").rglob("*.py")
+        if pattern.search(
+            "\n".join(
+                line for line in p.read_text().splitlines() if not line.lstrip().startswith("#")
+            )
+        )
+    )
+    assert readers == ["veracity/stages/gate.py"], readers

@@ -97,6 +97,22 @@ def test_pass_reports_runs_metrics_and_the_approve_command(tmp_path):
     assert summary["params_fingerprint"] == load_step_config(PARAMS, []).fingerprint()
 
 
+def test_the_role_loops_train_records_are_read_apart_from_their_calibrates(tmp_path):
+    # kfp's layout of a ParallelFor: one dir per iteration, its tasks' dirs inside; the
+    # calibrate output holds a copy of train.json (the model it calibrated) at the same depth
+    for i, (role, run) in enumerate((("stage1", "r1"), ("aasist", "r2"))):
+        train = {"role": role, "architecture": f"{role}-arch", "mlflow_run_id": run}
+        _write(tmp_path, f"for-loop-3-iteration-{i}/train/model/train.json", train)
+        _write(tmp_path, f"for-loop-3-iteration-{i}/calibrate/calibrated/train.json", train)
+        _write(tmp_path, f"for-loop-3-iteration-{i}/calibrate/calibrated/calibrate.json", {})
+    records = read_records(tmp_path)
+    assert records["for-loop-3-iteration-1/train"]["step"] == "train"
+    assert records["for-loop-3-iteration-1/calibrate"]["step"] == "calibrate"
+    summary = _summary(tmp_path, "FAILED", failed_tasks=["for-loop-3-iteration-1/calibrate"])
+    assert summary["mlflow_run_ids"] == {"stage1": "r1", "aasist": "r2"}
+    assert summary["stopped_at"] == "for-loop-3-iteration-1/calibrate"
+
+
 def test_crash_without_record_is_still_located(tmp_path):
     summary = _summary(tmp_path, "FAILED", failed_tasks=["train-2", "summarize-run"])
     assert summary["stopped_at"] == "train-2"

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,20 @@ def params_text(cfg: Config) -> str:
 #: changing them keeps the other steps cached (tests/unit/test_pipeline_dvc.py checks
 #: that no other step reads them).
 STEP_SCOPED_SECTIONS = {"validate": "validate_overrides", "gate": "gate_overrides"}
+#: A modality's gate bounds (``modalities.<m>.detectors.<role>.gate``,
+#: ``modalities.<m>.verdict_gate``) are read by the gate step only, too: a tightened bound
+#: re-runs the gate on the cached evaluation instead of retraining.
+GATE_SCOPED_KEYS = re.compile(
+    r"^modalities\.[^.=]+\.(?:detectors\.[^.=]+\.gate|verdict_gate)(?:[.=]|$)"
+)
 
 
 def split_overrides(overrides: list[str]) -> dict[str, list[str]]:
     """``{"overrides": [...], "validate_overrides": [...], "gate_overrides": [...]}``."""
     out: dict[str, list[str]] = {"overrides": [], **{v: [] for v in STEP_SCOPED_SECTIONS.values()}}
     for item in overrides:
-        section = item.split("=", 1)[0].split(".", 1)[0].strip()
+        key = item.split("=", 1)[0].strip()
+        section = "gate" if GATE_SCOPED_KEYS.match(key) else key.split(".", 1)[0]
         out[STEP_SCOPED_SECTIONS.get(section, "overrides")].append(item)
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "summary.json"
 #: Records: the seven steps' ``<step>.json`` and the pass branch's ``challenger.json``.
 RECORD_NAMES = (*STEP_NAMES, "challenger")
+#: the directory kfp gives each iteration of a ParallelFor (the role loop's train/calibrate)
+_LOOP_ITERATION = re.compile(r"^for-loop-\d+-iteration-\d+$")
 
 
 def _record_name(path: Path) -> tuple[str, bool] | None:
@@ -43,7 +46,8 @@ def _record_name(path: Path) -> tuple[str, bool] | None:
 
 
 def read_records(root: Path) -> dict[str, dict[str, Any]]:
-    """Step records under ``root/<task>/...``, keyed by task name (``train``, ``train-2``).
+    """Step records under ``root/<task>/...``, keyed by task name (``train``, ``train-2``;
+    a task of a loop iteration by its path, ``for-loop-3-iteration-0/train``).
 
     Only the shallowest records of a task count: a bundle holds copies of its models'
     ``train.json``/``calibrate.json`` deeper down, which are not the gate's record.
@@ -54,8 +58,12 @@ def read_records(root: Path) -> dict[str, dict[str, Any]]:
     for path in sorted(root.rglob("*.json")):
         name = _record_name(path)
         rel = path.relative_to(root).parts
-        if name is not None and len(rel) >= 2:
-            found.setdefault(rel[0], []).append((len(rel), path, *name))
+        # an iteration's dir holds its tasks' dirs (train and calibrate side by side)
+        depth = 1
+        while depth < len(rel) - 1 and _LOOP_ITERATION.match(rel[depth - 1]):
+            depth += 1
+        if name is not None and len(rel) > depth:
+            found.setdefault("/".join(rel[:depth]), []).append((len(rel), path, *name))
     records: dict[str, dict[str, Any]] = {}
     for task, items in found.items():
         depth = min(item[0] for item in items)
@@ -99,7 +107,7 @@ def collect_records(records_uri: str, storage_cfg) -> dict[str, dict[str, Any]]:
 
 def _pipeline_order(task: str) -> int:
     """Position of a task (``train-2`` -> train) in the pipeline, for 'where did it stop'."""
-    step = task.split("-")[0]
+    step = task.rsplit("/", 1)[-1].split("-")[0]
     return STEP_NAMES.index(step) if step in STEP_NAMES else len(STEP_NAMES)
 
 
@@ -126,8 +134,9 @@ def summarize_records(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     runs = {}
     for task, rec in _by_step(records, "train").items():
         result = rec.get("result") or {}
-        arch = find_value(result, "architecture") or task
-        runs[str(arch)] = find_value(result, "mlflow_run_id")
+        # by role: unique in a run, where two roles may share an architecture
+        role = find_value(result, "role") or find_value(result, "architecture") or task
+        runs[str(role)] = find_value(result, "mlflow_run_id")
         out["git_commit"] = find_value(result, "git_commit") or out.get("git_commit")
     if runs:
         out["mlflow_run_ids"] = runs
@@ -227,8 +236,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("gate"):
         gate = summary["gate"]
         lines.append(f"- gate: **{gate['verdict']}** {gate.get('reasons', '')}".rstrip())
-    for arch, run in (summary.get("mlflow_run_ids") or {}).items():
-        lines.append(f"- MLflow run ({arch}): `{run}`")
+    for role, run in (summary.get("mlflow_run_ids") or {}).items():
+        lines.append(f"- MLflow run ({role}): `{run}`")
     if summary.get("reports_dir"):
         lines.append(f"- reports: `{summary['reports_dir']}`")
     if summary.get("registered"):
