@@ -108,7 +108,16 @@ def ensure_workspace_dvc(local_root: Path) -> None:
 
     if not (local_root / ".dvc").is_dir():
         local_root.mkdir(parents=True, exist_ok=True)
-        Repo.init(str(local_root), no_scm=True)
+        # DVC announces the init on stdout through its own handler, in the middle of the
+        # run's progress display; one line of ours in the log says it instead
+        dvc_init = logging.getLogger("dvc.repo.init")
+        level = dvc_init.level
+        dvc_init.setLevel(logging.WARNING)
+        try:
+            Repo.init(str(local_root), no_scm=True)
+        finally:
+            dvc_init.setLevel(level)
+        log.info("initialised the DVC repository of local runs in %s", local_root)
 
 
 def _drop_handlers_on(stream) -> None:

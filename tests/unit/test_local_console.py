@@ -1,10 +1,11 @@
-"""The local runner gives ``print`` back after kfp.local's per-task indentation."""
+"""What the local runner leaves on the console: ``print`` given back after kfp.local's
+per-task indentation, no DVC chatter on stdout."""
 
 import builtins
 
 from kfp.local import logging_utils
 
-from veracity.orchestration.local import print_restored
+from veracity.orchestration.local import ensure_workspace_dvc, print_restored
 
 
 def test_print_is_restored_after_overlapping_task_indents():
@@ -30,3 +31,9 @@ def test_print_is_restored_when_the_block_raises():
     except RuntimeError:
         pass
     assert builtins.print is original
+
+
+def test_the_workspace_dvc_repo_is_created_without_a_word_on_stdout(tmp_path, capfd):
+    ensure_workspace_dvc(tmp_path / "runs")
+    assert (tmp_path / "runs" / ".dvc").is_dir()
+    assert capfd.readouterr().out == ""  # DVC's own handler printed "Initialized DVC ..."
