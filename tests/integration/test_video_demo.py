@@ -106,6 +106,16 @@ def test_generation_is_deterministic(corpus, params, tmp_path):
     assert sha(again) == sha(root / ORIGINALS / "000.mp4")
 
 
+def test_worker_processes_write_the_same_bytes(corpus, params, tmp_path):
+    root, _ = corpus  # tiny (6 real clips) is written in one process
+    demo = params.demo.model_copy(update={"workers": 2, "workers_min_clips": 1})
+    generate(tmp_path, "tiny", 7, params.model_copy(update={"demo": demo}))
+    files = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert any(f.suffix == ".mp4" for f in files)
+    assert all(sha(root / f) == sha(tmp_path / f) for f in files)
+
+
 @pytest.fixture(scope="module")
 def prepared(corpus, params):
     """Every clip of the tiny corpus decoded and prepared: (entry, media counts, segments)."""

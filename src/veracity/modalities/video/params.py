@@ -99,6 +99,8 @@ class VideoDemoParams(Section):
     swap_colour_match: float = Field(ge=0, le=1)  # FaceSwap colour transfer (1 = full)
     gan_factor: int = Field(ge=2)  # GANUpsample: the face rebuilt from 1/factor resolution
     gan_checker: float = Field(ge=0, le=1)  # GANUpsample: share of the checkerboard pattern
+    workers: int = Field(ge=1)  # processes rendering and encoding clips side by side
+    workers_min_clips: int = Field(ge=1)  # fewer real clips (tiny): one process (spawn costs)
 
 
 class VideoAudioEncoderParams(Section):

@@ -21,10 +21,8 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import torch
 import torchaudio.functional as AF
 
 from veracity.data.splits import interleaved_order, stratified_group_split
+from veracity.data.workers import in_order, one_thread
 from veracity.errors import ConfigError
 from veracity.media.shifts import codec_roundtrip
 from veracity.modalities.music.demo.generators import GENERATORS
@@ -122,30 +121,6 @@ def generate(out: str | Path, size: str, seed: int, params: MusicParams) -> Path
         torch.set_num_threads(threads)
 
 
-def _one_thread() -> None:
-    """A worker's initializer: one torch and one BLAS thread. Two workers whose BLAS
-    pools spin on the same two cores took as long as one process (116 s) for twice the CPU."""
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(1)
-
-
-def _in_order(pool: Executor | None, fn: Callable, jobs: Iterator[tuple], window: int):
-    """``fn(*job)`` for each job, yielded in job order with at most ``window`` in flight
-    (a generator, so the caller may stop early); in this process when ``pool`` is None."""
-    if pool is None:
-        yield from (fn(*job) for job in jobs)
-        return
-    pending = deque(pool.submit(fn, *job) for job in islice(jobs, window))
-    while pending:
-        done = pending.popleft().result()
-        nxt = next(jobs, None)
-        if nxt is not None:
-            pending.append(pool.submit(fn, *nxt))
-        yield done
-
-
 def _render_job(path: Path, args: tuple) -> tuple[np.ndarray | None, str]:
     """One piece's audio, or None and why not (a worker's exceptions are data here)."""
     try:
@@ -183,7 +158,7 @@ def _generate(out: Path, size: str, seed: int, params: MusicParams) -> Path:
     window = int(max(demo.duration_s) * sr) + 1
     pool = None  # a worker costs ~5 s of imports: worth it for the small corpus, not tiny
     if demo.workers > 1 and n_pieces >= demo.workers_min_pieces:
-        pool = ProcessPoolExecutor(demo.workers, get_context("spawn"), initializer=_one_thread)
+        pool = ProcessPoolExecutor(demo.workers, get_context("spawn"), initializer=one_thread)
     try:
         rendered = _render_all(pool, pieces, order, seed, demo, n_pieces, n_segments, window)
         # the demo's own split fractions (validated like ``split``), seed 001's split seed
@@ -199,7 +174,7 @@ def _generate(out: Path, size: str, seed: int, params: MusicParams) -> Path:
              list(demo.generators) if splits[group] == "eval" else seen, window, demo)
             for composer, group, audio, rng in rendered
         )  # fmt: skip
-        records = [r for done in _in_order(pool, _write_piece, jobs, 2 * demo.workers)
+        records = [r for done in in_order(pool, _write_piece, jobs, 2 * demo.workers)
                    for r in done]  # fmt: skip
     finally:
         if pool is not None:
@@ -228,7 +203,7 @@ def _render_all(pool, pieces, order, seed, demo, n_pieces, n_segments, window) -
             yield job
 
     rendered: list[tuple[str, str, np.ndarray, np.random.Generator]] = []
-    for audio, why in _in_order(pool, _render_job, jobs(), 2 * demo.workers):
+    for audio, why in in_order(pool, _render_job, jobs(), 2 * demo.workers):
         index, rng = rngs.popleft()
         composer, path = pieces[index]
         if why:

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
+from veracity.data.workers import in_order, one_thread
 from veracity.errors import ConfigError
 from veracity.modalities.video.demo import animate, manipulate
 from veracity.modalities.video.demo.encode import encode_mp4
@@ -243,27 +247,53 @@ def corpus_identities(demo: VideoDemoParams, height: int) -> list[Identity]:
             for i in load_identities(demo.identities_per_photo)]  # fmt: skip
 
 
+def _write_pair(out: Path, plan: ClipPlan, mate: ClipPlan, ident: Identity, donor: Identity,
+                perf: Performance, mate_perf: Performance, demo: VideoDemoParams,
+                size: VideoDemoSize, sr: int) -> str:  # fmt: skip
+    """Render and encode the real clip of ``plan`` and its fake; every draw comes from the
+    plan's own seeded generators, so a worker process writes the same bytes."""
+    rng = np.random.default_rng([plan.seed, 0])
+    real = render(ident, perf, rng)
+    crf = int(rng.integers(demo.crf[0], demo.crf[1] + 1))
+    encode_mp4(real, perf.audio, sr, size.fps, crf, demo.audio_bitrate,
+               out / ORIGINALS / f"{plan.video_id}.mp4")  # fmt: skip
+    frames, audio = fake_clip(plan, ident, donor, perf, mate_perf, demo, sr, size.fps)
+    crf = int(np.random.default_rng([plan.seed, 2]).integers(demo.crf[0], demo.crf[1] + 1))
+    encode_mp4(frames, audio, sr, size.fps, crf, demo.audio_bitrate,
+               out / manipulated_dir(plan.method) / f"{plan.video_id}_{mate.video_id}.mp4")  # fmt: skip
+    return plan.video_id
+
+
 def generate_corpus(out: Path, size_name: str, seed: int, demo: VideoDemoParams,
                     sr: int) -> Path:  # fmt: skip
-    """Write the demo corpus of ``size_name`` under ``out``; returns ``out``."""
+    """Write the demo corpus of ``size_name`` under ``out``; returns ``out``.
+
+    The speech of every clip is synthesized here; rendering and encoding each real clip and
+    its fake (most of the time) run in ``demo.workers`` processes when the corpus has at
+    least ``demo.workers_min_clips`` real clips. The bytes do not depend on the count."""
+    started = time.perf_counter()
     size = demo.sizes[size_name]
     identities = corpus_identities(demo, size.height)
     plans = plan_corpus(size, demo, seed, identities)
     perfs = {p.video_id: perform(p, size, demo, sr) for p in plans}
     by_id = {p.video_id: p for p in plans}
-    for p in plans:
-        rng = np.random.default_rng([p.seed, 0])
-        ident = identities[p.identity]
-        real = render(ident, perfs[p.video_id], rng)
-        crf = int(rng.integers(demo.crf[0], demo.crf[1] + 1))
-        encode_mp4(real, perfs[p.video_id].audio, sr, size.fps, crf, demo.audio_bitrate,
-                   out / ORIGINALS / f"{p.video_id}.mp4")  # fmt: skip
-        mate = by_id[p.partner]
-        frames, audio = fake_clip(p, ident, identities[mate.identity], perfs[p.video_id],
-                                  perfs[mate.video_id], demo, sr, size.fps)  # fmt: skip
-        crf = int(np.random.default_rng([p.seed, 2]).integers(demo.crf[0], demo.crf[1] + 1))
-        encode_mp4(frames, audio, sr, size.fps, crf, demo.audio_bitrate,
-                   out / manipulated_dir(p.method) / f"{p.video_id}_{p.partner}.mp4")  # fmt: skip
+    jobs = (
+        (out, p, by_id[p.partner], identities[p.identity],
+         identities[by_id[p.partner].identity], perfs[p.video_id], perfs[p.partner], demo,
+         size, sr)
+        for p in plans
+    )  # fmt: skip
+    pool = None  # a worker costs seconds of imports: worth it for `small`, not `tiny`
+    if demo.workers > 1 and len(plans) >= demo.workers_min_clips:
+        pool = ProcessPoolExecutor(demo.workers, get_context("spawn"), initializer=one_thread)
+    try:
+        for _ in in_order(pool, _write_pair, jobs, 2 * demo.workers):
+            pass
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     write_layout(out, plans, identities)
-    log.info("video demo corpus: %d real + %d fake clips in %s", len(plans), len(plans), out)
+    log.info("video demo corpus: %d real + %d fake clips in %s (%.1f s, %s)", len(plans),
+             len(plans), out, time.perf_counter() - started,
+             f"{demo.workers} worker processes" if pool else "one process")  # fmt: skip
     return out
