@@ -1,8 +1,9 @@
-"""Worker processes for the demo corpus generators: jobs in order, one thread each.
+"""Jobs on a pool, results in job order: the demo corpus generators' worker processes
+(one thread each) and the features step's threads.
 
-A corpus generator whose items are independent (each draws from its own seeded
-generator) hands them to ``workers`` spawned processes and gets them back in job order, so
-the files it writes do not depend on the worker count.
+A caller whose items are independent (each draws from its own seeded generator) hands them
+to the pool and gets them back in job order, so what it writes does not depend on the
+worker count.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import json
 import logging
 import shutil
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from tqdm import tqdm
 
 from veracity.config import Config
 from veracity.data.manifest import read_manifest
+from veracity.data.workers import in_order as ordered_jobs
 from veracity.errors import AudioContentError, AudioDecodeError, DataError, InputError
 from veracity.modalities import load_modality
 from veracity.segment_store.store import (
@@ -148,13 +148,7 @@ def in_order(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator
         yield from map(fn, items)
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="features") as pool:
-        ahead: deque = deque()
-        for item in items:
-            ahead.append(pool.submit(fn, item))
-            if len(ahead) > workers:
-                yield ahead.popleft().result()
-        while ahead:
-            yield ahead.popleft().result()
+        yield from ordered_jobs(pool, fn, ((item,) for item in items), workers)
 
 
 def _featurize(cfg: Config, modality, df: pd.DataFrame, root: Path, work: Path) -> dict:
